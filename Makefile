@@ -1,0 +1,56 @@
+# Two commands are the whole set-up: `make consolidate` and `make test`.
+# Both create the virtual environment on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+YEAR ?= 2026
+INPUT ?= samples/$(YEAR)
+OUTPUT ?= output
+REGISTRY ?= registry/units.csv
+
+.PHONY: consolidate validate templates test lint typecheck bench samples clean help
+
+help:
+	@echo "make consolidate   tổng hợp báo cáo (YEAR=$(YEAR) INPUT=$(INPUT) OUTPUT=$(OUTPUT))"
+	@echo "make templates     tạo biểu mẫu trống vào input_templates/"
+	@echo "make test          chạy bộ kiểm thử"
+	@echo "make bench         đo tốc độ"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+consolidate: $(STAMP)
+	$(PY) -m pipeline consolidate --year $(YEAR) --input $(INPUT) --output $(OUTPUT) --registry $(REGISTRY)
+
+validate: $(STAMP)
+	$(PY) -m pipeline validate $(INPUT) --year $(YEAR) --output $(OUTPUT) --registry $(REGISTRY)
+
+templates: $(STAMP)
+	$(PY) -m pipeline templates --year $(YEAR) --output input_templates
+
+samples: $(STAMP)
+	$(PY) -m pipeline samples --year $(YEAR) --output samples/$(YEAR)
+
+test: $(STAMP)
+	$(PY) -m ruff check pipeline tests
+	$(PY) -m ruff format --check pipeline tests
+	$(PY) -m mypy
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check pipeline tests
+	$(PY) -m ruff format --check pipeline tests
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+bench: $(STAMP)
+	$(PY) -m pipeline.bench
+
+clean:
+	rm -rf $(VENV) output/*/

@@ -1,0 +1,31 @@
+"""Exceptions for runs that cannot go on.
+
+Problems in the data are never raised: they become :class:`pipeline.issues.Issue` records.
+These exceptions are for configuration the department edits (schemas, registry,
+settings) being unusable, or for outputs that cannot be written. Every message is in
+Vietnamese because the CLI shows it to the department user as is.
+"""
+
+
+class PipelineError(Exception):
+    """Base of every error that stops a run; the CLI prints its message and exits 2."""
+
+
+class SchemaError(PipelineError):
+    """A file in schemas/ is unreadable or inconsistent; the message names file and key."""
+
+
+class RegistryError(PipelineError):
+    """The unit registry (or area list) is unreadable or inconsistent."""
+
+
+class SettingsError(PipelineError):
+    """The settings file is missing a key or has a bad value."""
+
+
+class OutputError(PipelineError):
+    """An output file cannot be written (held open by Excel, no permission, disk full)."""
+
+
+class InputFolderError(PipelineError):
+    """The input folder does not exist or cannot be listed."""

@@ -1,0 +1,73 @@
+"""Data passed between the stages, and the template contract they share.
+
+The template contract (DESIGN.md section 3), fixed so other tools can rely on it:
+
+* every scalar input cell is a workbook-scoped Excel defined name equal to its field code;
+* every list is an Excel table named after its list code, whose header row holds the field
+  codes (the Vietnamese labels sit in the row above the table);
+* a hidden sheet named :data:`META_SHEET` holds key/value pairs in columns A:B, with the keys
+  of :data:`META_KEYS`.
+
+Stages: read (disk) → identify → parse/validate → evaluate → aggregate → render (disk).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.issues import Issue
+
+META_SHEET = "_meta"
+META_KEYS = ("template_id", "template_version", "schema_id", "report_year", "unit_code")
+INSTRUCTIONS_SHEET = "Hướng dẫn"
+
+
+@dataclass(frozen=True)
+class Located:
+    """A raw cell value as read from the file, with where it came from.
+
+    `value` is what the spreadsheet holds: str, int, float, bool, datetime/date or None.
+    `formula_no_cache` marks a formula cell whose cached value is missing (a file written
+    by a program and never opened in Excel), which must be reported, not read as blank.
+    `error` holds an Excel error literal such as "#REF!" when the cell shows one.
+    """
+
+    value: Any
+    sheet: str
+    cell: str
+    formula_no_cache: bool = False
+    error: str | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.sheet}!{self.cell}" if self.sheet else self.cell
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """One input file as found on disk; `path` is relative to the input folder (POSIX)."""
+
+    path: str
+    sha256: str
+    size: int
+    mtime: dt.datetime
+
+
+@dataclass
+class RawSubmission:
+    """What reading one file produced. `rejected` files carry the reason in `issues`."""
+
+    file: FileInfo
+    meta: dict[str, str] = field(default_factory=dict)
+    scalars: dict[str, Located] = field(default_factory=dict)
+    lists: dict[str, list[dict[str, Located]]] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+    rejected: bool = False
+    sheet_names: dict[str, str] = field(default_factory=dict)
+    """Schema sheet code → the sheet name actually found in the file (users rename sheets)."""
+
+    @property
+    def unit_code(self) -> str:
+        return self.meta.get("unit_code", "")

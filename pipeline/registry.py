@@ -1,0 +1,119 @@
+"""The registry of reporting units and their areas, edited by the department in Excel.
+
+Areas are data, not code: a district (quận, huyện) or, since the 2025 reorganisation, a
+commune or ward (xã, phường) is simply a row of areas.csv. A broken registry stops the run
+with a message naming the file, the row and what to fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import RegistryError
+from pipeline.schema import ReportSchema, nfc
+
+UNIT_COLUMNS = ("code", "name", "type", "area_code", "email")
+AREA_COLUMNS = ("code", "name", "kind")
+
+
+@dataclass(frozen=True)
+class Area:
+    code: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    type: str
+    area_code: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Registry:
+    areas: Mapping[str, Area]
+    units: Mapping[str, Unit]
+
+    def area_of(self, unit: Unit) -> Area:
+        return self.areas[unit.area_code]
+
+    def units_in(self, area_code: str) -> list[Unit]:
+        return [u for u in self.units.values() if u.area_code == area_code]
+
+
+def _read_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise RegistryError(f"Không tìm thấy tệp danh mục {path}.") from exc
+    # Excel saves "CSV UTF-8" with a BOM and plain "CSV" in the Windows code page.
+    for encoding in ("utf-8-sig", "cp1258"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - cp1258 decodes nearly anything
+        raise RegistryError(f"Tệp {path.name} không đọc được; lưu lại dạng “CSV UTF-8”.")
+    sample = text[:2048]
+    delimiter = ";" if sample.count(";") > sample.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    header = [nfc(h or "").strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise RegistryError(
+            f"Tệp {path.name} thiếu cột: {', '.join(missing)}. "
+            f"Dòng tiêu đề phải có các cột: {', '.join(columns)}."
+        )
+    rows = []
+    for row in reader:
+        clean = {nfc(k or "").strip(): nfc(v or "").strip() for k, v in row.items() if k}
+        if any(clean.values()):
+            rows.append(clean)
+    return rows
+
+
+def load_registry(units_path: Path, schema: ReportSchema, areas_path: Path | None = None) -> Registry:
+    """Load units.csv and areas.csv (next to it unless given) and check them together."""
+    areas_path = areas_path or units_path.with_name("areas.csv")
+    areas: dict[str, Area] = {}
+    for line, row in enumerate(_read_csv(areas_path, AREA_COLUMNS), start=2):
+        code = row["code"]
+        if not code:
+            raise RegistryError(f"{areas_path.name}, dòng {line}: thiếu mã địa bàn.")
+        if code in areas:
+            raise RegistryError(f"{areas_path.name}, dòng {line}: mã địa bàn “{code}” bị trùng.")
+        areas[code] = Area(code, row["name"] or code, row["kind"])
+    by_label = {c.label.casefold(): c.code for c in schema.unit_types}
+    codes = {c.code for c in schema.unit_types}
+    units: dict[str, Unit] = {}
+    for line, row in enumerate(_read_csv(units_path, UNIT_COLUMNS), start=2):
+        where = f"{units_path.name}, dòng {line}"
+        code = row["code"]
+        if not code:
+            raise RegistryError(f"{where}: thiếu mã đơn vị.")
+        if code in units:
+            raise RegistryError(f"{where}: mã đơn vị “{code}” bị trùng với một dòng phía trên.")
+        utype = row["type"]
+        utype = utype if utype in codes else by_label.get(utype.casefold(), utype)
+        if utype not in codes:
+            allowed = "; ".join(f"{c.code} ({c.label})" for c in schema.unit_types)
+            raise RegistryError(
+                f"{where}: loại đơn vị “{row['type']}” không hợp lệ. Dùng một trong: {allowed}."
+            )
+        if row["area_code"] not in areas:
+            raise RegistryError(
+                f"{where}: đơn vị “{code}” thuộc địa bàn “{row['area_code']}” "
+                f"không có trong {areas_path.name}. Thêm địa bàn hoặc sửa mã địa bàn."
+            )
+        units[code] = Unit(code, row["name"] or code, utype, row["area_code"], row["email"])
+    if not units:
+        raise RegistryError(f"Tệp {units_path.name} không có đơn vị nào.")
+    return Registry(areas=areas, units=units)

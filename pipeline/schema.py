@@ -1,0 +1,775 @@
+"""The declarative report schema (schemas/report.yaml) and criteria (schemas/criteria.yaml).
+
+These two files are the single source of truth for the templates' layout, their Excel data
+validation, the reader, the pandera checks and the report's labels. This module loads them
+into small frozen dataclasses and refuses a broken file with a Vietnamese message naming the
+file and the key, because the person editing them is a department specialist, not a
+programmer.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from pipeline.errors import SchemaError
+
+FieldType = Literal["integer", "decimal", "percent", "money", "yes_no", "choice", "date", "text"]
+FIELD_TYPES: tuple[str, ...] = (
+    "integer",
+    "decimal",
+    "percent",
+    "money",
+    "yes_no",
+    "choice",
+    "date",
+    "text",
+)
+NUMERIC_TYPES = frozenset({"integer", "decimal", "percent", "money"})
+PREFILL_SOURCES = frozenset({"unit_code", "unit_name", "unit_type_label", "area_name", "year"})
+CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+RULE_CODE_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+IDENT_RE = re.compile(r"(?<![@\w'\"])([A-Za-z_][A-Za-z0-9_]*)")
+EXPR_KEYWORDS = frozenset({"and", "or", "not", "in", "True", "False", "None"})
+
+DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def nfc(text: str) -> str:
+    """Normalise to NFC: files written on macOS arrive decomposed (NFD)."""
+    return unicodedata.normalize("NFC", text)
+
+
+@dataclass(frozen=True)
+class Choice:
+    code: str
+    label: str
+    rank: int
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input cell (scalar) or one column of a list."""
+
+    code: str
+    label: str
+    type: FieldType
+    section: str
+    required: bool = False
+    help: str = ""
+    unit: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: str | None = None
+    pattern: str | None = None
+    prefill: str | None = None
+    long: bool = False
+    variants: tuple[str, ...] = ()
+    source: str = ""
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in NUMERIC_TYPES
+
+    def in_variant(self, variant: str) -> bool:
+        return not self.variants or variant in self.variants
+
+
+@dataclass(frozen=True)
+class Section:
+    code: str
+    title: str
+    sheet: str
+    source: str
+    fields: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """A repeating table (initiatives, nominations) or the fixed-row people matrix."""
+
+    code: str
+    title: str
+    sheet: str
+    source: str
+    fields: tuple[Field, ...]
+    rows: int = 200
+    fixed_field: str | None = None
+    fixed_choices: str | None = None
+
+    def field(self, code: str) -> Field:
+        for f in self.fields:
+            if f.code == code:
+                return f
+        raise KeyError(code)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A cross-field rule: `check` must hold (where `when` holds), or `required` must be filled."""
+
+    code: str
+    severity: Literal["error", "warning"]
+    message: str
+    list: str | None = None
+    check: str | None = None
+    when: str | None = None
+    required: str | None = None
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Variant:
+    code: str
+    template_id: str
+    label: str
+    file_stem: str
+    unit_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Sheet:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ReportSchema:
+    """schemas/report.yaml, loaded."""
+
+    id: str
+    version: str
+    title: str
+    variants: tuple[Variant, ...]
+    unit_types: tuple[Choice, ...]
+    sheets: tuple[Sheet, ...]
+    choices: Mapping[str, tuple[Choice, ...]]
+    sections: tuple[Section, ...]
+    lists: tuple[ListSpec, ...]
+    rules: tuple[Rule, ...]
+    path: Path = field(compare=False, default=Path("report.yaml"))
+
+    @cached_property
+    def fields(self) -> tuple[Field, ...]:
+        """Every scalar field, in template order."""
+        return tuple(f for s in self.sections for f in s.fields)
+
+    @cached_property
+    def field_map(self) -> dict[str, Field]:
+        return {f.code: f for f in self.fields}
+
+    @cached_property
+    def list_map(self) -> dict[str, ListSpec]:
+        return {lst.code: lst for lst in self.lists}
+
+    def sheet_name(self, code: str) -> str:
+        for s in self.sheets:
+            if s.code == code:
+                return s.name
+        raise KeyError(code)
+
+    def variant(self, code: str) -> Variant:
+        for v in self.variants:
+            if v.code == code:
+                return v
+        raise KeyError(code)
+
+    def variant_for_unit_type(self, unit_type: str) -> Variant:
+        for v in self.variants:
+            if unit_type in v.unit_types:
+                return v
+        raise KeyError(unit_type)
+
+    def variant_for_template_id(self, template_id: str) -> Variant | None:
+        for v in self.variants:
+            if v.template_id == template_id:
+                return v
+        return None
+
+    def fields_for(self, variant: str) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.in_variant(variant))
+
+    def choice_label(self, choices: str, code: str) -> str:
+        for c in self.choices[choices]:
+            if c.code == code:
+                return c.label
+        return code
+
+    def unit_type_label(self, code: str) -> str:
+        for c in self.unit_types:
+            if c.code == code:
+                return c.label
+        return code
+
+    def iter_all_fields(self) -> Iterator[tuple[str | None, Field]]:
+        """Scalars (list None) then every list column, with the list code."""
+        for f in self.fields:
+            yield None, f
+        for lst in self.lists:
+            for f in lst.fields:
+                yield lst.code, f
+
+
+@dataclass(frozen=True)
+class Param:
+    code: str
+    value: float
+    label: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Derived:
+    code: str
+    label: str
+    list: str | None = None
+    sum: str | None = None
+    count: bool = False
+    where: str | None = None
+    expr: str | None = None
+
+
+@dataclass(frozen=True)
+class Criterion:
+    code: str
+    label: str
+    applies_to: tuple[str, ...]
+    expr: str
+    source: str
+
+
+@dataclass(frozen=True)
+class LevelSpec:
+    code: str
+    min_member_rate: float
+    min_learner_rate: float
+    min_emulation_title: str
+    min_digital_level: str
+    min_months_after_level_1: int = 0
+
+
+@dataclass(frozen=True)
+class LearningUnitLevels:
+    source: str
+    validity_years: int
+    indicators: tuple[str, ...]
+    levels: tuple[LevelSpec, ...]
+
+
+@dataclass(frozen=True)
+class Target:
+    code: str
+    label: str
+    numerator: str
+    denominator: str
+    milestones: Mapping[int, float]
+    source: str
+
+    def milestone_for(self, year: int) -> tuple[int, float] | None:
+        """The nearest milestone at or after `year` (the one the year is working towards)."""
+        ahead = sorted(y for y in self.milestones if y >= year)
+        if not ahead:
+            return None
+        return ahead[0], self.milestones[ahead[0]]
+
+
+@dataclass(frozen=True)
+class CriteriaSchema:
+    """schemas/criteria.yaml, loaded."""
+
+    version: str
+    params: Mapping[str, Param]
+    derived: tuple[Derived, ...]
+    criteria: tuple[Criterion, ...]
+    learning_unit_levels: LearningUnitLevels
+    targets: tuple[Target, ...]
+    path: Path = field(compare=False, default=Path("criteria.yaml"))
+
+    @property
+    def param_values(self) -> dict[str, float]:
+        return {k: p.value for k, p in self.params.items()}
+
+
+@dataclass(frozen=True)
+class Schemas:
+    report: ReportSchema
+    criteria: CriteriaSchema
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _Ctx:
+    """Carries the file name so every error can say where it is."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, problem: str) -> SchemaError:
+        return SchemaError(f"Lỗi trong tệp {self.path.name}, mục “{key}”: {problem}")
+
+    def mapping(self, value: Any, key: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, "phải là một bảng khóa: giá trị.")
+        return value
+
+    def seq(self, value: Any, key: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(key, "phải là một danh sách.")
+        return value
+
+    def text(self, data: Mapping[str, Any], name: str, key: str, default: str | None = None) -> str:
+        value = data.get(name, default)
+        if value is None:
+            raise self.fail(f"{key}.{name}", "thiếu giá trị bắt buộc.")
+        if not isinstance(value, str | int | float):
+            raise self.fail(f"{key}.{name}", "phải là chữ hoặc số.")
+        return nfc(str(value))
+
+    def number(self, data: Mapping[str, Any], name: str, key: str) -> float | None:
+        value = data.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"{key}.{name}", f"phải là số, không phải “{value}”.")
+        return float(value)
+
+    def code(self, data: Mapping[str, Any], key: str, pattern: re.Pattern[str] = CODE_RE) -> str:
+        code = self.text(data, "code", key)
+        if not pattern.match(code):
+            raise self.fail(f"{key}.code", f"mã “{code}” chỉ được gồm chữ thường không dấu, số, “_”.")
+        return code
+
+    def unique(self, codes: list[str], key: str) -> None:
+        seen: set[str] = set()
+        for c in codes:
+            if c in seen:
+                raise self.fail(key, f"mã “{c}” bị trùng.")
+            seen.add(c)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SchemaError(f"Không tìm thấy tệp cấu hình {path}.") from exc
+    except UnicodeDecodeError as exc:
+        raise SchemaError(f"Tệp {path.name} không phải văn bản UTF-8.") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (dòng {mark.line + 1}, cột {mark.column + 1})" if mark else ""
+        raise SchemaError(f"Tệp {path.name} sai cú pháp YAML{where}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SchemaError(f"Tệp {path.name} phải là một bảng khóa: giá trị ở cấp ngoài cùng.")
+    return data
+
+
+def _expr_names(expr: str) -> set[str]:
+    stripped = re.sub(r"'[^']*'|\"[^\"]*\"", "''", expr)
+    return {m for m in IDENT_RE.findall(stripped) if m not in EXPR_KEYWORDS}
+
+
+def _parse_field(
+    ctx: _Ctx,
+    raw: Any,
+    key: str,
+    section: str,
+    choices: Mapping[str, tuple[Choice, ...]],
+    variants: set[str],
+) -> Field:
+    data = ctx.mapping(raw, key)
+    code = ctx.code(data, key)
+    key = f"{key}[{code}]"
+    known = {
+        "code", "label", "type", "required", "help", "unit", "min", "max", "choices",
+        "pattern", "prefill", "long", "variants", "source",
+    }  # fmt: skip
+    extra = sorted(set(data) - known)
+    if extra:
+        raise ctx.fail(f"{key}.{extra[0]}", "khóa không được hỗ trợ.")
+    ftype = ctx.text(data, "type", key)
+    if ftype not in FIELD_TYPES:
+        raise ctx.fail(
+            f"{key}.type", f"kiểu “{ftype}” không có; dùng một trong: {', '.join(FIELD_TYPES)}."
+        )
+    choice_set = data.get("choices")
+    if ftype == "choice":
+        if choice_set not in choices:
+            raise ctx.fail(f"{key}.choices", f"danh mục lựa chọn “{choice_set}” không có.")
+    elif choice_set is not None:
+        raise ctx.fail(f"{key}.choices", "chỉ dùng cho kiểu choice.")
+    prefill = data.get("prefill")
+    if prefill is not None and prefill not in PREFILL_SOURCES:
+        raise ctx.fail(f"{key}.prefill", f"“{prefill}” không phải nguồn điền sẵn hợp lệ.")
+    field_variants = tuple(ctx.seq(data.get("variants", []), f"{key}.variants"))
+    for v in field_variants:
+        if v not in variants:
+            raise ctx.fail(f"{key}.variants", f"bản biểu mẫu “{v}” không có.")
+    lo, hi = ctx.number(data, "min", key), ctx.number(data, "max", key)
+    if lo is not None and hi is not None and lo > hi:
+        raise ctx.fail(f"{key}.min", "min lớn hơn max.")
+    if ftype == "percent" and lo is None:
+        lo = 0.0
+    if ftype == "percent" and hi is None:
+        hi = 100.0
+    return Field(
+        code=code,
+        label=ctx.text(data, "label", key),
+        type=ftype,  # type: ignore[arg-type]
+        section=section,
+        required=bool(data.get("required", False)),
+        help=ctx.text(data, "help", key, ""),
+        unit=ctx.text(data, "unit", key, ""),
+        min=lo,
+        max=hi,
+        choices=choice_set,
+        pattern=data.get("pattern"),
+        prefill=prefill,
+        long=bool(data.get("long", False)),
+        variants=field_variants,
+        source=ctx.text(data, "source", key, ""),
+    )
+
+
+def _parse_choices(ctx: _Ctx, raw: Any) -> dict[str, tuple[Choice, ...]]:
+    out: dict[str, tuple[Choice, ...]] = {}
+    for name, items in ctx.mapping(raw, "choices").items():
+        key = f"choices.{name}"
+        parsed = []
+        for i, item in enumerate(ctx.seq(items, key)):
+            d = ctx.mapping(item, f"{key}[{i}]")
+            parsed.append(
+                Choice(
+                    code=ctx.code(d, f"{key}[{i}]"),
+                    label=ctx.text(d, "label", f"{key}[{i}]"),
+                    rank=int(ctx.number(d, "rank", f"{key}[{i}]") or 0),
+                )
+            )
+        ctx.unique([c.code for c in parsed], key)
+        ctx.unique([c.label for c in parsed], f"{key} (nhãn)")
+        out[str(name)] = tuple(parsed)
+    return out
+
+
+def _parse_rule(
+    ctx: _Ctx, raw: Any, i: int, scalars: set[str], lists: Mapping[str, set[str]]
+) -> Rule:
+    key = f"rules[{i}]"
+    d = ctx.mapping(raw, key)
+    code = ctx.code(d, key, RULE_CODE_RE)
+    key = f"rules[{code}]"
+    severity = ctx.text(d, "severity", key)
+    if severity not in ("error", "warning"):
+        raise ctx.fail(f"{key}.severity", "chỉ nhận error hoặc warning.")
+    list_code = d.get("list")
+    if list_code is not None and list_code not in lists:
+        raise ctx.fail(f"{key}.list", f"danh sách “{list_code}” không có.")
+    check, when, required = d.get("check"), d.get("when"), d.get("required")
+    if (check is None) == (required is None):
+        raise ctx.fail(key, "cần đúng một trong hai khóa check hoặc required.")
+    names: set[str] = set()
+    local: set[str] = set()
+    for part in (check, when):
+        if part is not None:
+            names |= _expr_names(str(part))
+            local |= set(re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)", str(part)))
+    if required is not None:
+        names.add(str(required))
+    allowed = lists[list_code] if list_code else scalars
+    for n in sorted(names):
+        if n not in allowed:
+            raise ctx.fail(f"{key}", f"quy tắc nhắc tới chỉ tiêu “{n}” không có trong biểu mẫu.")
+    for n in sorted(local):
+        if n not in scalars:
+            raise ctx.fail(f"{key}", f"quy tắc nhắc tới chỉ tiêu “@{n}” không có trong biểu mẫu.")
+    message = ctx.text(d, "message", key)
+    return Rule(
+        code=code,
+        severity=severity,  # type: ignore[arg-type]
+        message=message,
+        list=list_code,
+        check=None if check is None else str(check),
+        when=None if when is None else str(when),
+        required=None if required is None else str(required),
+        fields=tuple(sorted(names)),
+    )
+
+
+def load_report_schema(path: Path) -> ReportSchema:
+    """Load and check schemas/report.yaml; raise SchemaError naming the file and key."""
+    ctx = _Ctx(path)
+    data = _read_yaml(path)
+    choices = _parse_choices(ctx, data.get("choices", {}))
+    unit_types = []
+    for i, ut in enumerate(ctx.seq(data.get("unit_types"), "unit_types")):
+        d = ctx.mapping(ut, f"unit_types[{i}]")
+        unit_types.append(
+            Choice(ctx.code(d, f"unit_types[{i}]"), ctx.text(d, "label", f"unit_types[{i}]"), 0)
+        )
+    ctx.unique([u.code for u in unit_types], "unit_types")
+    ut_codes = {u.code for u in unit_types}
+    variants = []
+    for name, raw in ctx.mapping(data.get("variants"), "variants").items():
+        key = f"variants.{name}"
+        d = ctx.mapping(raw, key)
+        types = tuple(ctx.seq(d.get("unit_types"), f"{key}.unit_types"))
+        for t in types:
+            if t not in ut_codes:
+                raise ctx.fail(f"{key}.unit_types", f"loại đơn vị “{t}” không có trong unit_types.")
+        variants.append(
+            Variant(
+                code=str(name),
+                template_id=ctx.text(d, "template_id", key),
+                label=ctx.text(d, "label", key),
+                file_stem=ctx.text(d, "file_stem", key),
+                unit_types=types,
+            )
+        )
+    covered = [t for v in variants for t in v.unit_types]
+    ctx.unique(covered, "variants.*.unit_types")
+    ctx.unique([v.template_id for v in variants], "variants.*.template_id")
+    variant_codes = {v.code for v in variants}
+    sheets = []
+    for i, raw in enumerate(ctx.seq(data.get("sheets"), "sheets")):
+        d = ctx.mapping(raw, f"sheets[{i}]")
+        name = ctx.text(d, "name", f"sheets[{i}]")
+        if len(name) > 31 or any(ch in name for ch in "[]:*?/\\"):
+            raise ctx.fail(f"sheets[{i}].name", "tên trang tính Excel tối đa 31 ký tự, không có []:*?/\\.")
+        sheets.append(Sheet(ctx.code(d, f"sheets[{i}]"), name))
+    ctx.unique([s.code for s in sheets], "sheets")
+    ctx.unique([s.name for s in sheets], "sheets (tên)")
+    sheet_codes = {s.code for s in sheets}
+
+    sections = []
+    all_codes: list[str] = []
+    for i, raw in enumerate(ctx.seq(data.get("sections"), "sections")):
+        d = ctx.mapping(raw, f"sections[{i}]")
+        scode = ctx.code(d, f"sections[{i}]")
+        key = f"sections[{scode}]"
+        sheet = ctx.text(d, "sheet", key)
+        if sheet not in sheet_codes:
+            raise ctx.fail(f"{key}.sheet", f"trang tính “{sheet}” không có trong sheets.")
+        fields = tuple(
+            _parse_field(ctx, f, f"{key}.fields[{j}]", scode, choices, variant_codes)
+            for j, f in enumerate(ctx.seq(d.get("fields"), f"{key}.fields"))
+        )
+        all_codes.extend(f.code for f in fields)
+        sections.append(
+            Section(scode, ctx.text(d, "title", key), sheet, ctx.text(d, "source", key, ""), fields)
+        )
+    lists = []
+    for i, raw in enumerate(ctx.seq(data.get("lists", []), "lists")):
+        d = ctx.mapping(raw, f"lists[{i}]")
+        lcode = ctx.code(d, f"lists[{i}]")
+        key = f"lists[{lcode}]"
+        sheet = ctx.text(d, "sheet", key)
+        if sheet not in sheet_codes:
+            raise ctx.fail(f"{key}.sheet", f"trang tính “{sheet}” không có trong sheets.")
+        fields = tuple(
+            _parse_field(ctx, f, f"{key}.fields[{j}]", lcode, choices, variant_codes)
+            for j, f in enumerate(ctx.seq(d.get("fields"), f"{key}.fields"))
+        )
+        ctx.unique([f.code for f in fields], f"{key}.fields")
+        fixed = d.get("fixed_rows")
+        fixed_field = fixed_choices = None
+        if fixed is not None:
+            fd = ctx.mapping(fixed, f"{key}.fixed_rows")
+            fixed_field = ctx.text(fd, "field", f"{key}.fixed_rows")
+            fixed_choices = ctx.text(fd, "choices", f"{key}.fixed_rows")
+            if fixed_field not in {f.code for f in fields}:
+                raise ctx.fail(f"{key}.fixed_rows.field", f"cột “{fixed_field}” không có.")
+            if fixed_choices not in choices:
+                raise ctx.fail(f"{key}.fixed_rows.choices", f"“{fixed_choices}” không có.")
+        rows = int(ctx.number(d, "rows", key) or 200)
+        lists.append(
+            ListSpec(
+                code=lcode,
+                title=ctx.text(d, "title", key),
+                sheet=sheet,
+                source=ctx.text(d, "source", key, ""),
+                fields=fields,
+                rows=rows,
+                fixed_field=fixed_field,
+                fixed_choices=fixed_choices,
+            )
+        )
+    ctx.unique(all_codes + [lst.code for lst in lists], "sections.*.fields / lists")
+    scalars = set(all_codes)
+    list_fields = {lst.code: {f.code for f in lst.fields} for lst in lists}
+    rules = tuple(
+        _parse_rule(ctx, r, i, scalars, list_fields)
+        for i, r in enumerate(ctx.seq(data.get("rules", []), "rules"))
+    )
+    ctx.unique([r.code for r in rules], "rules")
+    return ReportSchema(
+        id=ctx.text(data, "id", "id"),
+        version=ctx.text(data, "version", "version"),
+        title=ctx.text(data, "title", "title"),
+        variants=tuple(variants),
+        unit_types=tuple(unit_types),
+        sheets=tuple(sheets),
+        choices=choices,
+        sections=tuple(sections),
+        lists=tuple(lists),
+        rules=rules,
+        path=path,
+    )
+
+
+def load_criteria(path: Path, report: ReportSchema) -> CriteriaSchema:
+    """Load schemas/criteria.yaml and check every name it uses exists in the report schema."""
+    ctx = _Ctx(path)
+    data = _read_yaml(path)
+    params: dict[str, Param] = {}
+    for name, raw in ctx.mapping(data.get("params", {}), "params").items():
+        d = ctx.mapping(raw, f"params.{name}")
+        value = ctx.number(d, "value", f"params.{name}")
+        if value is None:
+            raise ctx.fail(f"params.{name}.value", "thiếu giá trị.")
+        params[str(name)] = Param(
+            str(name),
+            value,
+            ctx.text(d, "label", f"params.{name}"),
+            ctx.text(d, "source", f"params.{name}", ""),
+        )
+    known: set[str] = set(report.field_map)
+    derived = []
+    for i, raw in enumerate(ctx.seq(data.get("derived", []), "derived")):
+        d = ctx.mapping(raw, f"derived[{i}]")
+        code = ctx.code(d, f"derived[{i}]")
+        key = f"derived[{code}]"
+        # `count: <list>` counts the rows of that list; `sum: <column>` needs `list:`.
+        lst = d.get("list") or (d["count"] if isinstance(d.get("count"), str) else None)
+        if d.get("expr") is not None:
+            names = _expr_names(str(d["expr"]))
+            missing = sorted(names - known)
+            if missing:
+                raise ctx.fail(key, f"biểu thức nhắc tới “{missing[0]}” không có.")
+        else:
+            if lst not in report.list_map:
+                raise ctx.fail(f"{key}.list", f"danh sách “{lst}” không có.")
+            cols = {f.code for f in report.list_map[lst].fields}
+            if d.get("sum") is not None and d["sum"] not in cols:
+                raise ctx.fail(f"{key}.sum", f"cột “{d['sum']}” không có trong “{lst}”.")
+            if d.get("sum") is None and not d.get("count"):
+                raise ctx.fail(key, "cần một trong các khóa sum, count hoặc expr.")
+            if d.get("where") is not None:
+                bad = sorted(_expr_names(str(d["where"])) - cols)
+                if bad:
+                    raise ctx.fail(f"{key}.where", f"cột “{bad[0]}” không có trong “{lst}”.")
+        derived.append(
+            Derived(
+                code=code,
+                label=ctx.text(d, "label", key),
+                list=lst,
+                sum=d.get("sum"),
+                count=bool(d.get("count")),
+                where=d.get("where"),
+                expr=None if d.get("expr") is None else str(d["expr"]),
+            )
+        )
+        known.add(code)
+    ctx.unique([x.code for x in derived], "derived")
+    ut_codes = {u.code for u in report.unit_types}
+    criteria = []
+    for i, raw in enumerate(ctx.seq(data.get("criteria", []), "criteria")):
+        d = ctx.mapping(raw, f"criteria[{i}]")
+        code = ctx.code(d, f"criteria[{i}]")
+        key = f"criteria[{code}]"
+        expr = ctx.text(d, "expr", key)
+        missing = sorted(_expr_names(expr) - known)
+        if missing:
+            raise ctx.fail(f"{key}.expr", f"chỉ tiêu “{missing[0]}” không có.")
+        for p in re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)", expr):
+            if p not in params:
+                raise ctx.fail(f"{key}.expr", f"tham số “@{p}” chưa khai báo trong params.")
+        applies = tuple(ctx.seq(d.get("applies_to"), f"{key}.applies_to"))
+        for t in applies:
+            if t not in ut_codes:
+                raise ctx.fail(f"{key}.applies_to", f"loại đơn vị “{t}” không có.")
+        criteria.append(
+            Criterion(code, ctx.text(d, "label", key), applies, expr, ctx.text(d, "source", key, ""))
+        )
+    ctx.unique([c.code for c in criteria], "criteria")
+    lul = ctx.mapping(data.get("learning_unit_levels"), "learning_unit_levels")
+    indicators = tuple(ctx.seq(lul.get("indicators"), "learning_unit_levels.indicators"))
+    for ind in indicators:
+        if ind not in report.field_map:
+            raise ctx.fail("learning_unit_levels.indicators", f"chỉ tiêu “{ind}” không có.")
+    levels = []
+    ldu_codes = {c.code for c in report.choices.get("ldu_level", ())}
+    titles = {c.code for c in report.choices.get("emulation_title", ())}
+    digital = {c.code for c in report.choices.get("digital_level", ())}
+    for i, raw in enumerate(ctx.seq(lul.get("levels"), "learning_unit_levels.levels")):
+        key = f"learning_unit_levels.levels[{i}]"
+        d = ctx.mapping(raw, key)
+        lvl = LevelSpec(
+            code=ctx.text(d, "code", key),
+            min_member_rate=float(ctx.number(d, "min_member_rate", key) or 0),
+            min_learner_rate=float(ctx.number(d, "min_learner_rate", key) or 0),
+            min_emulation_title=ctx.text(d, "min_emulation_title", key),
+            min_digital_level=ctx.text(d, "min_digital_level", key),
+            min_months_after_level_1=int(ctx.number(d, "min_months_after_level_1", key) or 0),
+        )
+        if lvl.code not in ldu_codes:
+            raise ctx.fail(f"{key}.code", f"mức “{lvl.code}” không có trong choices.ldu_level.")
+        if lvl.min_emulation_title not in titles:
+            raise ctx.fail(f"{key}.min_emulation_title", f"“{lvl.min_emulation_title}” không có.")
+        if lvl.min_digital_level not in digital:
+            raise ctx.fail(f"{key}.min_digital_level", f"“{lvl.min_digital_level}” không có.")
+        levels.append(lvl)
+    targets = []
+    for i, raw in enumerate(ctx.seq(data.get("targets", []), "targets")):
+        d = ctx.mapping(raw, f"targets[{i}]")
+        code = ctx.code(d, f"targets[{i}]")
+        key = f"targets[{code}]"
+        for part in ("numerator", "denominator"):
+            if d.get(part) not in known:
+                raise ctx.fail(f"{key}.{part}", f"chỉ tiêu “{d.get(part)}” không có.")
+        ms = ctx.mapping(d.get("milestones"), f"{key}.milestones")
+        milestones: dict[int, float] = {}
+        for y, v in ms.items():
+            if not isinstance(y, int) or isinstance(v, bool) or not isinstance(v, int | float):
+                raise ctx.fail(f"{key}.milestones", "dạng năm: tỷ lệ, ví dụ 2025: 0.6.")
+            if not 0 <= v <= 1:
+                raise ctx.fail(f"{key}.milestones.{y}", "tỷ lệ phải từ 0 đến 1 (ví dụ 0.6 = 60%).")
+            milestones[y] = float(v)
+        targets.append(
+            Target(
+                code,
+                ctx.text(d, "label", key),
+                str(d["numerator"]),
+                str(d["denominator"]),
+                milestones,
+                ctx.text(d, "source", key, ""),
+            )
+        )
+    return CriteriaSchema(
+        version=ctx.text(data, "version", "version"),
+        params=params,
+        derived=tuple(derived),
+        criteria=tuple(criteria),
+        learning_unit_levels=LearningUnitLevels(
+            source=ctx.text(lul, "source", "learning_unit_levels"),
+            validity_years=int(ctx.number(lul, "validity_years", "learning_unit_levels") or 3),
+            indicators=indicators,
+            levels=tuple(levels),
+        ),
+        targets=tuple(targets),
+        path=path,
+    )
+
+
+def load_schemas(schema_dir: Path = DEFAULT_SCHEMA_DIR) -> Schemas:
+    """Load both schema files from a folder."""
+    report = load_report_schema(schema_dir / "report.yaml")
+    return Schemas(report=report, criteria=load_criteria(schema_dir / "criteria.yaml", report))
