@@ -1,0 +1,35 @@
+"""Shared fixtures: the repository's own schemas, registry and settings, loaded once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.registry import Registry, load_registry
+from pipeline.schema import DEFAULT_SCHEMA_DIR, ReportSchema, Schemas, load_schemas
+from pipeline.settings import DEFAULT_SETTINGS, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def schemas() -> Schemas:
+    """Both schema files (report and criteria) as shipped in schemas/."""
+    return load_schemas(DEFAULT_SCHEMA_DIR)
+
+
+@pytest.fixture(scope="session")
+def report_schema(schemas: Schemas) -> ReportSchema:
+    return schemas.report
+
+
+@pytest.fixture(scope="session")
+def registry(report_schema: ReportSchema) -> Registry:
+    """The sample registry in registry/ (units.csv and areas.csv)."""
+    return load_registry(ROOT / "registry" / "units.csv", report_schema)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings(DEFAULT_SETTINGS)
