@@ -1,0 +1,135 @@
+"""Tidy CSV exports (DESIGN.md section 3) and atomic file writing.
+
+CSV files are UTF-8 with a BOM so Excel shows the diacritics. Every output is written to a
+temporary file beside its target and moved into place, so a crash or Ctrl-C never leaves a
+half-written file where a good one was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.errors import OutputError
+from pipeline.run import RunResult
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path; on success it replaces `target` in one rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        try:
+            os.replace(tmp_path, target)
+        except PermissionError as exc:
+            raise OutputError(
+                f"Không ghi được {target}: tệp đang được mở bởi chương trình khác (Excel?). "
+                "Đóng tệp rồi chạy lại."
+            ) from exc
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_bytes(target: Path, data: bytes) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def inert(text: str) -> str:
+    """Text a sender typed, made safe for CSV opened in Excel (no formula, no DDE)."""
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def plain(value: Any) -> str:
+    """A parsed value in the contract's plain notation."""
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, float) and pd.isna(value):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+        if isinstance(value, bool):
+            return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else format(value, "f").rstrip("0")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return inert(str(value))
+
+
+def write_csv(frame: pd.DataFrame, target: Path) -> None:
+    buffer = io.StringIO()
+    out = frame.copy()
+    for col in out.columns:
+        out[col] = out[col].map(plain).astype(object)
+    out.to_csv(buffer, index=False, lineterminator="\n")
+    write_bytes(target, buffer.getvalue().encode("utf-8-sig"))
+
+
+def values_frame(result: RunResult) -> pd.DataFrame:
+    """values.csv: one row per accepted unit and scalar field that has a value."""
+    report = result.schemas.report
+    rows = []
+    for code in sorted(result.kept):
+        file = result.kept[code]
+        variant = result.data.variant_of[file]
+        record = result.data.scalars.loc[file]
+        for f in report.fields_for(variant):
+            value = record[f.code]
+            if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+                continue
+            rows.append({"year": result.year, "unit_code": code, "field": f.code, "value": value})
+    return pd.DataFrame(rows, columns=["year", "unit_code", "field", "value"])
+
+
+def list_frame(result: RunResult, list_code: str) -> pd.DataFrame:
+    lst = result.schemas.report.list_map[list_code]
+    frame = result.data.lists[list_code]
+    kept = {f: c for c, f in result.kept.items()}
+    frame = frame[frame["file"].isin(kept)].copy()
+    frame.insert(0, "unit_code", frame["file"].map(kept))
+    frame = frame.sort_values(["unit_code", "row"], kind="stable")
+    return frame[["unit_code", *[f.code for f in lst.fields]]].reset_index(drop=True)
+
+
+def write_tables(result: RunResult, out_dir: Path) -> list[Path]:
+    """Write submissions.csv, issues.csv, changes and the data/ exports; return the paths."""
+    written = []
+    data_dir = out_dir / "data"
+    targets = {
+        out_dir / "submissions.csv": result.submissions,
+        out_dir / "issues.csv": result.issues_table,
+        out_dir / "resubmission_changes.csv": result.changes,
+        data_dir / "values.csv": values_frame(result),
+        data_dir / "aggregates.csv": result.aggregates,
+        data_dir / "criteria.csv": result.criteria,
+        data_dir / "tracking.csv": result.tracking,
+    }
+    for lst in result.schemas.report.lists:
+        targets[data_dir / f"{lst.code}.csv"] = list_frame(result, lst.code)
+    for path, frame in targets.items():
+        write_csv(frame, path)
+        written.append(path)
+    return written

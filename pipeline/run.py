@@ -1,0 +1,334 @@
+"""Wires the stages: read → identify → validate → evaluate → aggregate.
+
+This is the one module that knows the order of the stages. Reading is a per-file map that
+runs in a process pool; everything after it works on combined frames. Rendering lives in
+pipeline.export and pipeline.report; this module returns a :class:`RunResult` they consume.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import aggregate as agg
+from pipeline.errors import InputFolderError
+from pipeline.evaluate import evaluate_criteria, evaluate_learning_unit, unit_frame
+from pipeline.identify import identify, resolve_resubmissions, value_changes
+from pipeline.issues import Issue, issues_frame, make_issue
+from pipeline.model import RawSubmission
+from pipeline.read import discover, read_submission
+from pipeline.registry import Registry
+from pipeline.schema import Schemas
+from pipeline.settings import Settings
+from pipeline.validate import Submissions, validate
+
+log = logging.getLogger(__name__)
+
+SUBMISSION_COLUMNS = [
+    "file",
+    "unit_code",
+    "status",
+    "reason",
+    "errors",
+    "warnings",
+    "template_id",
+    "template_version",
+    "report_date",
+    "submitted_at",
+    "sha256",
+    "size",
+]
+
+
+@dataclass
+class RunResult:
+    """Everything the renderers need, computed once."""
+
+    year: int
+    schemas: Schemas
+    registry: Registry
+    settings: Settings
+    raws: list[RawSubmission]
+    submissions: pd.DataFrame
+    issues: list[Issue]
+    data: Submissions
+    kept: dict[str, str]
+    units: pd.DataFrame
+    criteria: pd.DataFrame
+    learning_unit: pd.DataFrame
+    measures: pd.DataFrame
+    aggregates: pd.DataFrame
+    targets: pd.DataFrame
+    tracking: pd.DataFrame
+    reporting_rate: pd.DataFrame
+    changes: pd.DataFrame
+    city_key: str
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def issues_table(self) -> pd.DataFrame:
+        return issues_frame(self.issues)
+
+    def counts(self) -> dict[str, int]:
+        status = self.submissions["status"].value_counts()
+        return {s: int(status.get(s, 0)) for s in STATUSES}
+
+
+STATUSES = ("accepted", "accepted_with_warnings", "rejected", "superseded")
+
+
+def read_all(
+    root: Path,
+    schemas: Schemas,
+    workers: int | None = None,
+    progress: Callable[[Iterable[RawSubmission], int], Iterable[RawSubmission]] | None = None,
+) -> list[RawSubmission]:
+    """Read every file under `root`; a process pool when there are enough files."""
+    if not root.is_dir():
+        raise InputFolderError(f"Không tìm thấy thư mục dữ liệu vào: {root}")
+    paths = list(discover(root))
+    reader = partial(read_submission, root=root, schema=schemas.report)
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
+    if workers <= 1 or len(paths) < 8:
+        results: Iterable[RawSubmission] = map(reader, paths)
+        if progress:
+            results = progress(results, len(paths))
+        return list(results)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        chunk = max(1, len(paths) // (workers * 8))
+        results = pool.map(reader, paths, chunksize=chunk)
+        if progress:
+            results = progress(results, len(paths))
+        return list(results)
+
+
+def _report_date(sub: RawSubmission) -> dt.date | None:
+    from pipeline.parse import parse_cell
+
+    loc = sub.scalars.get("report_date")
+    if loc is None:
+        return None
+    from pipeline.schema import Field
+
+    value = parse_cell(loc, Field("report_date", "", "date", "unit_info")).value
+    return value if isinstance(value, dt.date) else None
+
+
+def consolidate(
+    raws: list[RawSubmission],
+    year: int,
+    schemas: Schemas,
+    registry: Registry,
+    settings: Settings,
+    mail_times: dict[str, dt.datetime] | None = None,
+) -> RunResult:
+    """Everything after reading: pure, so it can be tested on in-memory submissions."""
+    report = schemas.report
+    issues: list[Issue] = []
+    status: dict[str, tuple[str, str]] = {}
+    variant_of: dict[str, str] = {}
+    candidates: list[RawSubmission] = []
+    for sub in raws:
+        ident = identify(sub, registry, report, year)
+        if sub.rejected or ident.rejected:
+            reason_issues = [i for i in sub.issues if i.severity == "error"] or list(ident.issues)
+            issues.extend(sub.issues)
+            issues.extend(ident.issues)
+            reason = reason_issues[0].message if reason_issues else "Không đọc được tệp."
+            status[sub.file.path] = ("rejected", reason)
+            continue
+        issues.extend(sub.issues)
+        issues.extend(ident.issues)
+        variant_of[sub.file.path] = str(ident.variant)
+        candidates.append(sub)
+    report_dates = {s.file.path: _report_date(s) for s in candidates}
+    submitted_at = {
+        s.file.path: (mail_times or {}).get(s.file.path)
+        or (
+            dt.datetime.combine(report_dates[s.file.path], dt.time())  # type: ignore[arg-type]
+            if report_dates[s.file.path]
+            else s.file.mtime
+        )
+        for s in candidates
+    }
+    res = resolve_resubmissions(candidates, report_dates, submitted_at)
+    for path, first in res.duplicates.items():
+        msg = f"Tệp trùng hệt tệp “{first}” (cùng nội dung); chỉ đọc một lần."
+        issues.append(make_issue("file-duplicate", msg, file=path))
+        status[path] = ("superseded", msg)
+    for path, newer in res.superseded.items():
+        msg = f"Đã có bản gửi mới hơn: “{newer}”. Bản này không được tổng hợp."
+        issues.append(make_issue("superseded", msg, file=path))
+        status[path] = ("superseded", msg)
+    kept_files = set(res.kept.values())
+    by_path = {s.file.path: s for s in candidates}
+    # Superseded versions are validated too, so the change log compares parsed values.
+    to_validate = [s for s in candidates if s.file.path not in res.duplicates]
+    data, value_issues = validate(to_validate, report, variant_of)
+    issues.extend(i for i in value_issues if i.file in kept_files)
+    changes = []
+    for old, new in res.superseded.items():
+        for fld, a, b in value_changes(data.scalars.loc[old], data.scalars.loc[new]):
+            changes.append(
+                {
+                    "unit_code": by_path[new].unit_code,
+                    "old_file": old,
+                    "new_file": new,
+                    "field": fld,
+                    "old_value": a,
+                    "new_value": b,
+                }
+            )
+    units = unit_frame(data, res.kept, schemas, registry)
+    criteria = evaluate_criteria(units, schemas)
+    ldu, ldu_issues = evaluate_learning_unit(units, data, schemas)
+    issues.extend(ldu_issues)
+    issues.extend(_cross_unit_checks(units, data, registry, res.kept))
+    per_file: dict[str, list[Issue]] = {}
+    for i in issues:
+        per_file.setdefault(i.file, []).append(i)
+    for path in kept_files:
+        errs = sum(1 for i in per_file.get(path, []) if i.severity == "error")
+        warns = sum(1 for i in per_file.get(path, []) if i.severity == "warning")
+        if errs or warns:
+            status[path] = (
+                "accepted_with_warnings",
+                f"{errs} lỗi, {warns} cảnh báo"
+                + (": các số liệu lỗi không được tổng hợp, đơn vị cần sửa và gửi lại." if errs else "."),
+            )
+        else:
+            status[path] = ("accepted", "Hợp lệ.")
+    counts_by_file = {
+        p: (
+            sum(1 for i in per_file.get(p, []) if i.severity == "error"),
+            sum(1 for i in per_file.get(p, []) if i.severity == "warning"),
+        )
+        for p in status
+    }
+    rows = []
+    for sub in sorted(raws, key=lambda s: s.file.path):
+        path = sub.file.path
+        st, reason = status[path]
+        rows.append(
+            {
+                "file": path,
+                "unit_code": sub.unit_code,
+                "status": st,
+                "reason": reason,
+                "errors": counts_by_file[path][0],
+                "warnings": counts_by_file[path][1],
+                "template_id": sub.meta.get("template_id", ""),
+                "template_version": sub.meta.get("template_version", ""),
+                "report_date": report_dates.get(path),
+                "submitted_at": submitted_at.get(path),
+                "sha256": sub.file.sha256,
+                "size": sub.file.size,
+            }
+        )
+    submissions = pd.DataFrame(rows, columns=SUBMISSION_COLUMNS)
+    city_key = settings.city_name
+    measures = agg.unit_measures(units, data, schemas)
+    aggregates = agg.aggregate(measures, units, schemas, city_key)
+    track = agg.tracking(
+        registry,
+        res.kept,
+        {p: submitted_at[p] for p in res.kept.values()},
+        settings.deadline(year),
+    )
+    return RunResult(
+        year=year,
+        schemas=schemas,
+        registry=registry,
+        settings=settings,
+        raws=raws,
+        submissions=submissions,
+        issues=issues,
+        data=data,
+        kept=res.kept,
+        units=units,
+        criteria=criteria,
+        learning_unit=ldu,
+        measures=measures,
+        aggregates=aggregates,
+        targets=agg.target_progress(aggregates, schemas, year, city_key),
+        tracking=track,
+        reporting_rate=agg.reporting_rate(track),
+        changes=pd.DataFrame(
+            changes,
+            columns=["unit_code", "old_file", "new_file", "field", "old_value", "new_value"],
+        ),
+        city_key=city_key,
+    )
+
+
+def _cross_unit_checks(
+    units: pd.DataFrame, data: Submissions, registry: Registry, kept: dict[str, str]
+) -> list[Issue]:
+    """Problems only visible across files: wrong area, the same nominee from two units."""
+    issues: list[Issue] = []
+    for code, file in kept.items():
+        loc = data.locate(file, "area_name")
+        typed = data.scalars.at[file, "area_name"] if "area_name" in data.scalars else None
+        area = registry.areas[registry.units[code].area_code]
+        if isinstance(typed, str) and _fold(typed) not in (_fold(area.name), _fold(area.code)):
+            issues.append(
+                make_issue(
+                    "wrong-area",
+                    f"Đơn vị ghi địa bàn “{typed}”, danh mục của Sở ghi “{area.name}”. "
+                    "Nếu danh mục sai, báo Sở để sửa; nếu ghi nhầm, sửa lại ô này.",
+                    file=file,
+                    unit_code=code,
+                    sheet=loc.sheet if loc else "",
+                    cell=loc.cell if loc else "",
+                    field="area_name",
+                    value=typed,
+                )
+            )
+    noms = data.lists.get("nominations")
+    if noms is not None and not noms.empty:
+        noms = noms[noms["file"].isin(set(kept.values())) & noms["nominee_name"].notna()].copy()
+        noms["key"] = noms["nominee_name"].map(_fold)
+        for _, group in noms.groupby("key"):
+            files = sorted(set(group["file"]))
+            for _, row in group.iterrows():
+                others = [f for f in files if f != row["file"]]
+                same_file = int((group["file"] == row["file"]).sum()) > 1
+                if not others and not same_file:
+                    continue
+                loc = data.locate(str(row["file"]), "nominee_name", "nominations", int(row["row"]))
+                code = "duplicate-nominee" if others else "duplicate-nominee-in-file"
+                who = ", ".join(data.unit_of[f] for f in others)
+                msg = (
+                    f"“{row['nominee_name']}” cũng được đơn vị {who} đề nghị khen thưởng. "
+                    "Các đơn vị thống nhất một đề nghị."
+                    if others
+                    else f"“{row['nominee_name']}” được đề nghị hai lần trong cùng báo cáo. "
+                    "Xóa dòng trùng."
+                )
+                issues.append(
+                    make_issue(
+                        code,
+                        msg,
+                        file=str(row["file"]),
+                        unit_code=data.unit_of[str(row["file"])],
+                        sheet=loc.sheet if loc else "",
+                        cell=loc.cell if loc else "",
+                        field="nominations.nominee_name",
+                        value=str(row["nominee_name"]),
+                    )
+                )
+    return issues
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())

@@ -1,0 +1,412 @@
+"""Parse the raw cells of accepted submissions and validate them against the schema.
+
+Everything here is pure: submissions in, typed frames and issues out. The pandera schemas
+are built from schemas/report.yaml (never written by hand) and run lazily over one combined
+frame per template variant, so every problem of every file is found in one pass and the
+cost does not grow with a pandera call per file. Cross-field rules come from the same file
+and are evaluated with ``DataFrame.eval``.
+
+A value with an error is excluded (set to missing) and the unit must resubmit; a value with
+a warning is kept and flagged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from pipeline.issues import Issue, make_issue
+from pipeline.model import Located, RawSubmission
+from pipeline.parse import parse_cell
+from pipeline.schema import Field, ListSpec, ReportSchema, Rule
+
+log = logging.getLogger(__name__)
+
+FILE = "file"
+ROW = "row"
+
+_PANDAS_DTYPES: dict[str, str] = {
+    "integer": "Int64",
+    "decimal": "Float64",
+    "percent": "Float64",
+    "money": "Float64",
+    "yes_no": "boolean",
+    "choice": "string",
+    "text": "string",
+    "date": "object",
+}
+
+_CHECK_CODES = (
+    ("not_nullable", "required-missing"),
+    ("greater_than_or_equal_to", "below-minimum"),
+    ("less_than_or_equal_to", "above-maximum"),
+    ("isin", "invalid-choice"),
+)
+
+
+@dataclass
+class Submissions:
+    """Typed data of the accepted submissions, one row per file, plus where each value sits."""
+
+    scalars: pd.DataFrame
+    """Index: file (relative path). Columns: every scalar field code of the schema."""
+    lists: dict[str, pd.DataFrame]
+    """Per list code: columns file, row (1-based data row of the table), then the field codes."""
+    unit_of: dict[str, str]
+    variant_of: dict[str, str]
+    cells: dict[tuple[str, str, int, str], Located] = field(default_factory=dict)
+    """(file, list code or "", row or 0, field) → where the raw value came from."""
+
+    def locate(self, file: str, fld: str, list_code: str = "", row: int = 0) -> Located | None:
+        return self.cells.get((file, list_code, row, fld))
+
+
+def _typed_column(values: list[Any], ftype: str) -> pd.Series:
+    dtype = _PANDAS_DTYPES[ftype]
+    if dtype == "object":
+        return pd.Series(values, dtype="object")
+    return pd.Series(pd.array(values, dtype=dtype))
+
+
+def _frame(rows: list[dict[str, Any]], fields: Sequence[Field], lead: Sequence[str]) -> pd.DataFrame:
+    columns: dict[str, pd.Series] = {}
+    for col in lead:
+        columns[col] = pd.Series([r[col] for r in rows], dtype="object" if col == FILE else "Int64")
+    for f in fields:
+        columns[f.code] = _typed_column([r.get(f.code) for r in rows], f.type)
+    return pd.DataFrame(columns)
+
+
+def parse_submissions(
+    subs: Sequence[RawSubmission], schema: ReportSchema, variant_of: dict[str, str]
+) -> tuple[Submissions, list[Issue]]:
+    """Parse every raw cell of the given submissions; unparseable values become issues."""
+    issues: list[Issue] = []
+    cells: dict[tuple[str, str, int, str], Located] = {}
+    scalar_rows: list[dict[str, Any]] = []
+    list_rows: dict[str, list[dict[str, Any]]] = {lst.code: [] for lst in schema.lists}
+    unit_of: dict[str, str] = {}
+
+    def parse_one(sub: RawSubmission, f: Field, loc: Located, key: tuple[str, str, int, str]) -> Any:
+        cells[key] = loc
+        choices = schema.choices[f.choices] if f.choices else ()
+        parsed = parse_cell(loc, f, choices)
+        for p in parsed.problems:
+            issues.append(
+                make_issue(
+                    p.code,
+                    p.message,
+                    p.severity,
+                    file=sub.file.path,
+                    unit_code=sub.unit_code,
+                    sheet=loc.sheet,
+                    cell=loc.cell,
+                    field=f.code,
+                    value=_raw_text(loc.value),
+                )
+            )
+        return parsed.value
+
+    for sub in subs:
+        path = sub.file.path
+        unit_of[path] = sub.unit_code
+        variant = variant_of[path]
+        row: dict[str, Any] = {FILE: path}
+        for f in schema.fields:
+            loc = sub.scalars.get(f.code)
+            if loc is None or not f.in_variant(variant):
+                row[f.code] = None
+                continue
+            row[f.code] = parse_one(sub, f, loc, (path, "", 0, f.code))
+        scalar_rows.append(row)
+        for lst in schema.lists:
+            for i, raw_row in enumerate(sub.lists.get(lst.code, []), start=1):
+                lrow: dict[str, Any] = {FILE: path, ROW: i}
+                for f in lst.fields:
+                    loc = raw_row.get(f.code)
+                    lrow[f.code] = (
+                        None if loc is None else parse_one(sub, f, loc, (path, lst.code, i, f.code))
+                    )
+                list_rows[lst.code].append(lrow)
+    scalars = _frame(scalar_rows, schema.fields, [FILE]).set_index(FILE)
+    lists = {lst.code: _frame(list_rows[lst.code], lst.fields, [FILE, ROW]) for lst in schema.lists}
+    data = Submissions(scalars, lists, unit_of, dict(variant_of), cells)
+    return data, issues
+
+
+def _raw_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# --------------------------------------------------------------------------- pandera
+
+
+def pandera_schema(fields: Iterable[Field], schema: ReportSchema, name: str) -> pa.DataFrameSchema:
+    """Build the pandera schema of a set of fields from their declarations."""
+    columns: dict[str, pa.Column] = {}
+    for f in fields:
+        checks: list[pa.Check] = []
+        if f.min is not None:
+            checks.append(pa.Check.ge(f.min))
+        if f.max is not None:
+            checks.append(pa.Check.le(f.max))
+        if f.type == "choice" and f.choices:
+            checks.append(pa.Check.isin([c.code for c in schema.choices[f.choices]]))
+        columns[f.code] = pa.Column(
+            _PANDAS_DTYPES[f.type] if f.type != "date" else None,
+            checks=checks,
+            nullable=not f.required,
+            required=True,
+        )
+    return pa.DataFrameSchema(columns, name=name, strict=False, coerce=False)
+
+
+def _check_code(check: str) -> str:
+    for prefix, code in _CHECK_CODES:
+        if check.startswith(prefix):
+            return code
+    return "invalid-value"
+
+
+def _message(code: str, f: Field, schema: ReportSchema) -> str:
+    label = f"“{f.label}”"
+    if code == "required-missing":
+        return f"Chưa điền {label}. Đây là ô bắt buộc, hãy điền số liệu."
+    if code == "below-minimum":
+        lo = _fmt(f.min)
+        return f"{label} phải từ {lo} trở lên. Sửa lại số liệu."
+    if code == "above-maximum":
+        return f"{label} không được lớn hơn {_fmt(f.max)}. Sửa lại số liệu."
+    if code == "invalid-choice" and f.choices:
+        allowed = "; ".join(c.label for c in schema.choices[f.choices])
+        return f"{label} phải chọn một trong: {allowed}."
+    return f"Giá trị của {label} không hợp lệ."
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{int(value):,}".replace(",", ".") if float(value).is_integer() else str(value)
+
+
+def _run_pandera(
+    frame: pd.DataFrame,
+    fields: Sequence[Field],
+    schema: ReportSchema,
+    name: str,
+) -> pd.DataFrame:
+    """Return pandera's failure cases (empty when the frame is valid)."""
+    if frame.empty:
+        return pd.DataFrame(columns=["column", "check", "failure_case", "index"])
+    try:
+        pandera_schema(fields, schema, name).validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+        return cases[cases["column"].notna()]
+    return pd.DataFrame(columns=["column", "check", "failure_case", "index"])
+
+
+def _issue_at(
+    data: Submissions,
+    code: str,
+    severity: Any,
+    message: str,
+    file: str,
+    fld: str,
+    list_code: str = "",
+    row: int = 0,
+    value: Any = None,
+) -> Issue:
+    loc = data.locate(file, fld, list_code, row)
+    return make_issue(
+        code,
+        message,
+        severity,
+        file=file,
+        unit_code=data.unit_of.get(file, ""),
+        sheet=loc.sheet if loc else "",
+        cell=loc.cell if loc else "",
+        field=fld if not list_code else f"{list_code}.{fld}",
+        value=_raw_text(loc.value) if loc is not None else _raw_text(value),
+    )
+
+
+def validate_fields(data: Submissions, schema: ReportSchema) -> list[Issue]:
+    """Types, ranges, required cells and choices, via pandera, one combined frame per variant."""
+    issues: list[Issue] = []
+    for variant in schema.variants:
+        files = [f for f, v in data.variant_of.items() if v == variant.code]
+        fields = schema.fields_for(variant.code)
+        frame = data.scalars.loc[data.scalars.index.isin(files), [f.code for f in fields]]
+        cases = _run_pandera(frame, fields, schema, f"{schema.id}:{variant.code}")
+        for case in cases.itertuples(index=False):
+            f = schema.field_map[str(case.column)]
+            code = _check_code(str(case.check))
+            issues.append(
+                _issue_at(
+                    data,
+                    code,
+                    None,
+                    _message(code, f, schema),
+                    str(case.index),
+                    f.code,
+                    value=case.failure_case,
+                )
+            )
+    for lst in schema.lists:
+        frame = data.lists[lst.code]
+        cases = _run_pandera(frame, lst.fields, schema, f"{schema.id}:{lst.code}")
+        for case in cases.itertuples(index=False):
+            f = lst.field(str(case.column))
+            code = _check_code(str(case.check))
+            idx = int(case.index)  # type: ignore[call-overload]
+            issues.append(
+                _issue_at(
+                    data,
+                    code,
+                    None,
+                    _message(code, f, schema),
+                    str(frame.at[idx, FILE]),
+                    f.code,
+                    lst.code,
+                    int(frame.at[idx, ROW]),
+                    case.failure_case,
+                )
+            )
+    return issues
+
+
+# --------------------------------------------------------------------------- cross-field rules
+
+_LOCAL = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _rule_frame(data: Submissions, rule: Rule) -> pd.DataFrame:
+    if rule.list is None:
+        return data.scalars.reset_index()
+    frame = data.lists[rule.list]
+    locals_ = set(_LOCAL.findall(f"{rule.check or ''} {rule.when or ''}"))
+    if locals_:
+        extra = data.scalars[sorted(locals_)].rename(columns=lambda c: f"__{c}")
+        frame = frame.merge(extra, left_on=FILE, right_index=True, how="left")
+    return frame
+
+
+def _eval_bool(frame: pd.DataFrame, expr: str) -> pd.Series:
+    expr = _LOCAL.sub(lambda m: f"__{m.group(1)}", expr)
+    result = frame.eval(expr, engine="python")
+    if not isinstance(result, pd.Series):
+        result = pd.Series(result, index=frame.index)
+    return result.astype("boolean").fillna(False).astype(bool)
+
+
+def _format_message(template: str, row: pd.Series) -> str:
+    def repl(m: re.Match[str]) -> str:
+        value = row.get(m.group(1))
+        if value is None or value is pd.NA:
+            return "trống"
+        return _fmt(float(value)) if isinstance(value, int | float) else str(value)
+
+    return re.sub(r"\{([a-z_][a-z0-9_]*)\}", repl, template)
+
+
+def check_rules(data: Submissions, schema: ReportSchema) -> list[Issue]:
+    """Evaluate the cross-field rules; a rule is skipped where its cells are blank."""
+    issues: list[Issue] = []
+    for rule in schema.rules:
+        frame = _rule_frame(data, rule)
+        if frame.empty:
+            continue
+        if rule.list is None:
+            # A rule only concerns units whose template variant has all its fields.
+            applicable = frame[FILE].map(data.variant_of).map(
+                lambda v, r=rule: all(schema.field_map[n].in_variant(v) for n in r.fields)
+            )
+            frame = frame[applicable.astype(bool)]
+        when = _eval_bool(frame, rule.when) if rule.when else pd.Series(True, index=frame.index)
+        if rule.required is not None:
+            failing = when & frame[rule.required].isna()
+            target = rule.required
+        else:
+            assert rule.check is not None
+            names = [n for n in rule.fields if n in frame.columns and n not in _names(rule.when)]
+            complete = frame[names].notna().all(axis=1)
+            failing = when & complete & ~_eval_bool(frame, rule.check)
+            target = _first_name(rule.check)
+        for idx in frame.index[failing]:
+            row = frame.loc[idx]
+            issues.append(
+                _issue_at(
+                    data,
+                    rule.code,
+                    rule.severity,
+                    _format_message(rule.message, row),
+                    str(row[FILE]),
+                    target,
+                    rule.list or "",
+                    int(row[ROW]) if rule.list else 0,
+                    row.get(target),
+                )
+            )
+    return issues
+
+
+def _names(expr: str | None) -> set[str]:
+    if not expr:
+        return set()
+    return set(re.findall(r"(?<![@\w'])([a-z_][a-z0-9_]*)", re.sub(r"'[^']*'", "", expr)))
+
+
+def _first_name(expr: str) -> str:
+    found = re.findall(r"(?<![@\w'])([a-z_][a-z0-9_]*)", re.sub(r"'[^']*'", "", expr))
+    return found[0]
+
+
+def exclude_errors(data: Submissions, issues: Iterable[Issue]) -> Submissions:
+    """Blank every value that carries an error, so no wrong figure reaches the report."""
+    scalars = data.scalars.copy()
+    lists = {k: v.copy() for k, v in data.lists.items()}
+    row_at = {
+        (file, list_code, fld, loc.cell): row
+        for (file, list_code, row, fld), loc in data.cells.items()
+        if list_code
+    }
+    for issue in issues:
+        if issue.severity != "error" or not issue.field or issue.file not in scalars.index:
+            continue
+        if "." in issue.field:
+            list_code, fld = issue.field.split(".", 1)
+            row = row_at.get((issue.file, list_code, fld, issue.cell))
+            if row is not None:
+                frame = lists[list_code]
+                frame.loc[(frame[FILE] == issue.file) & (frame[ROW] == row), fld] = None
+        elif issue.field in scalars.columns:
+            scalars.loc[issue.file, issue.field] = None
+    return Submissions(scalars, lists, data.unit_of, data.variant_of, data.cells)
+
+
+def validate(
+    subs: Sequence[RawSubmission], schema: ReportSchema, variant_of: dict[str, str]
+) -> tuple[Submissions, list[Issue]]:
+    """Parse, check fields and rules; return clean data (errors excluded) and every issue."""
+    data, issues = parse_submissions(subs, schema, variant_of)
+    # A cell that could not be parsed is already reported; do not call it blank as well.
+    unparsed = {(i.file, i.sheet, i.cell) for i in issues if i.severity == "error"}
+    issues += [
+        i
+        for i in validate_fields(data, schema)
+        if not (i.code == "required-missing" and (i.file, i.sheet, i.cell) in unparsed)
+    ]
+    issues += check_rules(data, schema)
+    return exclude_errors(data, issues), issues
