@@ -48,7 +48,8 @@ class Registry:
         return [u for u in self.units.values() if u.area_code == area_code]
 
 
-def _read_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+def _read_csv(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """Rows with their line number in the file, so messages point where Excel shows them."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError as exc:
@@ -74,33 +75,45 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
         )
     rows = []
     for row in reader:
+        # Blank lines and rows of empty cells are skipped, so count lines from the reader,
+        # not by enumerating the rows kept.
         clean = {nfc(k or "").strip(): nfc(v or "").strip() for k, v in row.items() if k}
         if any(clean.values()):
-            rows.append(clean)
+            rows.append((reader.line_num, clean))
     return rows
 
 
-def load_registry(units_path: Path, schema: ReportSchema, areas_path: Path | None = None) -> Registry:
+def load_registry(
+    units_path: Path, schema: ReportSchema, areas_path: Path | None = None
+) -> Registry:
     """Load units.csv and areas.csv (next to it unless given) and check them together."""
     areas_path = areas_path or units_path.with_name("areas.csv")
     areas: dict[str, Area] = {}
-    for line, row in enumerate(_read_csv(areas_path, AREA_COLUMNS), start=2):
+    area_lines: dict[str, int] = {}
+    for line, row in _read_csv(areas_path, AREA_COLUMNS):
         code = row["code"]
         if not code:
             raise RegistryError(f"{areas_path.name}, dòng {line}: thiếu mã địa bàn.")
         if code in areas:
-            raise RegistryError(f"{areas_path.name}, dòng {line}: mã địa bàn “{code}” bị trùng.")
+            raise RegistryError(
+                f"{areas_path.name}, dòng {line}: mã địa bàn “{code}” bị trùng "
+                f"với dòng {area_lines[code]}."
+            )
         areas[code] = Area(code, row["name"] or code, row["kind"])
+        area_lines[code] = line
     by_label = {c.label.casefold(): c.code for c in schema.unit_types}
     codes = {c.code for c in schema.unit_types}
     units: dict[str, Unit] = {}
-    for line, row in enumerate(_read_csv(units_path, UNIT_COLUMNS), start=2):
+    unit_lines: dict[str, int] = {}
+    for line, row in _read_csv(units_path, UNIT_COLUMNS):
         where = f"{units_path.name}, dòng {line}"
         code = row["code"]
         if not code:
             raise RegistryError(f"{where}: thiếu mã đơn vị.")
         if code in units:
-            raise RegistryError(f"{where}: mã đơn vị “{code}” bị trùng với một dòng phía trên.")
+            raise RegistryError(
+                f"{where}: mã đơn vị “{code}” bị trùng với dòng {unit_lines[code]}."
+            )
         utype = row["type"]
         utype = utype if utype in codes else by_label.get(utype.casefold(), utype)
         if utype not in codes:
@@ -114,6 +127,7 @@ def load_registry(units_path: Path, schema: ReportSchema, areas_path: Path | Non
                 f"không có trong {areas_path.name}. Thêm địa bàn hoặc sửa mã địa bàn."
             )
         units[code] = Unit(code, row["name"] or code, utype, row["area_code"], row["email"])
+        unit_lines[code] = line
     if not units:
         raise RegistryError(f"Tệp {units_path.name} không có đơn vị nào.")
     return Registry(areas=areas, units=units)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import yaml
 
@@ -341,10 +341,21 @@ class _Ctx:
             raise self.fail(f"{key}.{name}", f"phải là số, không phải “{value}”.")
         return float(value)
 
+    def flag(self, data: Mapping[str, Any], name: str, key: str) -> bool:
+        # YAML reads `true`/`false`/`yes`/`no` as booleans; anything else (e.g. "không") is a
+        # mistake that bool() would silently turn into True.
+        value = data.get(name, False)
+        if not isinstance(value, bool):
+            raise self.fail(f"{key}.{name}", f"chỉ nhận true hoặc false, không phải “{value}”.")
+        return value
+
     def code(self, data: Mapping[str, Any], key: str, pattern: re.Pattern[str] = CODE_RE) -> str:
         code = self.text(data, "code", key)
         if not pattern.match(code):
-            raise self.fail(f"{key}.code", f"mã “{code}” chỉ được gồm chữ thường không dấu, số, “_”.")
+            sep = "“-”" if pattern is RULE_CODE_RE else "“_”"
+            raise self.fail(
+                f"{key}.code", f"mã “{code}” chỉ được gồm chữ thường không dấu, số, {sep}."
+            )
         return code
 
     def unique(self, codes: list[str], key: str) -> None:
@@ -371,6 +382,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SchemaError(f"Tệp {path.name} phải là một bảng khóa: giá trị ở cấp ngoài cùng.")
     return data
+
+
+def _known(value: Any, names: Collection[str] | Mapping[str, Any]) -> TypeGuard[str]:
+    """`value in names`, false (not TypeError) when a list or mapping was written instead."""
+    return isinstance(value, str) and value in names
 
 
 def _expr_names(expr: str) -> set[str]:
@@ -403,16 +419,16 @@ def _parse_field(
         )
     choice_set = data.get("choices")
     if ftype == "choice":
-        if choice_set not in choices:
+        if not _known(choice_set, choices):
             raise ctx.fail(f"{key}.choices", f"danh mục lựa chọn “{choice_set}” không có.")
     elif choice_set is not None:
         raise ctx.fail(f"{key}.choices", "chỉ dùng cho kiểu choice.")
     prefill = data.get("prefill")
-    if prefill is not None and prefill not in PREFILL_SOURCES:
+    if prefill is not None and not _known(prefill, PREFILL_SOURCES):
         raise ctx.fail(f"{key}.prefill", f"“{prefill}” không phải nguồn điền sẵn hợp lệ.")
     field_variants = tuple(ctx.seq(data.get("variants", []), f"{key}.variants"))
     for v in field_variants:
-        if v not in variants:
+        if not _known(v, variants):
             raise ctx.fail(f"{key}.variants", f"bản biểu mẫu “{v}” không có.")
     lo, hi = ctx.number(data, "min", key), ctx.number(data, "max", key)
     if lo is not None and hi is not None and lo > hi:
@@ -426,7 +442,7 @@ def _parse_field(
         label=ctx.text(data, "label", key),
         type=ftype,  # type: ignore[arg-type]
         section=section,
-        required=bool(data.get("required", False)),
+        required=ctx.flag(data, "required", key),
         help=ctx.text(data, "help", key, ""),
         unit=ctx.text(data, "unit", key, ""),
         min=lo,
@@ -434,7 +450,7 @@ def _parse_field(
         choices=choice_set,
         pattern=data.get("pattern"),
         prefill=prefill,
-        long=bool(data.get("long", False)),
+        long=ctx.flag(data, "long", key),
         variants=field_variants,
         source=ctx.text(data, "source", key, ""),
     )
@@ -471,7 +487,7 @@ def _parse_rule(
     if severity not in ("error", "warning"):
         raise ctx.fail(f"{key}.severity", "chỉ nhận error hoặc warning.")
     list_code = d.get("list")
-    if list_code is not None and list_code not in lists:
+    if list_code is not None and not _known(list_code, lists):
         raise ctx.fail(f"{key}.list", f"danh sách “{list_code}” không có.")
     check, when, required = d.get("check"), d.get("when"), d.get("required")
     if (check is None) == (required is None):
@@ -523,7 +539,7 @@ def load_report_schema(path: Path) -> ReportSchema:
         d = ctx.mapping(raw, key)
         types = tuple(ctx.seq(d.get("unit_types"), f"{key}.unit_types"))
         for t in types:
-            if t not in ut_codes:
+            if not _known(t, ut_codes):
                 raise ctx.fail(f"{key}.unit_types", f"loại đơn vị “{t}” không có trong unit_types.")
         variants.append(
             Variant(
@@ -543,7 +559,9 @@ def load_report_schema(path: Path) -> ReportSchema:
         d = ctx.mapping(raw, f"sheets[{i}]")
         name = ctx.text(d, "name", f"sheets[{i}]")
         if len(name) > 31 or any(ch in name for ch in "[]:*?/\\"):
-            raise ctx.fail(f"sheets[{i}].name", "tên trang tính Excel tối đa 31 ký tự, không có []:*?/\\.")
+            raise ctx.fail(
+                f"sheets[{i}].name", "tên trang tính Excel tối đa 31 ký tự, không có []:*?/\\."
+            )
         sheets.append(Sheet(ctx.code(d, f"sheets[{i}]"), name))
     ctx.unique([s.code for s in sheets], "sheets")
     ctx.unique([s.name for s in sheets], "sheets (tên)")
@@ -551,6 +569,7 @@ def load_report_schema(path: Path) -> ReportSchema:
 
     sections = []
     all_codes: list[str] = []
+    defined_at: dict[str, str] = {}  # field code -> where it was first defined
     for i, raw in enumerate(ctx.seq(data.get("sections"), "sections")):
         d = ctx.mapping(raw, f"sections[{i}]")
         scode = ctx.code(d, f"sections[{i}]")
@@ -562,6 +581,12 @@ def load_report_schema(path: Path) -> ReportSchema:
             _parse_field(ctx, f, f"{key}.fields[{j}]", scode, choices, variant_codes)
             for j, f in enumerate(ctx.seq(d.get("fields"), f"{key}.fields"))
         )
+        for j, f in enumerate(fields):
+            if f.code in defined_at:
+                raise ctx.fail(
+                    f"{key}.fields[{j}].code", f"mã “{f.code}” bị trùng với {defined_at[f.code]}."
+                )
+            defined_at[f.code] = f"{key}.fields[{j}]"
         all_codes.extend(f.code for f in fields)
         sections.append(
             Section(scode, ctx.text(d, "title", key), sheet, ctx.text(d, "source", key, ""), fields)
@@ -655,10 +680,10 @@ def load_criteria(path: Path, report: ReportSchema) -> CriteriaSchema:
             if missing:
                 raise ctx.fail(key, f"biểu thức nhắc tới “{missing[0]}” không có.")
         else:
-            if lst not in report.list_map:
+            if not _known(lst, report.list_map):
                 raise ctx.fail(f"{key}.list", f"danh sách “{lst}” không có.")
             cols = {f.code for f in report.list_map[lst].fields}
-            if d.get("sum") is not None and d["sum"] not in cols:
+            if d.get("sum") is not None and not _known(d["sum"], cols):
                 raise ctx.fail(f"{key}.sum", f"cột “{d['sum']}” không có trong “{lst}”.")
             if d.get("sum") is None and not d.get("count"):
                 raise ctx.fail(key, "cần một trong các khóa sum, count hoặc expr.")
@@ -694,16 +719,18 @@ def load_criteria(path: Path, report: ReportSchema) -> CriteriaSchema:
                 raise ctx.fail(f"{key}.expr", f"tham số “@{p}” chưa khai báo trong params.")
         applies = tuple(ctx.seq(d.get("applies_to"), f"{key}.applies_to"))
         for t in applies:
-            if t not in ut_codes:
+            if not _known(t, ut_codes):
                 raise ctx.fail(f"{key}.applies_to", f"loại đơn vị “{t}” không có.")
         criteria.append(
-            Criterion(code, ctx.text(d, "label", key), applies, expr, ctx.text(d, "source", key, ""))
+            Criterion(
+                code, ctx.text(d, "label", key), applies, expr, ctx.text(d, "source", key, "")
+            )
         )
     ctx.unique([c.code for c in criteria], "criteria")
     lul = ctx.mapping(data.get("learning_unit_levels"), "learning_unit_levels")
     indicators = tuple(ctx.seq(lul.get("indicators"), "learning_unit_levels.indicators"))
     for ind in indicators:
-        if ind not in report.field_map:
+        if not _known(ind, report.field_map):
             raise ctx.fail("learning_unit_levels.indicators", f"chỉ tiêu “{ind}” không có.")
     levels = []
     ldu_codes = {c.code for c in report.choices.get("ldu_level", ())}
@@ -733,7 +760,7 @@ def load_criteria(path: Path, report: ReportSchema) -> CriteriaSchema:
         code = ctx.code(d, f"targets[{i}]")
         key = f"targets[{code}]"
         for part in ("numerator", "denominator"):
-            if d.get(part) not in known:
+            if not _known(d.get(part), known):
                 raise ctx.fail(f"{key}.{part}", f"chỉ tiêu “{d.get(part)}” không có.")
         ms = ctx.mapping(d.get("milestones"), f"{key}.milestones")
         milestones: dict[int, float] = {}

@@ -41,6 +41,10 @@ def load_settings(path: Path = DEFAULT_SETTINGS) -> Settings:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise SettingsError(f"Không tìm thấy tệp cài đặt {path}.") from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"Tệp {path.name} không phải văn bản UTF-8; lưu lại dạng UTF-8."
+        ) from exc
     except yaml.YAMLError as exc:
         raise SettingsError(f"Tệp {path.name} sai cú pháp YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -58,7 +62,8 @@ def load_settings(path: Path = DEFAULT_SETTINGS) -> Settings:
             values[name] = nfc(str(value if value is not None else ""))
     settings = Settings(**values)  # type: ignore[arg-type]
     try:
-        settings.deadline(2024)
+        # A common (non-leap) year: 29/02 would pass in 2024 and fail every other year.
+        settings.deadline(2023)
     except ValueError as exc:
         raise SettingsError(
             f"Tệp {path.name}, mục “deadline_day_month”: "

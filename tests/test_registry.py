@@ -1,0 +1,365 @@
+"""The unit registry (registry/units.csv + areas.csv) as the department edits it in Excel.
+
+The sample registry loads; a registry of communes and wards (the tier after 1 July 2025)
+loads and behaves the same, so the tier is data, not code; broken registries stop the run
+with a Vietnamese RegistryError naming the file and the line; the ways Excel saves CSV
+(BOM, ';' delimiter, CRLF, the Windows Vietnamese code page 1258) all load.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import RegistryError
+from pipeline.registry import Registry, load_registry
+from pipeline.schema import ReportSchema, load_report_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+REGISTRY_DIR = ROOT / "registry"
+SCHOOL_TYPES = {"high_school", "multi_level_school", "affiliated_unit"}
+VIETNAMESE_LETTERS = re.compile(r"[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.I)
+
+AREAS_HEADER = "code,name,kind\n"
+UNITS_HEADER = "code,name,type,area_code,email\n"
+
+
+@pytest.fixture(scope="module")
+def schema() -> ReportSchema:
+    return load_report_schema(ROOT / "schemas" / "report.yaml")
+
+
+@pytest.fixture(scope="module")
+def sample(schema: ReportSchema) -> Registry:
+    return load_registry(REGISTRY_DIR / "units.csv", schema)
+
+
+def write(folder: Path, units: str, areas: str, encoding: str = "utf-8") -> Path:
+    (folder / "areas.csv").write_bytes(areas.encode(encoding))
+    (folder / "units.csv").write_bytes(units.encode(encoding))
+    return folder / "units.csv"
+
+
+def check_invariants(registry: Registry, schema: ReportSchema) -> None:
+    """What the rest of the pipeline relies on, whatever the tier of the areas."""
+    offices = Counter(u.area_code for u in registry.units.values() if u.type == "area_office")
+    for code in registry.areas:
+        assert offices[code] == 1, f"địa bàn {code} có {offices[code]} phòng"
+    for unit in registry.units.values():
+        area = registry.area_of(unit)
+        assert unit in registry.units_in(area.code)
+        assert schema.variant_for_unit_type(unit.type).code == (
+            "area_office" if unit.type == "area_office" else "school"
+        )
+        for text in (unit.code, unit.name, unit.type, unit.area_code, unit.email):
+            assert text == text.strip() and unicodedata.is_normalized("NFC", text)
+    assert sum(len(registry.units_in(a)) for a in registry.areas) == len(registry.units)
+
+
+def assert_vietnamese(message: str) -> None:
+    assert VIETNAMESE_LETTERS.search(message), message
+    assert unicodedata.is_normalized("NFC", message), message
+
+
+# --------------------------------------------------------------------------- sample data
+
+
+def test_sample_registry(sample: Registry, schema: ReportSchema) -> None:
+    assert 12 <= len(sample.areas) <= 20  # about 15 districts in the sample city
+    schools = [u for u in sample.units.values() if u.type in SCHOOL_TYPES]
+    assert len(schools) >= 100
+    assert {u.type for u in schools} == SCHOOL_TYPES
+    check_invariants(sample, schema)
+    for unit in sample.units.values():
+        assert "@" in unit.email, unit.code
+    kinds = {a.kind for a in sample.areas.values()}
+    assert kinds <= {"quận", "huyện", "thị xã", "thành phố"}
+
+
+def test_sample_keeps_names_with_commas(sample: Registry) -> None:
+    assert any("," in u.name for u in sample.units.values())
+
+
+def test_areas_path_can_be_given(sample: Registry, schema: ReportSchema, tmp_path: Path) -> None:
+    units = tmp_path / "don-vi.csv"
+    units.write_bytes((REGISTRY_DIR / "units.csv").read_bytes())
+    loaded = load_registry(units, schema, areas_path=REGISTRY_DIR / "areas.csv")
+    assert loaded == sample
+
+
+# --------------------------------------------------------------------------- communes and wards
+
+WARD_AREAS = (
+    AREAS_HEADER
+    + "P01,Phường Bến Nghé,phường\n"
+    + "P02,Phường Sài Gòn,phường\n"
+    + "X01,Xã Bình Chánh,xã\n"
+    + "X02,Xã Cần Giờ,xã\n"
+    + "DK1,Đặc khu Côn Đảo,đặc khu\n"
+)
+WARD_UNITS = (
+    UNITS_HEADER
+    + "VHXH-P01,Phòng Văn hóa - Xã hội phường Bến Nghé,area_office,P01,vhxh.p01@mau.gov.vn\n"
+    + "VHXH-P02,Phòng Văn hóa - Xã hội phường Sài Gòn,area_office,P02,vhxh.p02@mau.gov.vn\n"
+    + "VHXH-X01,Phòng Văn hóa - Xã hội xã Bình Chánh,area_office,X01,vhxh.x01@mau.gov.vn\n"
+    + "VHXH-X02,Phòng Văn hóa - Xã hội xã Cần Giờ,area_office,X02,vhxh.x02@mau.gov.vn\n"
+    + "VHXH-DK1,Phòng Văn hóa - Xã hội đặc khu Côn Đảo,area_office,DK1,vhxh.dk1@mau.gov.vn\n"
+    + "THPT-01,Trường THPT Trưng Vương,high_school,P01,thpt01@mau.gov.vn\n"
+    + "THPT-02,Trường THPT Bùi Thị Xuân,high_school,P01,thpt02@mau.gov.vn\n"
+    + "THPT-03,Trường THPT Bình Chánh,high_school,X01,thpt03@mau.gov.vn\n"
+    + "THPT-04,Trường THPT Cần Thạnh,high_school,X02,thpt04@mau.gov.vn\n"
+    + 'PT-01,"Trường TH, THCS và THPT Côn Đảo",multi_level_school,DK1,pt01@mau.gov.vn\n'
+    + "TT-01,Trung tâm Giáo dục thường xuyên thành phố,affiliated_unit,P02,tt01@mau.gov.vn\n"
+)
+
+
+def test_commune_and_ward_registry(schema: ReportSchema, tmp_path: Path) -> None:
+    registry = load_registry(write(tmp_path, WARD_UNITS, WARD_AREAS), schema)
+    assert {a.kind for a in registry.areas.values()} == {"phường", "xã", "đặc khu"}
+    assert len(registry.areas) == 5
+    assert len(registry.units) == 11
+    check_invariants(registry, schema)
+    office = registry.units["VHXH-P01"]
+    assert office.name == "Phòng Văn hóa - Xã hội phường Bến Nghé"
+    assert office.type == "area_office"
+    assert registry.area_of(office).name == "Phường Bến Nghé"
+    assert registry.area_of(office).kind == "phường"
+    assert {u.code for u in registry.units_in("P01")} == {"VHXH-P01", "THPT-01", "THPT-02"}
+    assert registry.units["PT-01"].name == "Trường TH, THCS và THPT Côn Đảo"
+
+
+def test_same_shape_as_district_registry(
+    sample: Registry, schema: ReportSchema, tmp_path: Path
+) -> None:
+    """Rename every district of the sample to a ward: nothing but the names changes."""
+    areas = (REGISTRY_DIR / "areas.csv").read_text(encoding="utf-8-sig")
+    areas = re.sub(r",(quận|huyện|thị xã)$", ",phường", areas, flags=re.M)
+    areas = re.sub(r",(Quận|Huyện|Thị xã) ", ",Phường ", areas)
+    units = (REGISTRY_DIR / "units.csv").read_text(encoding="utf-8-sig")
+    units = re.sub(
+        r"Phòng Giáo dục và Đào tạo (quận|huyện|thị xã) ", "Phòng Văn hóa - Xã hội phường ", units
+    )
+    wards = load_registry(write(tmp_path, units, areas), schema)
+    assert {a.kind for a in wards.areas.values()} == {"phường"}
+    assert set(wards.units) == set(sample.units)
+    assert set(wards.areas) == set(sample.areas)
+    for code, unit in wards.units.items():
+        assert (unit.type, unit.area_code, unit.email) == (
+            sample.units[code].type,
+            sample.units[code].area_code,
+            sample.units[code].email,
+        )
+        if unit.type == "area_office":
+            assert unit.name.startswith("Phòng Văn hóa - Xã hội phường ")
+    check_invariants(wards, schema)
+
+
+# --------------------------------------------------------------------------- broken registries
+
+GOOD_AREAS = AREAS_HEADER + "Q01,Quận Một,quận\nH01,Huyện Hai,huyện\n"
+GOOD_UNITS = (
+    UNITS_HEADER
+    + "PGD-Q01,Phòng GDĐT quận Một,area_office,Q01,a@x.vn\n"
+    + "PGD-H01,Phòng GDĐT huyện Hai,area_office,H01,b@x.vn\n"
+    + "THPT-01,Trường THPT Một,high_school,Q01,c@x.vn\n"
+)
+
+# (id, units.csv, areas.csv, file named, substrings of the message)
+BROKEN: list[tuple[str, str, str, str, tuple[str, ...]]] = [
+    (
+        "duplicate-unit-code",
+        GOOD_UNITS + "THPT-01,Trường THPT Một bis,high_school,H01,d@x.vn\n",
+        GOOD_AREAS,
+        "units.csv",
+        ("dòng 5", "“THPT-01”", "trùng", "dòng 4"),
+    ),
+    (
+        "unknown-type",
+        GOOD_UNITS + "THPT-02,Trường Chuyên,truong_chuyen,H01,d@x.vn\n",
+        GOOD_AREAS,
+        "units.csv",
+        ("dòng 5", "“truong_chuyen”", "high_school", "Trường THPT"),
+    ),
+    (
+        "unit-area-missing",
+        GOOD_UNITS + "THPT-02,Trường THPT Hai,high_school,X99,d@x.vn\n",
+        GOOD_AREAS,
+        "units.csv",
+        ("dòng 5", "“THPT-02”", "“X99”", "areas.csv"),
+    ),
+    (
+        "missing-unit-code",
+        GOOD_UNITS + ",Trường THPT Hai,high_school,H01,d@x.vn\n",
+        GOOD_AREAS,
+        "units.csv",
+        ("dòng 5", "thiếu mã đơn vị"),
+    ),
+    (
+        "units-missing-column",
+        GOOD_UNITS.replace(",email", "").replace(",a@x.vn", "").replace(",b@x.vn", ""),
+        GOOD_AREAS,
+        "units.csv",
+        ("thiếu cột", "email", "dòng tiêu đề"),
+    ),
+    (
+        "areas-missing-column",
+        GOOD_UNITS,
+        GOOD_AREAS.replace(",kind", "").replace(",quận", "").replace(",huyện", ""),
+        "areas.csv",
+        ("thiếu cột", "kind", "dòng tiêu đề"),
+    ),
+    (
+        "duplicate-area-code",
+        GOOD_UNITS,
+        GOOD_AREAS + "Q01,Quận Một (trùng),quận\n",
+        "areas.csv",
+        ("dòng 4", "“Q01”", "trùng", "dòng 2"),
+    ),
+    (
+        "missing-area-code",
+        GOOD_UNITS,
+        GOOD_AREAS + ",Xã Ba,xã\n",
+        "areas.csv",
+        ("dòng 4", "thiếu mã địa bàn"),
+    ),
+    (
+        "no-units",
+        UNITS_HEADER,
+        GOOD_AREAS,
+        "units.csv",
+        ("không có đơn vị nào",),
+    ),
+    (
+        # Excel leaves blank lines and rows of empty cells; the line is still the file's line.
+        "line-number-after-blank-rows",
+        GOOD_UNITS + "\n,,,,\n" + "THPT-01,Trường THPT Một bis,high_school,H01,d@x.vn\n",
+        GOOD_AREAS,
+        "units.csv",
+        ("dòng 7", "“THPT-01”", "dòng 4"),
+    ),
+]
+
+
+def test_good_fixture_loads(schema: ReportSchema, tmp_path: Path) -> None:
+    registry = load_registry(write(tmp_path, GOOD_UNITS, GOOD_AREAS), schema)
+    assert set(registry.units) == {"PGD-Q01", "PGD-H01", "THPT-01"}
+    check_invariants(registry, schema)
+
+
+@pytest.mark.parametrize(
+    ("units", "areas", "filename", "expected"),
+    [pytest.param(u, a, f, e, id=i) for i, u, a, f, e in BROKEN],
+)
+def test_broken_registry(
+    schema: ReportSchema,
+    tmp_path: Path,
+    units: str,
+    areas: str,
+    filename: str,
+    expected: tuple[str, ...],
+) -> None:
+    with pytest.raises(RegistryError) as info:
+        load_registry(write(tmp_path, units, areas), schema)
+    message = str(info.value)
+    assert filename in message
+    for part in expected:
+        assert part.lower() in message.lower(), (part, message)
+    assert_vietnamese(message)
+
+
+def test_missing_file(schema: ReportSchema, tmp_path: Path) -> None:
+    with pytest.raises(RegistryError) as info:
+        load_registry(tmp_path / "units.csv", schema)
+    assert "areas.csv" in str(info.value)
+    assert_vietnamese(str(info.value))
+
+
+# --------------------------------------------------------------------------- as people type it
+
+
+@pytest.mark.parametrize(
+    ("written", "code"),
+    [
+        ("Trường THPT", "high_school"),
+        ("trường thpt", "high_school"),
+        ("  Trường phổ thông nhiều cấp học ", "multi_level_school"),
+        (unicodedata.normalize("NFD", "Đơn vị trực thuộc Sở"), "affiliated_unit"),
+        ("Phòng GDĐT / Phòng VH-XH", "area_office"),
+        ("high_school", "high_school"),
+    ],
+)
+def test_type_as_vietnamese_label(
+    schema: ReportSchema, tmp_path: Path, written: str, code: str
+) -> None:
+    units = GOOD_UNITS + f'THPT-02,Trường mới,"{written}",H01,d@x.vn\n'
+    registry = load_registry(write(tmp_path, units, GOOD_AREAS), schema)
+    assert registry.units["THPT-02"].type == code
+
+
+def test_excel_semicolon_csv_with_bom(schema: ReportSchema, tmp_path: Path) -> None:
+    """Excel with a Vietnamese/European list separator saves "CSV UTF-8" with ';', BOM, CRLF."""
+    units = (
+        "code;name;type;area_code;email\r\n"
+        "PGD-Q01;Phòng GDĐT quận Một;area_office;Q01;a@x.vn\r\n"
+        "PGD-H01;Phòng GDĐT huyện Hai;Phòng GDĐT / Phòng VH-XH;H01;b@x.vn\r\n"
+        "PT-01;Trường TH, THCS và THPT Một;Trường phổ thông nhiều cấp học;Q01;c@x.vn\r\n"
+        ";;;;\r\n"
+    )
+    areas = "code;name;kind\r\nQ01;Quận Một;quận\r\nH01;Huyện Hai;huyện\r\n"
+    registry = load_registry(write(tmp_path, "\ufeff" + units, "\ufeff" + areas), schema)
+    assert set(registry.units) == {"PGD-Q01", "PGD-H01", "PT-01"}
+    assert set(registry.areas) == {"Q01", "H01"}
+    assert registry.units["PT-01"].name == "Trường TH, THCS và THPT Một"
+    assert registry.units["PT-01"].type == "multi_level_school"
+    assert registry.areas["Q01"].kind == "quận"
+    check_invariants(registry, schema)
+
+
+def to_cp1258(text: str) -> bytes:
+    """Encode as Excel does on Vietnamese Windows: code page 1258, tone marks as combining
+    characters after a base letter that may carry a circumflex, breve or horn."""
+    tones = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+    out = bytearray()
+    for ch in text:
+        try:
+            out += ch.encode("cp1258")
+            continue
+        except UnicodeEncodeError:
+            pass
+        parts = unicodedata.normalize("NFD", ch)
+        base = unicodedata.normalize("NFC", "".join(p for p in parts if p not in tones))
+        out += base.encode("cp1258")
+        out += "".join(p for p in parts if p in tones).encode("cp1258")
+    return bytes(out)
+
+
+def test_cp1258_encoded_registry(sample: Registry, schema: ReportSchema, tmp_path: Path) -> None:
+    """Excel's plain "CSV" on Vietnamese Windows is cp1258: the same registry must come out."""
+    for name in ("units.csv", "areas.csv"):
+        text = (REGISTRY_DIR / name).read_text(encoding="utf-8-sig")
+        encoded = to_cp1258(text)
+        with pytest.raises(UnicodeDecodeError):
+            encoded.decode("utf-8")
+        (tmp_path / name).write_bytes(encoded)
+    registry = load_registry(tmp_path / "units.csv", schema)
+    assert registry == sample
+    assert registry.units["PGD-H01"].name == "Phòng Giáo dục và Đào tạo huyện An Phước"
+
+
+def test_cp1258_with_vietnamese_type_labels(schema: ReportSchema, tmp_path: Path) -> None:
+    units = (
+        UNITS_HEADER
+        + "PGD-X01,Phòng Văn hóa - Xã hội xã Đức Hòa,Phòng GDĐT / Phòng VH-XH,X01,a@x.vn\n"
+        + "TT-01,Trung tâm GDTX Đức Hòa,Đơn vị trực thuộc Sở,X01,b@x.vn\n"
+    )
+    areas = AREAS_HEADER + "X01,Xã Đức Hòa,xã\n"
+    (tmp_path / "units.csv").write_bytes(to_cp1258(units))
+    (tmp_path / "areas.csv").write_bytes(to_cp1258(areas))
+    registry = load_registry(tmp_path / "units.csv", schema)
+    assert registry.units["TT-01"].type == "affiliated_unit"
+    assert registry.units["PGD-X01"].name == "Phòng Văn hóa - Xã hội xã Đức Hòa"
+    assert registry.areas["X01"].kind == "xã"
