@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import click
+from tqdm import tqdm
 
 from pipeline import __version__
 from pipeline.errors import PipelineError
+from pipeline.registry import Registry, load_registry
+from pipeline.schema import DEFAULT_SCHEMA_DIR, Schemas, load_schemas
+from pipeline.settings import DEFAULT_SETTINGS, Settings, load_settings
+
+if TYPE_CHECKING:
+    from pipeline.run import RunResult
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,3 +40,217 @@ def fail(exc: PipelineError) -> None:
     """Print a library error for the user and stop with exit code 2."""
     click.echo(f"Lỗi: {exc}", err=True)
     sys.exit(2)
+
+
+DEFAULT_YEAR = 2026
+
+
+def _load_config(
+    schemas_dir: Path, registry_path: Path, settings_path: Path
+) -> tuple[Schemas, Registry, Settings]:
+    schemas = load_schemas(schemas_dir)
+    return schemas, load_registry(registry_path, schemas.report), load_settings(settings_path)
+
+
+def config_options(func: Callable[..., None]) -> Callable[..., None]:
+    """Options every data command shares: where the department's configuration lives."""
+    func = click.option(
+        "--settings",
+        "settings_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=DEFAULT_SETTINGS,
+        show_default=True,
+        help="Tệp cài đặt của Sở (tên cơ quan, người ký, hạn nộp).",
+    )(func)
+    func = click.option(
+        "--registry",
+        "registry_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=ROOT / "registry" / "units.csv",
+        show_default=True,
+        help="Danh mục đơn vị (units.csv; areas.csv nằm cùng thư mục).",
+    )(func)
+    func = click.option(
+        "--schemas",
+        "schemas_dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=DEFAULT_SCHEMA_DIR,
+        show_default=True,
+        help="Thư mục chứa report.yaml và criteria.yaml.",
+    )(func)
+    return func
+
+
+def _progress(quiet: bool, label: str) -> Callable[[Iterable[T], int], Iterable[T]]:
+    def wrap(items: Iterable[T], total: int) -> Iterable[T]:
+        return tqdm(items, total=total, desc=label, unit="tệp", disable=quiet, leave=False)
+
+    return wrap
+
+
+def _run(
+    input_dir: Path,
+    year: int,
+    schemas_dir: Path,
+    registry_path: Path,
+    settings_path: Path,
+    workers: int | None,
+    quiet: bool,
+) -> RunResult:
+    from pipeline.run import consolidate as consolidate_run
+    from pipeline.run import read_all
+
+    schemas, registry, settings = _load_config(schemas_dir, registry_path, settings_path)
+    raws = read_all(input_dir, schemas, workers, _progress(quiet, "Đọc tệp"))
+    return consolidate_run(raws, year, schemas, registry, settings)
+
+
+def _summary(result: RunResult, out_dir: Path) -> None:
+    counts = result.counts()
+    click.echo(
+        f"Năm {result.year}: đọc {len(result.submissions)} tệp — "
+        f"hợp lệ {counts['accepted']}, có lỗi/cảnh báo {counts['accepted_with_warnings']}, "
+        f"bị từ chối {counts['rejected']}, bị thay thế {counts['superseded']}."
+    )
+    missing = int((result.tracking["status"] == "missing").sum())
+    late = int((result.tracking["status"] == "late").sum())
+    click.echo(
+        f"Đơn vị: {len(result.tracking)} trong danh mục, chưa nộp {missing}, nộp muộn {late}."
+    )
+    click.echo(f"Vấn đề dữ liệu: {len(result.issues)} (xem {out_dir / 'issues.csv'}).")
+
+
+year_option = click.option(
+    "--year", type=int, default=DEFAULT_YEAR, show_default=True, help="Năm báo cáo."
+)
+workers_option = click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Số tiến trình đọc tệp song song (mặc định: số nhân CPU).",
+)
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="Không hiện thanh tiến trình.")
+output_option = click.option(
+    "--output",
+    "output_root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=ROOT / "output",
+    show_default=True,
+    help="Thư mục kết quả; kết quả ghi vào <output>/<năm>/.",
+)
+
+
+@main.command("validate")
+@click.argument("input_dir", type=click.Path(path_type=Path, file_okay=False))
+@year_option
+@output_option
+@config_options
+@workers_option
+@quiet_option
+def validate_cmd(
+    input_dir: Path,
+    year: int,
+    output_root: Path,
+    schemas_dir: Path,
+    registry_path: Path,
+    settings_path: Path,
+    workers: int | None,
+    quiet: bool,
+) -> None:
+    """Đọc và kiểm tra các tệp báo cáo trong INPUT_DIR; ghi submissions.csv, issues.csv, data/."""
+    from pipeline.export import write_tables
+    from pipeline.feedback import write_feedback_all
+
+    try:
+        result = _run(input_dir, year, schemas_dir, registry_path, settings_path, workers, quiet)
+        out_dir = output_root / str(year)
+        write_tables(result, out_dir)
+        write_feedback_all(result, input_dir, out_dir)
+    except PipelineError as exc:
+        fail(exc)
+        return
+    click.echo(_file_table(result))
+    _summary(result, out_dir)
+
+
+def _file_table(result: RunResult) -> str:
+    labels = {
+        "accepted": "hợp lệ",
+        "accepted_with_warnings": "có lỗi/cảnh báo",
+        "rejected": "bị từ chối",
+        "superseded": "bị thay thế",
+    }
+    lines = []
+    for row in result.submissions.itertuples(index=False):
+        lines.append(
+            f"{row.file}  [{labels[str(row.status)]}]  {row.unit_code or '-'}  {row.reason}"
+        )
+    return "\n".join(lines)
+
+
+@main.command("consolidate")
+@year_option
+@click.option(
+    "--input",
+    "input_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Thư mục các tệp báo cáo đơn vị gửi (mặc định: samples/<năm>).",
+)
+@output_option
+@config_options
+@workers_option
+@quiet_option
+def consolidate_cmd(
+    year: int,
+    input_dir: Path | None,
+    output_root: Path,
+    schemas_dir: Path,
+    registry_path: Path,
+    settings_path: Path,
+    workers: int | None,
+    quiet: bool,
+) -> None:
+    """Tổng hợp báo cáo năm: kiểm tra, đánh giá tiêu chí, thống kê, ghi bảng tổng hợp."""
+    from pipeline.export import write_tables
+    from pipeline.feedback import write_feedback_all
+    from pipeline.report import write_report_outputs
+
+    input_dir = input_dir or ROOT / "samples" / str(year)
+    try:
+        result = _run(input_dir, year, schemas_dir, registry_path, settings_path, workers, quiet)
+        out_dir = output_root / str(year)
+        write_tables(result, out_dir)
+        write_feedback_all(result, input_dir, out_dir)
+        report_path = write_report_outputs(result, input_dir, out_dir)
+    except PipelineError as exc:
+        fail(exc)
+        return
+    _summary(result, out_dir)
+    click.echo(f"Báo cáo tổng hợp: {report_path}")
+
+
+@main.command("samples")
+@year_option
+@click.option(
+    "--output",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Thư mục ghi tệp mẫu (mặc định: samples/<năm>).",
+)
+@config_options
+def samples_cmd(
+    year: int, out_dir: Path | None, schemas_dir: Path, registry_path: Path, settings_path: Path
+) -> None:
+    """Tạo bộ tệp báo cáo mẫu (dữ liệu giả lập) cho danh mục đơn vị mẫu."""
+    from pipeline.samples import generate, write_samples
+
+    try:
+        schemas, registry, settings = _load_config(schemas_dir, registry_path, settings_path)
+        out_dir = out_dir or ROOT / "samples" / str(year)
+        written = write_samples(generate(year, schemas, registry, settings), out_dir)
+    except PipelineError as exc:
+        fail(exc)
+        return
+    click.echo(f"Đã tạo {len(written)} tệp mẫu trong {out_dir}.")

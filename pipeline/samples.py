@@ -1,0 +1,380 @@
+"""Deterministic sample submissions for the sample registry: real-looking input on a fresh clone.
+
+Each unit's figures come from a random generator seeded by the unit code and year, so the
+committed samples can be regenerated identically. Most units report; some are missing on
+purpose; a handful carry the mistakes people really make (text in a number cell, a count
+larger than its total, a negative, a wrong area, Vietnamese number formats, decomposed
+Unicode), one unit sends a corrected second version, one file is another year's template
+and one is not a template at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl.workbook.workbook import Workbook
+
+from pipeline.feedback import deterministic_bytes
+from pipeline.registry import Registry, Unit
+from pipeline.schema import Schemas
+from pipeline.settings import Settings
+from pipeline.templates import build_template, unit_file_name
+
+TEXTS = {
+    "results_summary": [
+        "Tổ chức thành công Tuần lễ hưởng ứng học tập suốt đời; 100% cán bộ, giáo viên tham gia bồi dưỡng trực tuyến.",
+        "Xây dựng thư viện số của trường, phát động phong trào đọc sách trong học sinh.",
+        "Phối hợp Hội Khuyến học trao học bổng cho học sinh có hoàn cảnh khó khăn.",
+    ],
+    "difficulties": [
+        "Kinh phí cho hoạt động học tập suốt đời còn hạn chế.",
+        "Một số giáo viên lớn tuổi còn khó khăn khi học tập trực tuyến.",
+        "Cơ sở vật chất phục vụ chuyển đổi số chưa đồng bộ.",
+    ],
+    "proposals": [
+        "Đề nghị Sở tổ chức tập huấn về tiêu chí “Đơn vị học tập” theo Thông tư 24/2023.",
+        "Đề nghị bổ sung kinh phí xây dựng kho học liệu số dùng chung.",
+        "Đề nghị Sở chia sẻ kho học liệu mở của ngành cho các trường.",
+    ],
+}
+INITIATIVES = [
+    "Ứng dụng sổ tay học tập điện tử cho giáo viên",
+    "Câu lạc bộ đọc sách “Mỗi tuần một cuốn sách”",
+    "Xây dựng ngân hàng câu hỏi trực tuyến môn Toán",
+    "Mô hình “Gia đình học tập” trong cán bộ, giáo viên",
+    "Tổ chức ngày hội học tập suốt đời gắn với trải nghiệm bảo tàng",
+    "Bồi dưỡng năng lực số cho giáo viên qua nền tảng LMS",
+]
+PEOPLE_NAMES = [
+    "Nguyễn Thị Lan", "Trần Văn Hùng", "Lê Thị Hoa", "Phạm Minh Tuấn", "Hoàng Thị Mai",
+    "Vũ Đức Thắng", "Đặng Thu Hà", "Bùi Quang Huy", "Đỗ Thị Hạnh", "Ngô Văn Nam",
+]  # fmt: skip
+NOT_SUBMITTING_EVERY = 9  # about one unit in nine does not report
+
+
+@dataclass(frozen=True)
+class SampleFile:
+    name: str
+    content: bytes
+
+
+def _rng(unit: Unit, year: int, salt: str = "") -> random.Random:
+    seed = hashlib.sha256(f"{unit.code}|{year}|{salt}".encode()).hexdigest()
+    return random.Random(int(seed[:16], 16))
+
+
+def _cell_setter(wb: Workbook) -> Callable[[str, Any], None]:
+    def set_value(code: str, value: Any) -> None:
+        dn = wb.defined_names.get(code)
+        if dn is None:
+            return
+        for sheet, ref in dn.destinations:
+            cell = wb[sheet][ref.replace("$", "")]
+            cell.value = value
+            if isinstance(value, str):
+                cell.data_type = "s"
+
+    return set_value
+
+
+def _fill_list(wb: Workbook, code: str, rows: list[dict[str, Any]]) -> None:
+    for ws in wb.worksheets:
+        table = ws.tables.get(code)
+        if table is None:
+            continue
+        from openpyxl.utils.cell import range_boundaries
+
+        min_col, min_row, _max_col, _max_row = range_boundaries(table.ref)
+        header = [ws.cell(row=min_row, column=min_col + i).value for i in range(len(table.tableColumns))]
+        fixed = code == "people"
+        for r, values in enumerate(rows, start=1):
+            excel_row = min_row + r
+            if fixed:
+                # One row per group: find the row whose group cell matches.
+                for rr in range(min_row + 1, _max_row + 1):
+                    if ws.cell(row=rr, column=min_col).value == values.get("group_label"):
+                        excel_row = rr
+                        break
+            for field_code, value in values.items():
+                if field_code in header:
+                    ws.cell(row=excel_row, column=min_col + header.index(field_code)).value = value
+        return
+
+
+def unit_values(unit: Unit, year: int, schemas: Schemas, rng: random.Random) -> dict[str, Any]:
+    """Plausible scalar values for one unit (already typed the way Excel stores them)."""
+    report = schemas.report
+    area_office = unit.type == "area_office"
+    level = rng.choices(["none", "level_1", "level_2"], weights=[5, 4, 1])[0]
+    v: dict[str, Any] = {
+        "reporter_name": rng.choice(PEOPLE_NAMES),
+        "reporter_title": rng.choice(["Phó Hiệu trưởng", "Thư ký hội đồng", "Chuyên viên"]),
+        "reporter_phone": f"09{rng.randrange(10_000_000, 99_999_999)}",
+        "reporter_email": unit.email,
+        "head_of_unit": rng.choice(PEOPLE_NAMES),
+        "report_date": dt.datetime(year, 11, rng.randint(20, 30)),
+        "steering_committee": "Có",
+        "steering_committee_decision": f"{rng.randint(10, 250)}/QĐ-{unit.code.split('-')[0]}",
+        "annual_plan": rng.choice(["Có", "Có", "Có", "Không"]),
+        "campaign_events": rng.randint(0, 12),
+        "campaign_participants": rng.randint(50, 3000),
+        "news_items": rng.randint(0, 40),
+        "lifelong_learning_week": rng.choice(["Có", "Có", "Không"]),
+        "ldu_registered": "Có" if level != "none" or rng.random() < 0.6 else "Không",
+        "ldu_self_level": report.choice_label("ldu_level", level),
+        "ldu_recognised_level": report.choice_label("ldu_level", level),
+        "ind_plan": "Đạt",
+        "ind_conditions": rng.choice(["Đạt", "Đạt", "Không đạt"]),
+        "ind_members_learning": "Đạt",
+        "ind_effectiveness": rng.choice(["Đạt", "Đạt", "Không đạt"]),
+        "emulation_title": report.choice_label(
+            "emulation_title", rng.choice(["advanced", "advanced", "excellent", "none"])
+        ),
+        "digital_level": report.choice_label(
+            "digital_level", rng.choice(["basic", "fair", "fair", "good", "below"])
+        ),
+        "own_repository": rng.choice(["Có", "Không"]),
+        "res_elearning": rng.randint(0, 60),
+        "res_videos": rng.randint(0, 80),
+        "res_question_banks": rng.randint(0, 10),
+        "res_other": rng.randint(0, 20),
+        "res_shared": rng.randint(0, 30),
+        "supported_learners": rng.randint(0, 60),
+        "supported_staff": rng.randint(0, 6),
+        "supported_disabled": rng.randint(0, 3),
+        "scholarships": rng.randint(0, 40),
+        "funds_mobilised": rng.randrange(0, 300) * 1_000_000,
+        "cultural_activities": rng.randint(0, 10),
+        "learning_families": rng.randint(0, 30),
+        "international_activities": rng.randint(0, 2),
+        "awards_collective": rng.randint(0, 5),
+        "awards_individual": rng.randint(0, 20),
+        "results_summary": rng.choice(TEXTS["results_summary"]),
+        "difficulties": rng.choice(TEXTS["difficulties"]),
+        "proposals": rng.choice(TEXTS["proposals"]),
+    }
+    if v["annual_plan"] == "Có":
+        v["annual_plan_number"] = f"{rng.randint(10, 300)}/KH-{unit.code.split('-')[0]}"
+    if level != "none":
+        v["ldu_decision"] = f"{rng.randint(100, 999)}/QĐ-SGDĐT"
+        v["ldu_recognised_year"] = rng.randint(max(2024, year - 2), year)
+        v["ldu_level1_year"] = v["ldu_recognised_year"] - (1 if level == "level_2" else 0)
+    if area_office:
+        total = rng.randint(30, 90)
+        registered = rng.randint(total // 3, total)
+        v |= {
+            "documents_advised": rng.randint(0, 6),
+            "inspections": rng.randint(2, 40),
+            "institutions_total": total,
+            "institutions_registered": registered,
+            "institutions_recognised": rng.randint(0, registered),
+        }
+    return v
+
+
+def people_rows(unit: Unit, schemas: Schemas, rng: random.Random) -> list[dict[str, Any]]:
+    sizes = {
+        "managers": (2, 6) if unit.type == "area_office" else (3, 8),
+        "teachers": (0, 4) if unit.type == "area_office" else (40, 130),
+        "staff": (6, 15) if unit.type == "area_office" else (5, 18),
+        "learners": (0, 0) if unit.type == "area_office" else (500, 2200),
+    }
+    rows = []
+    for choice in schemas.report.choices["people_group"]:
+        lo, hi = sizes[choice.code]
+        total = rng.randint(lo, hi)
+        if total == 0:
+            continue
+        registered = round(total * rng.uniform(0.75, 1.0))
+        recognised = round(registered * rng.uniform(0.7, 1.0))
+        rows.append(
+            {
+                "group_label": choice.label,
+                "total": total,
+                "registered": registered,
+                "recognised": recognised,
+                "digital_competent": round(total * rng.uniform(0.4, 1.0)),
+                "foreign_language": round(total * rng.uniform(0.1, 0.6)),
+                "online_learning": round(total * rng.uniform(0.5, 1.0)),
+            }
+        )
+    return rows
+
+
+def initiative_rows(year: int, schemas: Schemas, rng: random.Random) -> list[dict[str, Any]]:
+    report = schemas.report
+    rows = []
+    for title in rng.sample(INITIATIVES, rng.randint(0, 3)):
+        level = rng.choice(["not_recognised", "unit", "unit", "area", "city"])
+        row: dict[str, Any] = {
+            "title": title,
+            "domain": rng.choice(["Quản lý", "Chuyển đổi số", "Thư viện", "Khuyến học"]),
+            "authors": rng.choice(PEOPLE_NAMES),
+            "level": report.choice_label("initiative_level", level),
+        }
+        if level != "not_recognised":
+            row["year"] = rng.randint(year - 1, year)
+            row["decision"] = f"{rng.randint(10, 900)}/QĐ-SGDĐT"
+        rows.append(row)
+    return rows
+
+
+def nomination_rows(unit: Unit, schemas: Schemas, rng: random.Random) -> list[dict[str, Any]]:
+    report = schemas.report
+    rows = []
+    for _ in range(rng.randint(0, 2)):
+        kind = rng.choice(["individual", "individual", "collective"])
+        name = rng.choice(PEOPLE_NAMES) if kind == "individual" else unit.name
+        rows.append(
+            {
+                "nominee_kind": report.choice_label("nominee_kind", kind),
+                "nominee_name": name,
+                "position": "Giáo viên, " + unit.name if kind == "individual" else "",
+                "proposed_form": report.choice_label(
+                    "award_form", rng.choice(["director_certificate", "director_certificate", "city_merit"])
+                ),
+                "achievements": "Có nhiều đóng góp trong xây dựng xã hội học tập tại đơn vị.",
+            }
+        )
+    return rows
+
+
+def _build(
+    unit: Unit,
+    year: int,
+    schemas: Schemas,
+    settings: Settings,
+    registry: Registry,
+    values: dict[str, Any],
+    lists: dict[str, list[dict[str, Any]]],
+) -> bytes:
+    variant = schemas.report.variant_for_unit_type(unit.type).code
+    wb = build_template(schemas.report, variant, year, settings, registry, unit)
+    set_value = _cell_setter(wb)
+    for code, value in values.items():
+        set_value(code, value)
+    for code, rows in lists.items():
+        _fill_list(wb, code, rows)
+    return deterministic_bytes(wb)
+
+
+def generate(year: int, schemas: Schemas, registry: Registry, settings: Settings) -> list[SampleFile]:
+    """The sample submissions of one year, as (file name, bytes)."""
+    files: list[SampleFile] = []
+    units = sorted(registry.units.values(), key=lambda u: u.code)
+    mistakes = _mistakes(year)
+    for n, unit in enumerate(units):
+        rng = _rng(unit, year)
+        if n % NOT_SUBMITTING_EVERY == 4:
+            continue
+        values = unit_values(unit, year, schemas, rng)
+        lists = {
+            "people": people_rows(unit, schemas, rng),
+            "initiatives": initiative_rows(year, schemas, rng),
+            "nominations": nomination_rows(unit, schemas, rng),
+        }
+        if rng.random() < 0.12:
+            values["report_date"] = dt.datetime(year, 12, rng.randint(6, 12))
+        mistake = mistakes.get(n % len(mistakes)) if n % 7 == 3 else None
+        if mistake is not None:
+            mistake(values, lists)
+        name = unit_file_name(unit, year)
+        files.append(SampleFile(name, _build(unit, year, schemas, settings, registry, values, lists)))
+        if n == 10:
+            # A corrected resubmission: the first version had a typo in the teachers' total.
+            first = dict(values, report_date=dt.datetime(year, 11, 18), campaign_events=1)
+            files.append(
+                SampleFile(
+                    name.replace(".xlsx", "_ban-dau.xlsx"),
+                    _build(unit, year, schemas, settings, registry, first, lists),
+                )
+            )
+    # Two files that must be rejected with a reason: last year's template, and a list a
+    # unit typed in a blank workbook instead of the template.
+    old_unit = units[1]
+    old_values = unit_values(old_unit, year - 1, schemas, _rng(old_unit, year - 1))
+    files.append(
+        SampleFile(
+            unit_file_name(old_unit, year - 1).replace(".xlsx", "_nham-nam.xlsx"),
+            _build(old_unit, year - 1, schemas, settings, registry, old_values, {}),
+        )
+    )
+    files.append(SampleFile("bang-tong-hop-rieng.xlsx", _plain_workbook(year)))
+    return files
+
+
+def _plain_workbook(year: int) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "Sheet1"
+    ws.append(["STT", "Nội dung", "Số lượng"])
+    ws.append([1, f"Số hoạt động tuyên truyền năm {year}", 5])
+    ws.append([2, "Số giáo viên là Công dân học tập", 48])
+    return deterministic_bytes(wb)
+
+
+def _mistakes(year: int) -> dict[int, Callable[[dict[str, Any], dict[str, list[dict[str, Any]]]], None]]:
+    def text_in_number(v: dict[str, Any], lists: dict[str, list[dict[str, Any]]]) -> None:
+        v["campaign_events"] = "mười hai"
+
+    def recognised_gt_registered(v: dict[str, Any], lists: dict[str, list[dict[str, Any]]]) -> None:
+        row = lists["people"][0]
+        row["recognised"] = row["registered"] + 3
+
+    def vietnamese_formats(v: dict[str, Any], lists: dict[str, list[dict[str, Any]]]) -> None:
+        v["funds_mobilised"] = "12.500.000 đồng"
+        v["campaign_participants"] = "1.250"
+        v["report_date"] = f"25/11/{year}"
+        v["steering_committee"] = "x"
+
+    def negative_and_nfd(v: dict[str, Any], lists: dict[str, list[dict[str, Any]]]) -> None:
+        v["news_items"] = -4
+        v["head_of_unit"] = unicodedata.normalize("NFD", "Nguyễn Thị Thúy")
+
+    def missing_required(v: dict[str, Any], lists: dict[str, list[dict[str, Any]]]) -> None:
+        v.pop("reporter_name", None)
+        v["ldu_decision"] = None
+        v["ldu_recognised_level"] = "Mức 2"
+        v["ldu_self_level"] = "Mức 2"
+
+    def duplicate_nominee(v: dict[str, Any], lists: dict[str, list[dict[str, Any]]]) -> None:
+        lists["nominations"].append(
+            {
+                "nominee_kind": "Cá nhân",
+                "nominee_name": "Nguyễn Thị Lan",
+                "position": "Giáo viên",
+                "proposed_form": "Bằng khen của Thủ tướng Chính phủ",
+                "achievements": '=HYPERLINK("http://x","bấm vào đây")',
+            }
+        )
+
+    return dict(
+        enumerate(
+            [
+                text_in_number,
+                recognised_gt_registered,
+                vietnamese_formats,
+                negative_and_nfd,
+                missing_required,
+                duplicate_nominee,
+            ]
+        )
+    )
+
+
+def write_samples(files: list[SampleFile], out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for f in files:
+        path = out_dir / f.name
+        path.write_bytes(f.content)
+        written.append(path)
+    return written
