@@ -14,11 +14,10 @@ import pandas as pd
 
 from pipeline.issues import Issue, make_issue
 from pipeline.registry import Registry
-from pipeline.schema import CriteriaSchema, ReportSchema, Schemas
+from pipeline.schema import CriteriaSchema, ReportSchema, Schemas, expr_names
 from pipeline.validate import FILE, Submissions
 
 PASS, FAIL, UNKNOWN = "đạt", "không đạt", "chưa đủ số liệu"
-_NAME = re.compile(r"(?<![@\w'])([a-z_][a-z0-9_]*)")
 _PARAM = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 
 UNIT_INFO_COLUMNS = ["unit_code", "unit_name", "unit_type", "area_code", "area_name", "file"]
@@ -75,7 +74,7 @@ def _label(name: str, schemas: Schemas) -> str:
 
 def _show(value: object, name: str, report: ReportSchema) -> str:
     f = report.field_map.get(name)
-    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+    if _missing(value):
         return "trống"
     if f is not None and f.type == "choice" and f.choices:
         return report.choice_label(f.choices, str(value))
@@ -103,7 +102,7 @@ def evaluate_criteria(units: pd.DataFrame, schemas: Schemas) -> pd.DataFrame:
         subset = units[units["unit_type"].isin(c.applies_to)]
         if subset.empty:
             continue
-        names = sorted(set(_NAME.findall(re.sub(r"'[^']*'", "", c.expr))))
+        names = expr_names(c.expr)
         local = {p: params[p] for p in _PARAM.findall(c.expr)}
         complete = subset[names].notna().all(axis=1)
         result = subset.eval(c.expr, engine="python", local_dict=local)
@@ -130,6 +129,8 @@ def evaluate_criteria(units: pd.DataFrame, schemas: Schemas) -> pd.DataFrame:
 
 
 def _rank(report: ReportSchema, choices: str, code: object) -> int:
+    if _missing(code):
+        return -1
     for c in report.choices[choices]:
         if c.code == code:
             return c.rank
@@ -149,7 +150,9 @@ def evaluate_learning_unit(
         for lvl in spec.levels:
             unmet = []
             failed = [
-                report.field_map[i].label for i in spec.indicators if u.get(i) != "pass"
+                report.field_map[i].label
+                for i in spec.indicators
+                if _missing(u.get(i)) or u.get(i) != "pass"
             ]
             if failed:
                 unmet.append("chỉ số chưa đạt hoặc chưa tự đánh giá: " + "; ".join(failed))
@@ -176,7 +179,7 @@ def evaluate_learning_unit(
             if lvl.min_months_after_level_1:
                 first = u.get("ldu_level1_year")
                 year = u.get("report_year")
-                if first is None or pd.isna(first) or pd.isna(year):
+                if _missing(first) or _missing(year):
                     unmet.append("chưa có năm được công nhận Mức 1")
                 elif (int(year) - int(first)) * 12 < lvl.min_months_after_level_1:
                     unmet.append(
@@ -234,6 +237,10 @@ def evaluate_learning_unit(
         "reason",
     ]
     return pd.DataFrame(rows, columns=columns), issues
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value))
 
 
 def _ratio(num: object, den: object) -> float | None:

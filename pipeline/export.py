@@ -58,7 +58,7 @@ def inert(text: str) -> str:
 
 def plain(value: Any) -> str:
     """A parsed value in the contract's plain notation."""
-    if value is None or value is pd.NA:
+    if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, float) and pd.isna(value):
         return ""

@@ -257,12 +257,23 @@ def _build(
 ) -> bytes:
     variant = schemas.report.variant_for_unit_type(unit.type).code
     wb = build_template(schemas.report, variant, year, settings, registry, unit)
+    fill_template(wb, values, lists)
+    return deterministic_bytes(wb)
+
+
+def fill_template(
+    wb: Workbook, values: dict[str, Any], lists: dict[str, list[dict[str, Any]]]
+) -> Workbook:
+    """Type values into a template the way a unit would: through its names and tables.
+
+    List rows of the people matrix are matched by their group label (key "group_label").
+    """
     set_value = _cell_setter(wb)
     for code, value in values.items():
         set_value(code, value)
     for code, rows in lists.items():
         _fill_list(wb, code, rows)
-    return deterministic_bytes(wb)
+    return wb
 
 
 def generate(year: int, schemas: Schemas, registry: Registry, settings: Settings) -> list[SampleFile]:

@@ -389,9 +389,17 @@ def _known(value: Any, names: Collection[str] | Mapping[str, Any]) -> TypeGuard[
     return isinstance(value, str) and value in names
 
 
-def _expr_names(expr: str) -> set[str]:
+def expr_names(expr: str | None) -> list[str]:
+    """Field names an expression uses, in order of first use (no keywords, no @params)."""
+    if not expr:
+        return []
     stripped = re.sub(r"'[^']*'|\"[^\"]*\"", "''", expr)
-    return {m for m in IDENT_RE.findall(stripped) if m not in EXPR_KEYWORDS}
+    found = [m for m in IDENT_RE.findall(stripped) if m not in EXPR_KEYWORDS]
+    return list(dict.fromkeys(found))
+
+
+def _expr_names(expr: str) -> set[str]:
+    return set(expr_names(expr))
 
 
 def _parse_field(

@@ -25,7 +25,7 @@ from pandera.errors import SchemaErrors
 from pipeline.issues import Issue, make_issue
 from pipeline.model import Located, RawSubmission
 from pipeline.parse import parse_cell
-from pipeline.schema import Field, ListSpec, ReportSchema, Rule
+from pipeline.schema import Field, ReportSchema, Rule, expr_names
 
 log = logging.getLogger(__name__)
 
@@ -340,10 +340,10 @@ def check_rules(data: Submissions, schema: ReportSchema) -> list[Issue]:
             target = rule.required
         else:
             assert rule.check is not None
-            names = [n for n in rule.fields if n in frame.columns and n not in _names(rule.when)]
+            names = [n for n in rule.fields if n in frame.columns and n not in expr_names(rule.when)]
             complete = frame[names].notna().all(axis=1)
             failing = when & complete & ~_eval_bool(frame, rule.check)
-            target = _first_name(rule.check)
+            target = expr_names(rule.check)[0]
         for idx in frame.index[failing]:
             row = frame.loc[idx]
             issues.append(
@@ -360,17 +360,6 @@ def check_rules(data: Submissions, schema: ReportSchema) -> list[Issue]:
                 )
             )
     return issues
-
-
-def _names(expr: str | None) -> set[str]:
-    if not expr:
-        return set()
-    return set(re.findall(r"(?<![@\w'])([a-z_][a-z0-9_]*)", re.sub(r"'[^']*'", "", expr)))
-
-
-def _first_name(expr: str) -> str:
-    found = re.findall(r"(?<![@\w'])([a-z_][a-z0-9_]*)", re.sub(r"'[^']*'", "", expr))
-    return found[0]
 
 
 def exclude_errors(data: Submissions, issues: Iterable[Issue]) -> Submissions:
