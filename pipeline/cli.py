@@ -254,3 +254,75 @@ def samples_cmd(
         fail(exc)
         return
     click.echo(f"Đã tạo {len(written)} tệp mẫu trong {out_dir}.")
+
+
+@main.command("templates")
+@year_option
+@click.option(
+    "--output",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=ROOT / "input_templates",
+    show_default=True,
+    help="Thư mục ghi biểu mẫu.",
+)
+@click.option(
+    "--per-unit",
+    is_flag=True,
+    help="Tạo một biểu mẫu riêng cho từng đơn vị trong danh mục, điền sẵn và khóa thông tin "
+    "đơn vị, thay cho biểu mẫu trống.",
+)
+@click.option(
+    "--units",
+    "unit_codes",
+    multiple=True,
+    metavar="MÃ",
+    help="Chỉ tạo cho các đơn vị này (lặp lại tùy chọn hoặc ngăn bằng dấu phẩy); "
+    "ngầm bật --per-unit.",
+)
+@config_options
+def templates_cmd(
+    year: int,
+    out_dir: Path,
+    per_unit: bool,
+    unit_codes: tuple[str, ...],
+    schemas_dir: Path,
+    registry_path: Path,
+    settings_path: Path,
+) -> None:
+    """Tạo biểu mẫu Excel chuẩn cho đơn vị điền (biểu mẫu trống hoặc riêng từng đơn vị)."""
+    import time
+
+    from pipeline.templates import write_all
+
+    codes = [c for value in unit_codes for c in value.replace(",", " ").split()]
+    started = time.perf_counter()
+    try:
+        schemas, registry, settings = _load_config(schemas_dir, registry_path, settings_path)
+        written = write_all(
+            schemas.report,
+            year,
+            settings,
+            registry,
+            out_dir,
+            per_unit=per_unit or bool(codes),
+            unit_codes=codes or None,
+        )
+    except PipelineError as exc:
+        fail(exc)
+        return
+    seconds = f"{time.perf_counter() - started:.1f}".replace(".", ",")
+    labels = {v.code: v.label for v in schemas.report.variants}
+    if not any(w.unit_code for w in written):
+        click.echo(f"Đã tạo {len(written)} biểu mẫu trống năm {year} trong {out_dir}:")
+        for w in written:
+            click.echo(f"  {w.path.name}  ({labels[w.variant]})")
+        return
+    click.echo(
+        f"Đã tạo {len(written)} biểu mẫu điền sẵn cho từng đơn vị, năm {year}, "
+        f"trong {out_dir} ({seconds} giây):"
+    )
+    for code, label in labels.items():
+        count = sum(1 for w in written if w.variant == code)
+        if count:
+            click.echo(f"  {count} biểu mẫu {label}")
