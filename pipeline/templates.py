@@ -404,7 +404,7 @@ class _Builder:
             cell.fill, cell.protection, cell.font = FILL_LOCKED, LOCKED, FONT_BOLD
         else:
             cell.fill, cell.protection, cell.font = FILL_INPUT, UNLOCKED, FONT
-            dv = self._validation(f, self._scalar_choice_range(f))
+            dv = self._validation(f, self._scalar_choice_range(f), coord)
             ws.add_data_validation(dv)
             dv.add(coord)
         lines = max(
@@ -518,7 +518,7 @@ class _Builder:
                     cell.alignment = WRAP_TOP if f.type == "text" else Alignment(vertical="top")
             if not is_fixed:
                 choice = self._choice_range(f.choices) if f.type == "choice" and f.choices else None
-                dv = self._validation(f, choice)
+                dv = self._validation(f, choice, f"{letter}{first}")
                 ws.add_data_validation(dv)
                 dv.add(f"{letter}{first}:{letter}{last_row}")
         for r in range(first, last_row + 1):
@@ -607,8 +607,9 @@ class _Builder:
 
     # ---------------------------------------------------------------- validation
 
-    def _validation(self, f: Field, choice_range: str | None) -> DataValidation:
-        dv = _base_validation(f, choice_range)
+    def _validation(self, f: Field, choice_range: str | None, anchor: str) -> DataValidation:
+        """Validation for `f`; `anchor` is the top-left cell, which custom formulas refer to."""
+        dv = _base_validation(f, choice_range, anchor)
         dv.showErrorMessage = True
         dv.showInputMessage = True
         dv.errorStyle = "stop"
@@ -893,7 +894,7 @@ def _decimal_error(f: Field) -> str:
     return f"Chỉ nhập số từ {_num(lo)} trở lên{unit}, không kèm chữ."
 
 
-def _base_validation(f: Field, choice_range: str | None) -> DataValidation:
+def _base_validation(f: Field, choice_range: str | None, anchor: str) -> DataValidation:
     """The Excel data validation for a field's type (messages added by the caller)."""
     if choice_range is not None:
         return DataValidation(
@@ -946,6 +947,14 @@ def _base_validation(f: Field, choice_range: str | None) -> DataValidation:
             error="Nhập ngày dạng dd/mm/yyyy, ví dụ 05/12/2026.",
         )
     limit = LONG_TEXT_MAX_LEN if f.long else TEXT_MAX_LEN
+    if f.pattern == "email":
+        # Not a full address check (the validator does that): catches a name or phone number
+        # typed in the wrong cell. Relative reference: Excel shifts it over the whole range.
+        return DataValidation(
+            type="custom",
+            formula1=f'AND(LEN({anchor})<={limit},ISNUMBER(FIND("@",{anchor})))',
+            error="Nhập một địa chỉ thư điện tử, ví dụ ten@truong.edu.vn.",
+        )
     return DataValidation(
         type="textLength",
         operator="lessThanOrEqual",

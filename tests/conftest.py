@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
-from pipeline.registry import Registry, load_registry
-from pipeline.schema import DEFAULT_SCHEMA_DIR, ReportSchema, Schemas, load_schemas
-from pipeline.settings import DEFAULT_SETTINGS, Settings, load_settings
-
 ROOT = Path(__file__).resolve().parent.parent
+# Started as .venv/bin/pytest (not python -m pytest), the checkout is not on sys.path and the
+# editable install can resolve `pipeline` as a namespace package without its __init__.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from pipeline.registry import Registry, load_registry  # noqa: E402
+from pipeline.schema import DEFAULT_SCHEMA_DIR, ReportSchema, Schemas, load_schemas  # noqa: E402
+from pipeline.settings import DEFAULT_SETTINGS, Settings, load_settings  # noqa: E402
 
 
 @pytest.fixture(scope="session")
