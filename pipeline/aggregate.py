@@ -87,7 +87,9 @@ def ratios(schemas: Schemas) -> list[tuple[str, str, str]]:
     return out
 
 
-def aggregate(measures: pd.DataFrame, units: pd.DataFrame, schemas: Schemas, city_key: str) -> pd.DataFrame:
+def aggregate(
+    measures: pd.DataFrame, units: pd.DataFrame, schemas: Schemas, city_key: str
+) -> pd.DataFrame:
     """Sum every measure by level and key, then the rates from those sums."""
     frames = []
     for level, keys in _group_keys(units, city_key).items():
@@ -123,7 +125,9 @@ def target_progress(aggs: pd.DataFrame, schemas: Schemas, year: int, city_key: s
                 "rate": rate,
                 "milestone_year": milestone[0] if milestone else None,
                 "target": milestone[1] if milestone else None,
-                "met": None if rate is None or milestone is None or pd.isna(rate) else bool(rate >= milestone[1]),
+                "met": None
+                if rate is None or milestone is None or pd.isna(rate)
+                else bool(rate >= milestone[1]),
                 "source": t.source,
             }
         )

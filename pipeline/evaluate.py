@@ -23,7 +23,9 @@ _PARAM = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 UNIT_INFO_COLUMNS = ["unit_code", "unit_name", "unit_type", "area_code", "area_name", "file"]
 
 
-def unit_frame(data: Submissions, kept: Mapping[str, str], schemas: Schemas, registry: Registry) -> pd.DataFrame:
+def unit_frame(
+    data: Submissions, kept: Mapping[str, str], schemas: Schemas, registry: Registry
+) -> pd.DataFrame:
     """One row per accepted unit: registry facts, scalar values and derived metrics."""
     files = list(kept.values())
     scalars = data.scalars.loc[data.scalars.index.isin(files)]
@@ -50,7 +52,9 @@ def unit_frame(data: Submissions, kept: Mapping[str, str], schemas: Schemas, reg
         rows = rows[rows[FILE].isin(files)]
         if d.where:
             rows = rows[rows.eval(d.where, engine="python").astype("boolean").fillna(False)]
-        per_file = rows.groupby(FILE)[d.sum].sum(min_count=1) if d.sum else rows.groupby(FILE).size()
+        per_file = (
+            rows.groupby(FILE)[d.sum].sum(min_count=1) if d.sum else rows.groupby(FILE).size()
+        )
         values = frame["file"].map(per_file)
         if d.sum is None:
             values = values.fillna(0)
@@ -186,8 +190,9 @@ def evaluate_learning_unit(
                         f"chưa đủ {lvl.min_months_after_level_1} tháng kể từ khi đạt Mức 1"
                     )
             if unmet:
-                why = f"Chưa đủ điều kiện {report.choice_label('ldu_level', lvl.code)}: " + "; ".join(
-                    unmet
+                why = (
+                    f"Chưa đủ điều kiện {report.choice_label('ldu_level', lvl.code)}: "
+                    + "; ".join(unmet)
                 )
                 break
             supported = lvl.code

@@ -9,7 +9,6 @@ a comment. The input file itself is never touched: we load it read-only into mem
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import zipfile
 from collections.abc import Iterable
@@ -23,6 +22,7 @@ from openpyxl.workbook.workbook import Workbook
 from pipeline.export import write_bytes
 from pipeline.issues import Issue
 from pipeline.run import RunResult
+from pipeline.templates import template_bytes
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ FEEDBACK_SHEET = "Lỗi cần sửa"
 ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")
 WARNING_FILL = PatternFill("solid", fgColor="FFEB9C")
 SEVERITY_LABEL = {"error": "Lỗi", "warning": "Cảnh báo", "info": "Thông tin"}
-FIXED_TIME = (2020, 1, 1, 0, 0, 0)
+FIXED_CREATED = dt.datetime(2020, 1, 1)
 
 
 def _text(cell: object, value: str) -> None:
@@ -100,42 +100,13 @@ def annotate(wb: Workbook, issues: Iterable[Issue], file_label: str) -> None:
     wb.active = 0
 
 
-def deterministic_bytes(wb: Workbook) -> bytes:
-    """Save with pinned timestamps so the same input gives the same bytes."""
-    fixed = dt.datetime(*FIXED_TIME)
-    wb.properties.created = fixed
-    wb.properties.modified = fixed
-    raw = io.BytesIO()
-    wb.save(raw)
-    out = io.BytesIO()
-    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = _pin_core(data)
-            pinned = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME)
-            pinned.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(pinned, data)
-    return out.getvalue()
-
-
-def _pin_core(data: bytes) -> bytes:
-    # openpyxl stamps "modified" with the current time whatever the property says.
-    import re
-
-    return re.sub(
-        rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-        rb"\g<1>2020-01-01T00:00:00Z\g<2>",
-        data,
-    )
-
-
 def write_feedback(source: Path, issues: list[Issue], target: Path, file_label: str) -> Path:
     """Write the annotated copy of `source` to `target` (atomically)."""
     keep_vba = source.suffix.lower() == ".xlsm"
     wb = openpyxl.load_workbook(source, keep_vba=keep_vba, keep_links=False)
     annotate(wb, issues, file_label)
-    write_bytes(target, deterministic_bytes(wb))
+    wb.properties.created = FIXED_CREATED
+    write_bytes(target, template_bytes(wb))
     return target
 
 

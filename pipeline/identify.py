@@ -177,7 +177,5 @@ def value_changes(old: pd.Series, new: pd.Series) -> list[tuple[str, str, str]]:
         if a_missing and b_missing:
             continue
         if a_missing != b_missing or a != b:
-            changes.append(
-                (str(fld), "" if a_missing else str(a), "" if b_missing else str(b))
-            )
+            changes.append((str(fld), "" if a_missing else str(a), "" if b_missing else str(b)))
     return changes

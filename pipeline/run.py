@@ -202,7 +202,11 @@ def consolidate(
             status[path] = (
                 "accepted_with_warnings",
                 f"{errs} lỗi, {warns} cảnh báo"
-                + (": các số liệu lỗi không được tổng hợp, đơn vị cần sửa và gửi lại." if errs else "."),
+                + (
+                    ": các số liệu lỗi không được tổng hợp, đơn vị cần sửa và gửi lại."
+                    if errs
+                    else "."
+                ),
             )
         else:
             status[path] = ("accepted", "Hợp lệ.")

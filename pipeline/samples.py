@@ -21,11 +21,10 @@ from typing import Any
 
 from openpyxl.workbook.workbook import Workbook
 
-from pipeline.feedback import deterministic_bytes
 from pipeline.registry import Registry, Unit
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
-from pipeline.templates import build_template, unit_file_name
+from pipeline.templates import build_template, template_bytes, unit_file_name
 
 TEXTS = {
     "results_summary": [
@@ -56,6 +55,25 @@ PEOPLE_NAMES = [
     "Nguyễn Thị Lan", "Trần Văn Hùng", "Lê Thị Hoa", "Phạm Minh Tuấn", "Hoàng Thị Mai",
     "Vũ Đức Thắng", "Đặng Thu Hà", "Bùi Quang Huy", "Đỗ Thị Hạnh", "Ngô Văn Nam",
 ]  # fmt: skip
+FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô", "Dương", "Lý"]
+MIDDLE = ["Văn", "Thị", "Minh", "Thu", "Quang", "Đức", "Ngọc", "Thanh", "Hữu", "Kim"]
+GIVEN = [
+    "An",
+    "Bình",
+    "Chi",
+    "Dũng",
+    "Giang",
+    "Hà",
+    "Khánh",
+    "Linh",
+    "Nga",
+    "Phúc",
+    "Quân",
+    "Sơn",
+    "Trang",
+    "Vy",
+    "Yến",
+]
 NOT_SUBMITTING_EVERY = 9  # about one unit in nine does not report
 
 
@@ -63,6 +81,10 @@ NOT_SUBMITTING_EVERY = 9  # about one unit in nine does not report
 class SampleFile:
     name: str
     content: bytes
+
+
+def _person(rng: random.Random) -> str:
+    return f"{rng.choice(FAMILY)} {rng.choice(MIDDLE)} {rng.choice(GIVEN)}"
 
 
 def _rng(unit: Unit, year: int, salt: str = "") -> random.Random:
@@ -91,8 +113,9 @@ def _fill_list(wb: Workbook, code: str, rows: list[dict[str, Any]]) -> None:
             continue
         from openpyxl.utils.cell import range_boundaries
 
-        min_col, min_row, _max_col, _max_row = range_boundaries(table.ref)
-        header = [ws.cell(row=min_row, column=min_col + i).value for i in range(len(table.tableColumns))]
+        min_col, min_row, max_col, _max_row = range_boundaries(table.ref)
+        # The header row holds the field codes (openpyxl fills tableColumns only on save).
+        header = [ws.cell(row=min_row, column=c).value for c in range(min_col, max_col + 1)]
         fixed = code == "people"
         for r, values in enumerate(rows, start=1):
             excel_row = min_row + r
@@ -108,11 +131,13 @@ def _fill_list(wb: Workbook, code: str, rows: list[dict[str, Any]]) -> None:
         return
 
 
-def unit_values(unit: Unit, year: int, schemas: Schemas, rng: random.Random) -> dict[str, Any]:
+def unit_values(
+    unit: Unit, year: int, schemas: Schemas, rng: random.Random, level: str
+) -> dict[str, Any]:
     """Plausible scalar values for one unit (already typed the way Excel stores them)."""
     report = schemas.report
     area_office = unit.type == "area_office"
-    level = rng.choices(["none", "level_1", "level_2"], weights=[5, 4, 1])[0]
+    recognised = level != "none"
     v: dict[str, Any] = {
         "reporter_name": rng.choice(PEOPLE_NAMES),
         "reporter_title": rng.choice(["Phó Hiệu trưởng", "Thư ký hội đồng", "Chuyên viên"]),
@@ -131,14 +156,22 @@ def unit_values(unit: Unit, year: int, schemas: Schemas, rng: random.Random) -> 
         "ldu_self_level": report.choice_label("ldu_level", level),
         "ldu_recognised_level": report.choice_label("ldu_level", level),
         "ind_plan": "Đạt",
-        "ind_conditions": rng.choice(["Đạt", "Đạt", "Không đạt"]),
+        "ind_conditions": "Đạt" if recognised else rng.choice(["Đạt", "Không đạt"]),
         "ind_members_learning": "Đạt",
-        "ind_effectiveness": rng.choice(["Đạt", "Đạt", "Không đạt"]),
+        "ind_effectiveness": "Đạt" if recognised else rng.choice(["Đạt", "Không đạt"]),
         "emulation_title": report.choice_label(
-            "emulation_title", rng.choice(["advanced", "advanced", "excellent", "none"])
+            "emulation_title",
+            {"level_2": "excellent", "level_1": rng.choice(["advanced", "excellent"])}.get(
+                level, rng.choice(["advanced", "excellent", "none"])
+            ),
         ),
         "digital_level": report.choice_label(
-            "digital_level", rng.choice(["basic", "fair", "fair", "good", "below"])
+            "digital_level",
+            rng.choice(
+                {"level_2": ["fair", "good"], "level_1": ["basic", "fair"]}.get(
+                    level, ["basic", "fair", "below"]
+                )
+            ),
         ),
         "own_repository": rng.choice(["Có", "Không"]),
         "res_elearning": rng.randint(0, 60),
@@ -179,7 +212,9 @@ def unit_values(unit: Unit, year: int, schemas: Schemas, rng: random.Random) -> 
     return v
 
 
-def people_rows(unit: Unit, schemas: Schemas, rng: random.Random) -> list[dict[str, Any]]:
+def people_rows(
+    unit: Unit, schemas: Schemas, rng: random.Random, level: str
+) -> list[dict[str, Any]]:
     sizes = {
         "managers": (2, 6) if unit.type == "area_office" else (3, 8),
         "teachers": (0, 4) if unit.type == "area_office" else (40, 130),
@@ -192,8 +227,11 @@ def people_rows(unit: Unit, schemas: Schemas, rng: random.Random) -> list[dict[s
         total = rng.randint(lo, hi)
         if total == 0:
             continue
-        registered = round(total * rng.uniform(0.75, 1.0))
-        recognised = round(registered * rng.uniform(0.7, 1.0))
+        # A recognised "Đơn vị học tập" has most of its people recognised (TT 24/2023).
+        low = 0.975 if level != "none" else 0.6
+        registered = round(total * rng.uniform(max(low, 0.75), 1.0))
+        recognised = max(round(total * low), round(registered * rng.uniform(low, 1.0)))
+        recognised = min(recognised, registered)
         rows.append(
             {
                 "group_label": choice.label,
@@ -229,16 +267,17 @@ def initiative_rows(year: int, schemas: Schemas, rng: random.Random) -> list[dic
 def nomination_rows(unit: Unit, schemas: Schemas, rng: random.Random) -> list[dict[str, Any]]:
     report = schemas.report
     rows = []
-    for _ in range(rng.randint(0, 2)):
-        kind = rng.choice(["individual", "individual", "collective"])
-        name = rng.choice(PEOPLE_NAMES) if kind == "individual" else unit.name
+    for n in range(rng.randint(0, 2)):
+        kind = rng.choice(["individual", "individual", "collective"]) if n == 0 else "individual"
+        name = _person(rng) if kind == "individual" else unit.name
         rows.append(
             {
                 "nominee_kind": report.choice_label("nominee_kind", kind),
                 "nominee_name": name,
                 "position": "Giáo viên, " + unit.name if kind == "individual" else "",
                 "proposed_form": report.choice_label(
-                    "award_form", rng.choice(["director_certificate", "director_certificate", "city_merit"])
+                    "award_form",
+                    rng.choice(["director_certificate", "director_certificate", "city_merit"]),
                 ),
                 "achievements": "Có nhiều đóng góp trong xây dựng xã hội học tập tại đơn vị.",
             }
@@ -258,7 +297,7 @@ def _build(
     variant = schemas.report.variant_for_unit_type(unit.type).code
     wb = build_template(schemas.report, variant, year, settings, registry, unit)
     fill_template(wb, values, lists)
-    return deterministic_bytes(wb)
+    return template_bytes(wb)
 
 
 def fill_template(
@@ -276,7 +315,9 @@ def fill_template(
     return wb
 
 
-def generate(year: int, schemas: Schemas, registry: Registry, settings: Settings) -> list[SampleFile]:
+def generate(
+    year: int, schemas: Schemas, registry: Registry, settings: Settings
+) -> list[SampleFile]:
     """The sample submissions of one year, as (file name, bytes)."""
     files: list[SampleFile] = []
     units = sorted(registry.units.values(), key=lambda u: u.code)
@@ -285,9 +326,10 @@ def generate(year: int, schemas: Schemas, registry: Registry, settings: Settings
         rng = _rng(unit, year)
         if n % NOT_SUBMITTING_EVERY == 4:
             continue
-        values = unit_values(unit, year, schemas, rng)
+        level = rng.choices(["none", "level_1", "level_2"], weights=[5, 4, 1])[0]
+        values = unit_values(unit, year, schemas, rng, level)
         lists = {
-            "people": people_rows(unit, schemas, rng),
+            "people": people_rows(unit, schemas, rng, level),
             "initiatives": initiative_rows(year, schemas, rng),
             "nominations": nomination_rows(unit, schemas, rng),
         }
@@ -297,7 +339,9 @@ def generate(year: int, schemas: Schemas, registry: Registry, settings: Settings
         if mistake is not None:
             mistake(values, lists)
         name = unit_file_name(unit, year)
-        files.append(SampleFile(name, _build(unit, year, schemas, settings, registry, values, lists)))
+        files.append(
+            SampleFile(name, _build(unit, year, schemas, settings, registry, values, lists))
+        )
         if n == 10:
             # A corrected resubmission: the first version had a typo in the teachers' total.
             first = dict(values, report_date=dt.datetime(year, 11, 18), campaign_events=1)
@@ -310,7 +354,7 @@ def generate(year: int, schemas: Schemas, registry: Registry, settings: Settings
     # Two files that must be rejected with a reason: last year's template, and a list a
     # unit typed in a blank workbook instead of the template.
     old_unit = units[1]
-    old_values = unit_values(old_unit, year - 1, schemas, _rng(old_unit, year - 1))
+    old_values = unit_values(old_unit, year - 1, schemas, _rng(old_unit, year - 1), "none")
     files.append(
         SampleFile(
             unit_file_name(old_unit, year - 1).replace(".xlsx", "_nham-nam.xlsx"),
@@ -326,13 +370,16 @@ def _plain_workbook(year: int) -> bytes:
     ws = wb.active
     assert ws is not None
     ws.title = "Sheet1"
+    wb.properties.created = dt.datetime(year, 11, 1)
     ws.append(["STT", "Nội dung", "Số lượng"])
     ws.append([1, f"Số hoạt động tuyên truyền năm {year}", 5])
     ws.append([2, "Số giáo viên là Công dân học tập", 48])
-    return deterministic_bytes(wb)
+    return template_bytes(wb)
 
 
-def _mistakes(year: int) -> dict[int, Callable[[dict[str, Any], dict[str, list[dict[str, Any]]]], None]]:
+def _mistakes(
+    year: int,
+) -> dict[int, Callable[[dict[str, Any], dict[str, list[dict[str, Any]]]], None]]:
     def text_in_number(v: dict[str, Any], lists: dict[str, list[dict[str, Any]]]) -> None:
         v["campaign_events"] = "mười hai"
 

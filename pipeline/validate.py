@@ -75,7 +75,9 @@ def _typed_column(values: list[Any], ftype: str) -> pd.Series:
     return pd.Series(pd.array(values, dtype=dtype))
 
 
-def _frame(rows: list[dict[str, Any]], fields: Sequence[Field], lead: Sequence[str]) -> pd.DataFrame:
+def _frame(
+    rows: list[dict[str, Any]], fields: Sequence[Field], lead: Sequence[str]
+) -> pd.DataFrame:
     columns: dict[str, pd.Series] = {}
     for col in lead:
         columns[col] = pd.Series([r[col] for r in rows], dtype="object" if col == FILE else "Int64")
@@ -94,7 +96,9 @@ def parse_submissions(
     list_rows: dict[str, list[dict[str, Any]]] = {lst.code: [] for lst in schema.lists}
     unit_of: dict[str, str] = {}
 
-    def parse_one(sub: RawSubmission, f: Field, loc: Located, key: tuple[str, str, int, str]) -> Any:
+    def parse_one(
+        sub: RawSubmission, f: Field, loc: Located, key: tuple[str, str, int, str]
+    ) -> Any:
         cells[key] = loc
         choices = schema.choices[f.choices] if f.choices else ()
         parsed = parse_cell(loc, f, choices)
@@ -330,8 +334,10 @@ def check_rules(data: Submissions, schema: ReportSchema) -> list[Issue]:
             continue
         if rule.list is None:
             # A rule only concerns units whose template variant has all its fields.
-            applicable = frame[FILE].map(data.variant_of).map(
-                lambda v, r=rule: all(schema.field_map[n].in_variant(v) for n in r.fields)
+            applicable = (
+                frame[FILE]
+                .map(data.variant_of)
+                .map(lambda v, r=rule: all(schema.field_map[n].in_variant(v) for n in r.fields))
             )
             frame = frame[applicable.astype(bool)]
         when = _eval_bool(frame, rule.when) if rule.when else pd.Series(True, index=frame.index)
@@ -340,7 +346,9 @@ def check_rules(data: Submissions, schema: ReportSchema) -> list[Issue]:
             target = rule.required
         else:
             assert rule.check is not None
-            names = [n for n in rule.fields if n in frame.columns and n not in expr_names(rule.when)]
+            names = [
+                n for n in rule.fields if n in frame.columns and n not in expr_names(rule.when)
+            ]
             complete = frame[names].notna().all(axis=1)
             failing = when & complete & ~_eval_bool(frame, rule.check)
             target = expr_names(rule.check)[0]
