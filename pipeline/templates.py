@@ -45,7 +45,7 @@ from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
-from pipeline.errors import OutputError, RegistryError
+from pipeline.errors import OutputError, RegistryError, SchemaError
 from pipeline.model import INSTRUCTIONS_SHEET, META_KEYS, META_SHEET
 from pipeline.registry import Registry, Unit
 from pipeline.schema import Field, ListSpec, ReportSchema, Rule, Section, Variant, nfc
@@ -81,6 +81,8 @@ LONG_TEXT_LINES = 6
 _PREFILL_TOKEN = "XHHTPREFILL{}X"
 """Placeholder for a unit's value in the per-unit prototype; ASCII so XML keeps it verbatim."""
 _UNIT_SOURCES = ("unit_code", "unit_name", "unit_type_label", "area_name")
+_CELL_LIKE = re.compile(r"^([a-z]{1,3}\d+|[rc]\d*|r\d*c\d*)$", re.IGNORECASE)
+"""Names Excel reads as a cell address (ab12, r1c1): unusable as defined or table names."""
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
@@ -251,6 +253,17 @@ class _Place:
         return f"{_sheet_ref(self.sheet)}!{_abs(self.coord)}"
 
 
+@dataclass(frozen=True)
+class _TablePlace:
+    """Where a list's table landed: its sheet, column letter per field, first/last data row."""
+
+    ws: Any
+    fields: Mapping[str, Field]
+    cols: Mapping[str, str]
+    first: int
+    last: int
+
+
 class _Builder:
     """Lays out one variant's workbook. `prefill` maps prefill source → value (None: blank)."""
 
@@ -276,10 +289,12 @@ class _Builder:
         self._list_ranges: dict[str, str] = {}
         self._lists_ws: Any = None
         self._widths: dict[tuple[str, str], float] = {}
+        self._tables: dict[str, _TablePlace] = {}
 
     # ---------------------------------------------------------------- entry point
 
     def build(self) -> Workbook:
+        self._check_names()
         wb = self.wb
         intro = wb.active
         intro.title = INSTRUCTIONS_SHEET
@@ -288,7 +303,7 @@ class _Builder:
         meta = wb.create_sheet(META_SHEET)
         for sheet in self.schema.sheets:
             self._layout_sheet(sheet.code, sheets[sheet.code])
-        self._scalar_rules()
+        self._rules()
         self._instructions(intro)
         self._meta(meta)
         self._finish_lists_sheet()
@@ -309,6 +324,15 @@ class _Builder:
         props.keywords = f"{self.variant.template_id} {self.schema.version}"
         props.language = "vi-VN"
         return wb
+
+    def _check_names(self) -> None:
+        codes = [f.code for f in self.schema.fields_for(self.variant.code)]
+        for code in [*codes, *(lst.code for lst in self.schema.lists)]:
+            if _CELL_LIKE.match(code):
+                raise SchemaError(
+                    f"Lỗi trong tệp {self.schema.path.name}: mã “{code}” trùng dạng địa chỉ ô "
+                    "Excel (như A1, R1C1) nên không đặt được tên ô; đổi sang mã khác."
+                )
 
     # ---------------------------------------------------------------- sheets
 
@@ -484,7 +508,8 @@ class _Builder:
         ws.cell(labels_row, 1, "STT")
         lines = 1
         for col, f in enumerate(fields, start=2):
-            text = f.label + (f" ({f.unit})" if f.unit else "") + (" (*)" if f.required else "")
+            required = f.required and f.code != lst.fixed_field  # pre-filled: no marker
+            text = f.label + (f" ({f.unit})" if f.unit else "") + (" (*)" if required else "")
             ws.cell(labels_row, col, text)
             lines = max(lines, _lines(text, _list_width(f, self.schema), bold=True))
             _set(ws.cell(header, col, f.code), FONT_CODE, None, CENTER, BORDER)
@@ -537,65 +562,68 @@ class _Builder:
             ),
         )
         ws.add_table(table)
-        self._list_rules(ws, lst, cols, first, last_row)
+        fields_by_code = {f.code: f for f in fields}
+        self._tables[lst.code] = _TablePlace(ws, fields_by_code, cols, first, last_row)
         return last_row + 1, header
 
-    def _list_rules(
-        self, ws: Any, lst: ListSpec, cols: Mapping[str, str], first: int, last: int
-    ) -> None:
-        """Red fill on list cells breaking a simple comparison rule of this list."""
-        for rule in self.schema.rules:
-            cmp = self._simple(rule)
-            if rule.list != lst.code or cmp is None:
-                continue
-            refs: dict[str, str] = {}
-            for name in cmp.names:
-                if name.startswith("@"):
-                    place = self.scalar_places.get(name[1:])
-                    f: Field | None = self.schema.field_map.get(name[1:])
-                    if place is None:
-                        break
-                    refs[name] = place.ref
-                else:
-                    f = next((x for x in lst.fields if x.code == name), None)
-                    if name not in cols:
-                        break
-                    refs[name] = f"${cols[name]}{first}"
-                if f is None or not f.is_numeric:
-                    break
-            else:
-                rule_obj = _error_rule(_violation_formula(cmp, refs))
-                for name in cmp.names:
-                    if not name.startswith("@"):
-                        letter = cols[name]
-                        ws.conditional_formatting.add(f"{letter}{first}:{letter}{last}", rule_obj)
-                continue
-            log.debug("rule %s not shown in the template: fields not in this variant", rule.code)
+    def _rules(self) -> None:
+        """Red fill, while typing, on cells breaking a simple comparison rule of the schema.
 
-    def _scalar_rules(self) -> None:
-        """Red fill on scalar cells breaking a simple comparison rule between scalar fields."""
+        Run after every sheet is laid out, since list rules may refer to scalars (``@name``).
+        Rules naming a field this variant lacks, or a non-numeric one, are left to the validator.
+        """
         for rule in self.schema.rules:
             cmp = self._simple(rule)
-            if rule.list is not None or cmp is None:
+            if cmp is None:
                 continue
-            names = [n.lstrip("@") for n in cmp.names]
-            fields = [self.schema.field_map.get(n) for n in names]
-            if any(f is None or not f.is_numeric or n not in self.scalar_places
-                   for n, f in zip(names, fields, strict=True)):  # fmt: skip
-                continue
-            for target in dict.fromkeys(names):
-                place = self.scalar_places[target]
-                refs = {
-                    n: (
-                        _abs(self.scalar_places[n.lstrip("@")].coord)
-                        if self.scalar_places[n.lstrip("@")].sheet == place.sheet
-                        else self.scalar_places[n.lstrip("@")].ref
-                    )
-                    for n in cmp.names
-                }
-                self.wb[place.sheet].conditional_formatting.add(
-                    place.coord, _error_rule(_violation_formula(cmp, refs))
-                )
+            if rule.list is None:
+                shown = self._scalar_rule(cmp)
+            else:
+                table = self._tables.get(rule.list)
+                shown = table is not None and self._list_rule(cmp, table)
+            if not shown:
+                log.debug("rule %s not shown in the %s template", rule.code, self.variant.code)
+
+    def _numeric_scalar(self, code: str) -> _Place | None:
+        f = self.schema.field_map.get(code)
+        return self.scalar_places.get(code) if f is not None and f.is_numeric else None
+
+    def _scalar_rule(self, cmp: Comparison) -> bool:
+        places = {n: self._numeric_scalar(n.lstrip("@")) for n in cmp.names}
+        found = {n: p for n, p in places.items() if p is not None}
+        if len(found) != len(places):
+            return False
+        for target in dict.fromkeys(found.values()):
+            # Same-sheet references stay plain; other sheets need the sheet name.
+            refs = {
+                n: _abs(p.coord) if p.sheet == target.sheet else p.ref for n, p in found.items()
+            }
+            self.wb[target.sheet].conditional_formatting.add(
+                target.coord, _error_rule(_violation_formula(cmp, refs))
+            )
+        return True
+
+    def _list_rule(self, cmp: Comparison, table: _TablePlace) -> bool:
+        refs: dict[str, str] = {}
+        for name in cmp.names:
+            if name.startswith("@"):
+                place = self._numeric_scalar(name[1:])
+                if place is None:
+                    return False
+                refs[name] = place.ref
+            else:
+                f = table.fields.get(name)
+                if f is None or not f.is_numeric:
+                    return False
+                # Column fixed, row relative: Excel moves the formula down the table's rows.
+                refs[name] = f"${table.cols[name]}{table.first}"
+        formula = _violation_formula(cmp, refs)
+        for name in dict.fromkeys(n for n in cmp.names if not n.startswith("@")):
+            col = table.cols[name]
+            table.ws.conditional_formatting.add(
+                f"{col}{table.first}:{col}{table.last}", _error_rule(formula)
+            )
+        return True
 
     @staticmethod
     def _simple(rule: Rule) -> Comparison | None:

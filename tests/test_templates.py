@@ -20,6 +20,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string, range_boundaries
 
 from pipeline.cli import main
+from pipeline.errors import SchemaError
 from pipeline.model import INSTRUCTIONS_SHEET, META_KEYS, META_SHEET
 from pipeline.registry import Registry, Unit
 from pipeline.schema import Field, ReportSchema
@@ -494,6 +495,16 @@ def test_same_inputs_give_same_bytes(
         core = zf.read("docProps/core.xml").decode()
     assert core.count(f"{YEAR}-01-01T00:00:00Z") == 2
     assert "Sở GDĐT" in core
+
+
+def test_code_that_reads_as_a_cell_address_is_refused(
+    report_schema: ReportSchema, settings: Settings, registry: Registry
+) -> None:
+    first, *rest = report_schema.sections
+    bad = replace(first, fields=(*first.fields, replace(first.fields[-1], code="ab12")))
+    schema = replace(report_schema, sections=(bad, *rest))
+    with pytest.raises(SchemaError, match="ab12"):
+        build_template(schema, "school", YEAR, settings, registry)
 
 
 def test_file_names(registry: Registry) -> None:
