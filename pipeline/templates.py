@@ -78,9 +78,9 @@ GENERAL_WIDTHS = {"A": 5.5, "B": 50.0, "C": 11.0, "D": 34.0, "E": 34.0}
 INPUT_COLUMN = "D"
 LONG_TEXT_LINES = 6
 
-_PREFILL_TOKEN = "XHHTPREFILL{}X"
-"""Placeholder for a unit's value in the per-unit prototype; ASCII so XML keeps it verbatim."""
 _UNIT_SOURCES = ("unit_code", "unit_name", "unit_type_label", "area_name")
+_TOKENS = {src: f"XHHTPREFILL{i}X" for i, src in enumerate(_UNIT_SOURCES)}
+"""Placeholders for a unit's values in the per-unit prototype; ASCII so XML keeps them as is."""
 _CELL_LIKE = re.compile(r"^([a-z]{1,3}\d+|[rc]\d*|r\d*c\d*)$", re.IGNORECASE)
 """Names Excel reads as a cell address (ab12, r1c1): unusable as defined or table names."""
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -1072,6 +1072,8 @@ def write_template(
     if unit is None:
         data = template_bytes(build_template(schemas, variant, year, settings, registry))
     else:
+        if unit.type not in schemas.variant(variant).unit_types:
+            raise ValueError(f"unit {unit.code} ({unit.type}) does not use variant {variant}")
         # Same route as write_all, so a unit's file is identical however it was made.
         stamper = _UnitStamper.for_variant(schemas, variant, year, settings, registry)
         data = stamper.stamp(unit_prefill(schemas, registry, unit))
@@ -1153,7 +1155,7 @@ class _UnitStamper:
 
     def __init__(self, package: bytes, stamp_time: dt.datetime) -> None:
         self.stamp_time = stamp_time
-        self.tokens = {src: _PREFILL_TOKEN.format(i) for i, src in enumerate(_UNIT_SOURCES)}
+        self.tokens = _TOKENS
         self.parts: list[tuple[str, bytes | str]] = []
         with zipfile.ZipFile(io.BytesIO(package)) as zf:
             for name in zf.namelist():
@@ -1165,8 +1167,7 @@ class _UnitStamper:
     def for_variant(
         cls, schemas: ReportSchema, variant: str, year: int, settings: Settings, registry: Registry
     ) -> _UnitStamper:
-        tokens = {src: _PREFILL_TOKEN.format(i) for i, src in enumerate(_UNIT_SOURCES)}
-        builder = _Builder(schemas, schemas.variant(variant), year, settings, registry, tokens)
+        builder = _Builder(schemas, schemas.variant(variant), year, settings, registry, _TOKENS)
         wb = builder.build()
         return cls(template_bytes(wb), wb.properties.created)
 
