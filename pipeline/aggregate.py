@@ -36,9 +36,8 @@ def unit_measures(units: pd.DataFrame, data: Submissions, schemas: Schemas) -> p
     for f in report.fields:
         if f.code not in units.columns or f.code == "report_year":
             continue
-        if f.type in ("integer", "decimal", "money"):
-            out[f.code] = units[f.code].astype("Float64")
-        elif f.type == "yes_no":
+        if f.type in ("integer", "decimal", "money", "yes_no"):
+            # A yes/no sums to the number of units answering "có".
             out[f.code] = units[f.code].astype("Float64")
         elif f.type == "choice" and f.choices:
             for c in report.choices[f.choices]:

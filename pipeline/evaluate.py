@@ -121,10 +121,7 @@ def evaluate_criteria(units: pd.DataFrame, schemas: Schemas) -> pd.DataFrame:
                 f"{_label(n, schemas)} = {_show(subset.at[code, n], n, schemas.report)}"
                 for n in names
             )
-            if not complete[code]:
-                status = UNKNOWN
-            else:
-                status = PASS if bool(result[code]) else FAIL
+            status = UNKNOWN if not complete[code] else PASS if bool(result[code]) else FAIL
             reason = values + (f" (ngưỡng — {param_text})" if param_text else "")
             rows.append(
                 {"unit_code": code, "criterion": c.code, "status": status, "reason": reason}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -39,7 +40,7 @@ def identify(sub: RawSubmission, registry: Registry, schema: ReportSchema, year:
     """Check the metadata of a read file; a rejection carries exactly one reason issue."""
     if sub.rejected:
         return Identity(None, ())
-    where = {"file": sub.file.path, "unit_code": sub.unit_code}
+    where: dict[str, Any] = {"file": sub.file.path, "unit_code": sub.unit_code}
 
     def reject(code: str, message: str) -> Identity:
         return Identity(None, (make_issue(code, message, **where),))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -81,7 +81,9 @@ CATALOGUE: dict[str, IssueKind] = {
     "wrong-area": IssueKind("warning", "Địa bàn khác với danh mục đơn vị"),
     "duplicate-nominee": IssueKind("warning", "Một người/tập thể được nhiều đơn vị đề nghị"),
     "duplicate-nominee-in-file": IssueKind("warning", "Một người/tập thể được đề nghị hai lần"),
-    "claimed-level-unsupported": IssueKind("warning", "Mức “Đơn vị học tập” cao hơn mức chỉ số cho phép"),
+    "claimed-level-unsupported": IssueKind(
+        "warning", "Mức “Đơn vị học tập” cao hơn mức chỉ số cho phép"
+    ),
     "implausible-change": IssueKind("warning", "Số liệu thay đổi bất thường so với năm trước"),
 }
 
@@ -100,7 +102,7 @@ class Issue:
     field: str = ""
     value: str = ""
 
-    def with_context(self, **changes: str) -> Issue:
+    def with_context(self, **changes: Any) -> Issue:
         """Return a copy with location fields filled in (stages learn them at different times)."""
         return dataclasses.replace(self, **changes)
 

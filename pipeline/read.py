@@ -123,8 +123,8 @@ def _read_contract(zf: zipfile.ZipFile) -> _Contract:
         m = _REF.match((dn.text or "").strip())
         if not m:
             continue
-        sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
-        names[dn.get("name", "")] = (sheet, f"{m.group(3)}{m.group(4)}")
+        sheet_name = (m.group(1) or "").replace("''", "'") or m.group(2)
+        names[dn.get("name", "")] = (sheet_name, f"{m.group(3)}{m.group(4)}")
     members = zf.namelist()
     return _Contract(
         names=names,
@@ -294,12 +294,12 @@ def _read_values(
         sub.scalars[f.code] = Located(
             _value(rows, cell), sheet, cell, formula_no_cache=cell in uncached[sheet]
         )
-    tables = set(wb.table_names)
+    tables = set(wb.table_names or [])
     for lst in schema.lists:
         if lst.code not in tables:
             continue
         table = wb.get_table_by_name(lst.code)
-        columns = [unicodedata.normalize("NFC", str(c)).strip() for c in table.columns]
+        columns = [unicodedata.normalize("NFC", str(c)).strip() for c in table.columns or []]
         missing = [f.code for f in lst.fields if f.code not in columns]
         if missing:
             sub.issues.append(
@@ -311,7 +311,7 @@ def _read_values(
                     sheet=table.sheet,
                 )
             )
-        first_row, first_col = table.start
+        first_row, first_col = table.start or (0, 0)
         sheet_uncached = uncached.get(table.sheet)
         if sheet_uncached is None:
             sheet_rows(table.sheet)
@@ -319,7 +319,7 @@ def _read_values(
         wanted = {f.code for f in lst.fields}
         out_rows = []
         for r, values in enumerate(table.to_python()):
-            row: dict[str, Located] = {}
+            entry: dict[str, Located] = {}
             blank = True
             for c, code in enumerate(columns):
                 if code not in wanted:
@@ -329,15 +329,15 @@ def _read_values(
                 nocache = cell in sheet_uncached
                 if v != "" or nocache:
                     blank = False
-                row[code] = Located(None if v == "" else v, table.sheet, cell, nocache)
+                entry[code] = Located(None if v == "" else v, table.sheet, cell, nocache)
             # The people matrix always has its group filled in: a row is blank when every
             # other column is.
             if lst.fixed_field and all(
-                loc.value is None for k, loc in row.items() if k != lst.fixed_field
+                loc.value is None for k, loc in entry.items() if k != lst.fixed_field
             ):
                 blank = True
             if not blank:
-                out_rows.append(row)
+                out_rows.append(entry)
         sub.lists[lst.code] = out_rows
     return sub
 

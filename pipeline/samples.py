@@ -28,7 +28,8 @@ from pipeline.templates import build_template, template_bytes, unit_file_name
 
 TEXTS = {
     "results_summary": [
-        "Tổ chức thành công Tuần lễ hưởng ứng học tập suốt đời; 100% cán bộ, giáo viên tham gia bồi dưỡng trực tuyến.",
+        "Tổ chức thành công Tuần lễ hưởng ứng học tập suốt đời; "
+        "100% cán bộ, giáo viên tham gia bồi dưỡng trực tuyến.",
         "Xây dựng thư viện số của trường, phát động phong trào đọc sách trong học sinh.",
         "Phối hợp Hội Khuyến học trao học bổng cho học sinh có hoàn cảnh khó khăn.",
     ],

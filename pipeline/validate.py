@@ -274,7 +274,7 @@ def validate_fields(data: Submissions, schema: ReportSchema) -> list[Issue]:
         for case in cases.itertuples(index=False):
             f = lst.field(str(case.column))
             code = _check_code(str(case.check))
-            idx = int(case.index)  # type: ignore[call-overload]
+            idx = int(case.index)
             issues.append(
                 _issue_at(
                     data,
