@@ -1,0 +1,1895 @@
+"""The consolidated report workbook for UBND thành phố and Bộ GDĐT (xlsxwriter).
+
+One cover sheet laid out after Nghị định 30/2020/NĐ-CP, then report forms “Biểu 01” …
+“Biểu 12”. Every figure comes from the :class:`~pipeline.run.RunResult`; every label from
+the schemas (field, choice, criterion and derived labels), so a schema edit changes the
+report without a code edit.
+
+Three promises the tests hold this module to:
+
+* Totals are live Excel formulas (``=SUM(...)``, rates ``=IFERROR(a/b,"")``) whose cached
+  value is the pipeline's own aggregate, so a reader that does not recalculate (a viewer, a
+  script) sees the same figure Excel computes.
+* Text that came from a submission is written with ``write_string`` only: a unit typing
+  ``=HYPERLINK(...)`` or a DDE payload gets a string cell, never a formula.
+* The bytes are a function of the input: fixed document properties, no clock, no random
+  ids, so two runs on the same files give identical workbooks (the manifest relies on it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xlsxwriter
+from xlsxwriter.utility import xl_range, xl_rowcol_to_cell
+
+from pipeline.charts import ChartSpec, chart_specs, city_values, write_chart_pngs
+from pipeline.evaluate import FAIL, PASS, UNKNOWN
+from pipeline.export import list_frame, write_bytes
+from pipeline.issues import CATALOGUE
+from pipeline.manifest import write_manifest
+from pipeline.run import RunResult
+from pipeline.schema import Field, ReportSchema
+
+log = logging.getLogger(__name__)
+
+WORKBOOK_NAME = "bao-cao-tong-hop-xhht-{year}.xlsx"
+FONT = "Times New Roman"
+BODY_SIZE = 11
+HEADER_ROW = 5
+"""Row (0-based) of the first table header on a form sheet; rows above are the header band."""
+MAX_TEXT = 32_767
+"""Excel's limit on the length of a cell's text."""
+
+# Colours of the conditional formats (Excel's own "good / bad / neutral" palette).
+GOOD = {"bg_color": "#C6EFCE", "font_color": "#006100"}
+BAD = {"bg_color": "#FFC7CE", "font_color": "#9C0006"}
+NEUTRAL = {"bg_color": "#FFEB9C", "font_color": "#9C5700"}
+FLAG = {"bg_color": "#FCE4D6"}
+HEADER_FILL = "#DDEBF7"
+TOTAL_FILL = "#F2F2F2"
+
+SUBMISSION_STATUS = {
+    "accepted": "Hợp lệ",
+    "accepted_with_warnings": "Hợp lệ, có lỗi/cảnh báo",
+    "rejected": "Bị từ chối",
+    "superseded": "Bị thay thế",
+}
+TRACKING_STATUS = {"on_time": "Đúng hạn", "late": "Nộp muộn", "missing": "Chưa nộp"}
+SEVERITY = {"error": "Lỗi", "warning": "Cảnh báo", "info": "Thông tin"}
+CRITERION_STATUS = {PASS: "Đạt", FAIL: "Không đạt", UNKNOWN: "Chưa đủ số liệu"}
+YES_NO = {True: "Có", False: "Không"}
+DUPLICATE_CODES = ("duplicate-nominee", "duplicate-nominee-in-file")
+
+# The report forms, in order. Titles in sentence case; the band shows them upper-cased.
+FORMS: tuple[tuple[str, str], ...] = (
+    ("01", "Kết quả chung toàn thành phố và tiến độ thực hiện chỉ tiêu"),
+    ("02", "Tổng hợp số liệu theo địa bàn"),
+    ("03", "Tổng hợp số liệu theo đơn vị"),
+    ("04", "Kết quả đánh giá tiêu chí thi đua của các đơn vị"),
+    ("05", "Xây dựng “Đơn vị học tập” (Thông tư 24/2023/TT-BGDĐT)"),
+    ("06", "Sáng kiến, giải pháp thực hiện Phong trào thi đua"),
+    ("07", "Đề nghị khen thưởng sơ kết, tổng kết Phong trào thi đua"),
+    ("08", "Đánh giá chung, khó khăn và đề xuất của các đơn vị"),
+    ("09", "Tình hình gửi báo cáo của các đơn vị"),
+    ("10", "Biểu đồ"),
+    ("11", "Các vấn đề về số liệu phát hiện khi kiểm tra"),
+    ("12", "Danh sách tệp báo cáo đã nhận"),
+)
+FORM_TITLES = dict(FORMS)
+
+# Headline measures of Biểu 01-03: a short, deliberate choice of what the leadership reads
+# first. Labels still come from the schema; a rate column follows its numerator.
+CITY_HEADLINES = (
+    "units",
+    "steering_committee",
+    "annual_plan",
+    "lifelong_learning_week",
+    "campaign_events",
+    "campaign_participants",
+    "news_items",
+    "ldu_registered",
+    "ldu_recognised",
+    "institutions_total",
+    "institutions_registered",
+    "institutions_recognised",
+    "initiatives_count",
+    "initiatives_effective",
+    "res_shared",
+    "supported_learners",
+    "scholarships",
+    "funds_mobilised",
+    "learning_families",
+    "awards_individual",
+    "nominations_count",
+)
+TABLE_HEADLINES = (
+    "ldu_recognised",
+    "members_total",
+    "members_recognised",
+    ("members_recognised", "members_total"),
+    "learners_total",
+    "learners_recognised",
+    ("learners_recognised", "learners_total"),
+    "initiatives_count",
+    "initiatives_effective",
+    "campaign_events",
+    "nominations_count",
+    "funds_mobilised",
+)
+"""Columns of Biểu 02 and 03; a pair (numerator, denominator) is a rate column."""
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _missing(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _num(value: object) -> float | None:
+    if _missing(value):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value: object) -> str:
+    """A cell's text: submissions can hold anything, Excel holds at most 32 767 characters."""
+    if _missing(value):
+        return ""
+    return str(value)[:MAX_TEXT]
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _date(value: object) -> dt.datetime | None:
+    if _missing(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    return None
+
+
+def _ddmmyyyy(day: dt.date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def _pct(rate: float) -> str:
+    return f"{rate * 100:.1f}".rstrip("0").rstrip(".").replace(".", ",") + "%"
+
+
+def _rate(num: float | None, den: float | None) -> float | str:
+    """The value Excel's IF(COUNT(..)<2,"",IFERROR(n/d,"")) gives: blank when unknown."""
+    if num is None or den is None or den == 0:
+        return ""
+    return num / den
+
+
+class Labels:
+    """Vietnamese labels of measures, all derived from the schemas."""
+
+    def __init__(self, result: RunResult) -> None:
+        self.report: ReportSchema = result.schemas.report
+        self.derived = {d.code: d for d in result.schemas.criteria.derived}
+        self.targets = {t.code: t for t in result.schemas.criteria.targets}
+
+    def field(self, code: str) -> Field | None:
+        return self.report.field_map.get(code)
+
+    def measure(self, code: str) -> str:
+        """Header of a summed measure: a count of units for yes/no and 0/1 indicators."""
+        f = self.report.field_map.get(code)
+        if f is not None:
+            if f.type == "yes_no":
+                return f"Số đơn vị {_lower_first(f.label)}"
+            return f.label
+        d = self.derived.get(code)
+        if d is not None:
+            label = d.label
+            if d.expr is not None:
+                # A per-unit 0/1 indicator; its sum is a number of units.
+                label = re.sub(r"\s*\([^)]*\)\s*$", "", label)
+                if not label.startswith("Số "):
+                    label = f"Số đơn vị {_lower_first(label)}"
+            return label
+        return code
+
+    def unit(self, code: str) -> str:
+        """Unit of measurement (đơn vị tính) shown next to a headline figure."""
+        f = self.report.field_map.get(code)
+        if f is not None:
+            if f.type == "yes_no":
+                return "đơn vị"
+            return f.unit
+        d = self.derived.get(code)
+        if d is None:
+            return ""
+        if d.expr is not None:
+            return "đơn vị"
+        if d.list and d.sum:
+            return self.report.list_map[d.list].field(d.sum).unit
+        return ""
+
+    def kind(self, code: str) -> str:
+        f = self.report.field_map.get(code)
+        if f is not None and f.type == "money":
+            return "money"
+        if f is not None and f.type in ("decimal", "percent"):
+            return "num"
+        return "int"
+
+    def choice(self, choices: str | None, code: object) -> str:
+        if _missing(code) or choices is None:
+            return ""
+        return self.report.choice_label(choices, str(code))
+
+    def field_of_issue(self, code: str) -> str:
+        """The label of an issue's field: a scalar, a list column ("list.field") or a list."""
+        if not code:
+            return ""
+        if "." in code:
+            list_code, fld = code.split(".", 1)
+            lst = self.report.list_map.get(list_code)
+            if lst is not None:
+                try:
+                    return lst.field(fld).label
+                except KeyError:
+                    return code
+        f = self.report.field_map.get(code)
+        if f is not None:
+            return f.label
+        lst = self.report.list_map.get(code)
+        return lst.title if lst is not None else code
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@dataclass(frozen=True)
+class Col:
+    """One table column. `kind` decides the cell writer and number format."""
+
+    key: str
+    header: str
+    kind: str = "text"
+    """seq, text, wrap, code, int, year, money, num, rate, date."""
+    rate: tuple[str, str] | None = None
+    """For a rate column: keys of the numerator and denominator columns (live formula)."""
+    total: bool = False
+    max_width: float = 40.0
+    min_width: float = 0.0
+    span: int = 1
+    """Number of sheet columns the cell is merged across (wide text under narrow columns)."""
+
+
+NUMBER_FORMATS = {
+    "int": "#,##0",
+    "money": "#,##0",
+    "num": "#,##0.00",
+    "year": "0",
+    "rate": "0.0%",
+    "date": "dd/mm/yyyy",
+}
+NUMERIC_KINDS = frozenset({"int", "money", "num", "year", "seq"})
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """Where a written table sits, for formulas and charts that point into it."""
+
+    header_row: int
+    first_row: int
+    last_row: int
+    """Last data row (equal to first_row - 1 when the table has no rows)."""
+    total_row: int | None
+    columns: Mapping[str, int]
+    end_row: int
+    """First free row below the table."""
+
+
+class Styles:
+    """Cached xlsxwriter formats built from small property dicts."""
+
+    def __init__(self, wb: Any) -> None:
+        self.wb = wb
+        self._cache: dict[tuple[tuple[str, Any], ...], Any] = {}
+
+    def get(self, **props: Any) -> Any:
+        full: dict[str, Any] = {"font_name": FONT, "font_size": BODY_SIZE, "valign": "top"}
+        full.update(props)
+        key = tuple(sorted(full.items()))
+        fmt = self._cache.get(key)
+        if fmt is None:
+            fmt = self.wb.add_format(full)
+            self._cache[key] = fmt
+        return fmt
+
+    def cell(self, kind: str, *, total: bool = False, **extra: Any) -> Any:
+        props: dict[str, Any] = {"border": 1}
+        if kind in NUMBER_FORMATS:
+            props["num_format"] = NUMBER_FORMATS[kind]
+        if kind in ("wrap", "text"):
+            props["text_wrap"] = True
+        if kind in ("seq", "code", "date", "year"):
+            props["align"] = "center"
+        if total:
+            props.update(bold=True, bg_color=TOTAL_FILL)
+        props.update(extra)
+        return self.get(**props)
+
+    def header(self) -> Any:
+        return self.get(
+            bold=True,
+            text_wrap=True,
+            align="center",
+            valign="vcenter",
+            border=1,
+            bg_color=HEADER_FILL,
+        )
+
+
+CHART_WIDTH = 600
+"""Width of a native chart in pixels."""
+A4_LANDSCAPE_IN = (11.69, 8.27)
+LINE_HEIGHT = 15.0
+"""Row height in points of one line of 11 pt text."""
+UNIT_PX = 7.0
+"""One Excel column-width unit: the digit width of the 11 pt default font, in pixels."""
+
+# Average advance widths (px at 11 pt, 96 dpi) of Times New Roman / Liberation Serif, by
+# kind of character: enough to size columns and rows without shipping font metrics.
+_REGULAR_PX = {"lower": 6.8, "upper": 10.2, "digit": 7.0, "narrow": 3.2, "space": 4.0, "other": 6.5}
+_BOLD_PX = {"lower": 7.5, "upper": 10.4, "digit": 7.0, "narrow": 4.0, "space": 4.0, "other": 7.0}
+
+
+def _char_kind(ch: str) -> str:
+    if ch == " ":
+        return "space"
+    if ch in ".,;:!'|il":
+        return "narrow"
+    if ch.isdigit():
+        return "digit"
+    if ch.isupper():
+        return "upper"
+    if ch.isalpha():
+        return "lower"
+    return "other"
+
+
+def _px(text: str, *, bold: bool = False, size: float = BODY_SIZE) -> float:
+    """Estimated printed width of one line of text, in pixels (5% safety margin)."""
+    table = _BOLD_PX if bold else _REGULAR_PX
+    return sum(table[_char_kind(ch)] for ch in text) * size / BODY_SIZE * 1.05
+
+
+def _units(text: str, *, bold: bool = False, size: float = BODY_SIZE) -> float:
+    """Column width (Excel units) that shows `text` on one line."""
+    return _px(text, bold=bold, size=size) / UNIT_PX + 1.2
+
+
+def _lines(text: str, width_units: float, *, bold: bool = False, size: float = BODY_SIZE) -> int:
+    """Lines of `text` wrapped (greedily, at spaces) in a cell `width_units` wide."""
+    room = max(width_units * UNIT_PX - 4.0, 1.0)
+    space = _px(" ", bold=bold, size=size)
+    lines = 0
+    for paragraph in text.split("\n"):
+        lines += 1
+        current = 0.0
+        for word in paragraph.split():
+            size_px = _px(word, bold=bold, size=size)
+            if current == 0:
+                current = size_px
+            elif current + space + size_px <= room:
+                current += space + size_px
+            else:
+                lines += 1
+                current = size_px
+            while current > room:  # a word longer than the cell breaks anywhere
+                lines += 1
+                current -= room
+    return max(lines, 1)
+
+
+def _display_width(value: object, kind: str) -> float:
+    """Column width (Excel units) a value needs on one line."""
+    if kind == "date":
+        return 12
+    if kind == "rate":
+        return 9
+    if kind in NUMERIC_KINDS:
+        n = _num(value)
+        if n is None:
+            return _units(_text(value))
+        digits = len(f"{abs(n):,.0f}") + (1 if n < 0 else 0)
+        return digits + (3 if kind == "num" else 0) + 2.5
+    return max((_units(line) for line in _text(value).split("\n")), default=0.0)
+
+
+@dataclass(frozen=True)
+class _Wrapped:
+    """A text cell whose row may need more height once column widths are known."""
+
+    row: int
+    col: int
+    span: int
+    text: str
+    bold: bool = False
+    size: float = BODY_SIZE
+
+
+class Sheet:
+    """A form sheet: header band, tables, widths computed from what was written, print set-up.
+
+    Row heights are set explicitly from an estimate of the wrapped lines: LibreOffice does
+    not grow rows of wrapped text on opening an .xlsx, and merged cells never grow.
+    """
+
+    def __init__(
+        self,
+        book: ReportBook,
+        number: str,
+        *,
+        note: str,
+        landscape: bool = True,
+    ) -> None:
+        self.book = book
+        self.name = f"Biểu {number}"
+        self.form_no = number
+        self.title = FORM_TITLES[number]
+        self.note = note
+        self.ws = book.wb.add_worksheet(self.name)
+        self.st = book.styles
+        self.widths: dict[int, float] = {}
+        self.landscape = landscape
+        self.heights: dict[int, float] = {}
+        self.wrapped: list[_Wrapped] = []
+
+    # -- cells
+
+    def note_width(self, col: int, width: float, max_width: float = 60.0) -> None:
+        self.widths[col] = max(self.widths.get(col, 0.0), min(width, max_width))
+
+    def string(self, row: int, col: int, value: object, fmt: Any = None) -> None:
+        """Write text as a string cell, whatever it looks like (no formula, no URL, no number)."""
+        text = _text(value)
+        if text:
+            self.ws.write_string(row, col, text, fmt)
+        else:
+            self.ws.write_blank(row, col, None, fmt)
+
+    def number(self, row: int, col: int, value: object, fmt: Any = None) -> None:
+        n = _num(value)
+        if n is None:
+            self.ws.write_blank(row, col, None, fmt)
+        else:
+            self.ws.write_number(row, col, n, fmt)
+
+    def heading(self, row: int, text: str, col: int = 0) -> None:
+        self.ws.write_string(row, col, text, self.st.get(bold=True, font_size=12))
+
+    # -- tables
+
+    def table(
+        self,
+        top: int,
+        cols: Sequence[Col],
+        rows: Sequence[Mapping[str, Any]],
+        totals: Mapping[str, float | None] | None = None,
+        *,
+        total_label: str = "Tổng cộng",
+        row_style: Callable[[Mapping[str, Any]], dict[str, Any] | None] | None = None,
+        left: int = 0,
+        empty_text: str = "Không có dữ liệu.",
+    ) -> TableRef:
+        """Write a header row, data rows and (optionally) a totals row of formulas.
+
+        `totals` maps a summed column's key to the pipeline's aggregate, used as the cached
+        value of its ``=SUM(...)``; rate columns of the totals row divide the summed cells.
+        """
+        ws, st = self.ws, self.st
+        index: dict[str, int] = {}
+        position = left
+        for c in cols:
+            index[c.key] = position
+            position += c.span
+        right = position - 1
+        header_fmt = st.header()
+        for c in cols:
+            col = index[c.key]
+            self._merged(top, col, c.span, header_fmt)
+            ws.write_string(top, col, c.header, header_fmt)
+            self.wrapped.append(_Wrapped(top, col, c.span, c.header, bold=True))
+            if c.span == 1:
+                longest = max((_units(w, bold=True) for w in c.header.split()), default=0.0)
+                self.note_width(col, max(longest, c.min_width), c.max_width)
+        first = top + 1
+        if not rows:
+            fmt = st.cell("text", italic=True)
+            if right > left:
+                ws.merge_range(first, left, first, right, empty_text, fmt)
+            else:
+                ws.write_string(first, left, empty_text, fmt)
+        for i, values in enumerate(rows):
+            r = first + i
+            extra = (row_style(values) if row_style else None) or {}
+            for c in cols:
+                col = index[c.key]
+                fmt = st.cell(c.kind, **extra)
+                self._merged(r, col, c.span, fmt)
+                value = i + 1 if c.kind == "seq" else values.get(c.key)
+                if c.kind == "rate" and c.rate is not None:
+                    num_key, den_key = c.rate
+                    n = xl_rowcol_to_cell(r, index[num_key])
+                    d = xl_rowcol_to_cell(r, index[den_key])
+                    cached = _rate(_num(values.get(num_key)), _num(values.get(den_key)))
+                    ws.write_formula(
+                        r, col, f'=IF(COUNT({n},{d})<2,"",IFERROR({n}/{d},""))', fmt, cached
+                    )
+                elif c.kind in ("rate", *NUMERIC_KINDS):
+                    if isinstance(value, str):
+                        self.string(r, col, value, fmt)
+                    else:
+                        self.number(r, col, value, fmt)
+                elif c.kind == "date":
+                    when = _date(value)
+                    if when is None:
+                        ws.write_blank(r, col, None, fmt)
+                    else:
+                        ws.write_datetime(r, col, when, fmt)
+                else:
+                    self.string(r, col, value, fmt)
+                    if _text(value):
+                        self.wrapped.append(_Wrapped(r, col, c.span, _text(value)))
+                if c.span == 1:
+                    self.note_width(
+                        col, max(_display_width(value, c.kind), c.min_width), c.max_width
+                    )
+        last = first + len(rows) - 1
+        end = first + max(len(rows), 1)
+        total_row: int | None = None
+        if totals is not None:
+            total_row = end
+            self._totals_row(total_row, cols, index, first, max(last, first), totals, total_label)
+            end += 1
+        return TableRef(top, first, last, total_row, index, end)
+
+    def _merged(self, row: int, col: int, span: int, fmt: Any) -> None:
+        if span > 1:
+            self.ws.merge_range(row, col, row, col + span - 1, "", fmt)
+
+    def _totals_row(
+        self,
+        row: int,
+        cols: Sequence[Col],
+        index: Mapping[str, int],
+        first: int,
+        last: int,
+        totals: Mapping[str, float | None],
+        label: str,
+    ) -> None:
+        ws, st = self.ws, self.st
+        summed = [c for c in cols if c.total or (c.kind == "rate" and c.rate)]
+        label_end = (index[summed[0].key] - 1) if summed else index[cols[-1].key]
+        label_fmt = st.cell("text", total=True, align="center")
+        start = index[cols[0].key]
+        if label_end > start:
+            ws.merge_range(row, start, row, label_end, label, label_fmt)
+        else:
+            ws.write_string(row, start, label, label_fmt)
+        cached: dict[str, float] = {}
+        for c in cols:
+            col = index[c.key]
+            if col <= label_end:
+                continue
+            fmt = st.cell(c.kind, total=True)
+            if c.total:
+                value = _num(totals.get(c.key))
+                cached[c.key] = value if value is not None else 0.0
+                ws.write_formula(
+                    row, col, f"=SUM({xl_range(first, col, last, col)})", fmt, cached[c.key]
+                )
+                self.note_width(col, _display_width(cached[c.key], c.kind), c.max_width)
+            elif c.kind == "rate" and c.rate:
+                num_key, den_key = c.rate
+                n = xl_rowcol_to_cell(row, index[num_key])
+                d = xl_rowcol_to_cell(row, index[den_key])
+                value_rate = _rate(cached.get(num_key), cached.get(den_key))
+                ws.write_formula(row, col, f'=IFERROR({n}/{d},"")', fmt, value_rate)
+            else:
+                ws.write_blank(row, col, None, fmt)
+
+    def autofilter(self, ref: TableRef) -> None:
+        cols = sorted(ref.columns.values())
+        self.ws.autofilter(ref.header_row, cols[0], max(ref.last_row, ref.first_row), cols[-1])
+
+    def width_of(self, col: int, span: int = 1) -> float:
+        return sum(self.widths.get(c, 8.43) for c in range(col, col + span))
+
+    # -- finishing
+
+    def finish(
+        self,
+        *,
+        freeze: tuple[int, int] | None = None,
+        repeat: int | None = None,
+        fit: bool = True,
+    ) -> None:
+        """Column widths, header band, row heights, print set-up (A4, 1 page wide)."""
+        ws, st = self.ws, self.st
+        for col, width in sorted(self.widths.items()):
+            ws.set_column(col, col, round(max(width, 4.0), 1))
+        band_cols = max([*self.widths.keys(), 0]) + 1
+        last = band_cols - 1
+        ws.write_string(0, 0, f"Biểu {self.form_no}", st.get(bold=True, font_size=12))
+        middle = {"text_wrap": True, "valign": "vcenter"}
+        band = [
+            (1, self.title.upper(), st.get(bold=True, font_size=13, align="center", **middle), 13),
+            (2, self.book.subtitle, st.get(italic=True, align="center", **middle), BODY_SIZE),
+            (3, self.note, st.get(italic=True, font_size=10, **middle), 10),
+        ]
+        for row, text, fmt, size in band:
+            if last > 0:
+                ws.merge_range(row, 0, row, last, text, fmt)
+            else:
+                ws.write_string(row, 0, text, fmt)
+            self.wrapped.append(_Wrapped(row, 0, band_cols, text, bold=row == 1, size=size))
+        for w in self.wrapped:
+            lines = _lines(w.text, self.width_of(w.col, w.span), bold=w.bold, size=w.size)
+            height = LINE_HEIGHT * w.size / BODY_SIZE * lines + 3
+            if lines > 1 or w.size > BODY_SIZE or w.bold:
+                self.heights[w.row] = max(self.heights.get(w.row, 0.0), height)
+        for row, height in sorted(self.heights.items()):
+            ws.set_row(row, round(height, 1))
+        if freeze is not None:
+            ws.freeze_panes(*freeze)
+        if repeat is not None:
+            ws.repeat_rows(repeat)
+        _print_setup(ws, landscape=self.landscape, fit=fit)
+
+
+def _print_setup(ws: Any, *, landscape: bool, fit: bool = True) -> None:
+    ws.set_paper(9)  # A4
+    if landscape:
+        ws.set_landscape()
+        ws.set_margins(left=0.5, right=0.4, top=0.6, bottom=0.6)
+    else:
+        ws.set_portrait()
+        # NĐ 30/2020 Phụ lục I: lề trái 30-35 mm, phải 15-20 mm, trên/dưới 20-25 mm.
+        ws.set_margins(left=1.18, right=0.6, top=0.8, bottom=0.8)
+    if fit:
+        ws.fit_to_pages(1, 0)
+    ws.center_horizontally()
+    ws.set_footer(f'&C&"{FONT},Regular"&10Trang &P/&N')
+
+
+# --------------------------------------------------------------------------- the book
+
+
+class ReportBook:
+    """Builds the workbook in memory from a RunResult."""
+
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
+        self.labels = Labels(result)
+        self.buffer = io.BytesIO()
+        self.wb = xlsxwriter.Workbook(
+            self.buffer,
+            {
+                "in_memory": True,
+                # Belt and braces: even a stray write() must not turn text into formulas,
+                # numbers or links.
+                "strings_to_formulas": False,
+                "strings_to_numbers": False,
+                "strings_to_urls": False,
+                "default_format_properties": {"font_name": FONT, "font_size": BODY_SIZE},
+            },
+        )
+        self.styles = Styles(self.wb)
+        s = result.settings
+        self.subtitle = (
+            f"Năm {result.year} (kèm theo Báo cáo số {s.report_number} của {s.issuing_body})"
+        )
+        self.city = city_values(result)
+        self.n_units = len(result.units)
+        self.source_note = (
+            f"Nguồn: tổng hợp từ {self.n_units} báo cáo hợp lệ của các đơn vị; "
+            "số liệu lỗi không được tính."
+        )
+        self.type_rank = {c.code: i for i, c in enumerate(result.schemas.report.unit_types)}
+
+    # -- helpers over the result
+
+    def city_value(self, key: str) -> float | None:
+        value = self.city.get(key)
+        return None if value is None or pd.isna(value) else float(value)
+
+    def ordered_units(self) -> pd.DataFrame:
+        """Accepted units by area, then unit type (as listed in the schema), then code."""
+        units = self.result.units.copy()
+        units["_rank"] = units["unit_type"].map(self.type_rank).fillna(99)
+        return units.sort_values(["area_code", "_rank", "unit_code"], kind="stable")
+
+    def unit_name(self, code: object) -> str:
+        unit = self.result.registry.units.get(str(code))
+        return unit.name if unit is not None else ""
+
+    def headline_cols(self, keys: Sequence[str | tuple[str, str]]) -> list[Col]:
+        cols = []
+        for key in keys:
+            if isinstance(key, tuple):
+                cols.append(Col(f"{key[0]}/{key[1]}", "Tỷ lệ", "rate", rate=key, min_width=8))
+            else:
+                cols.append(
+                    Col(
+                        key,
+                        self.labels.measure(key),
+                        self.labels.kind(key),
+                        total=True,
+                        min_width=11,
+                        max_width=16,
+                    )
+                )
+        return cols
+
+    # -- build
+
+    def build(self) -> bytes:
+        r, s = self.result, self.result.settings
+        self.wb.set_properties(
+            {
+                "title": f"Báo cáo tổng hợp Phong trào thi đua xây dựng XHHT năm {r.year}",
+                "subject": r.schemas.report.title.format(year=r.year),
+                "author": s.issuing_body,
+                "manager": s.advising_office,
+                "company": s.issuing_parent,
+                "category": "Báo cáo",
+                "keywords": "xã hội học tập, học tập suốt đời, thi đua",
+                # Fixed, so the file is byte-reproducible (docProps/core.xml).
+                "created": dt.datetime(r.year, 12, 31),
+            }
+        )
+        self.cover()
+        self.form_01()
+        self.form_02()
+        self.form_03()
+        self.form_04()
+        self.form_05()
+        self.form_06()
+        self.form_07()
+        self.form_08()
+        self.form_09()
+        self.form_10()
+        self.form_11()
+        self.form_12()
+        self.wb.close()
+        return self.buffer.getvalue()
+
+    # -- cover (Bìa)
+
+    def cover(self) -> None:
+        r, s, st = self.result, self.result.settings, self.styles
+        ws = self.wb.add_worksheet("Bìa")
+        ncols = 10
+        ws.set_column(0, ncols - 1, 8.6)
+        left, right = (0, 3), (4, 9)
+
+        def put(row: int, span: tuple[int, int], text: str, **props: Any) -> None:
+            fmt = st.get(
+                align=props.pop("align", "center"),
+                valign="vcenter",
+                font_size=props.pop("size", 13),
+                **props,
+            )
+            ws.merge_range(row, span[0], row, span[1], text, fmt)
+
+        put(0, left, s.issuing_parent.upper())
+        put(0, right, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", bold=True, size=12)
+        put(1, left, s.issuing_body.upper(), bold=True)
+        put(1, right, "Độc lập - Tự do - Hạnh phúc", bold=True)
+        # The short rules under the issuing body and the motto (NĐ 30/2020, Phụ lục I).
+        ws.merge_range(2, 1, 2, 2, "", st.get(top=1))
+        ws.merge_range(2, 5, 2, 8, "", st.get(top=1))
+        ws.set_row(2, 8)
+        put(3, left, f"Số: {s.report_number}")
+        put(3, right, f"{s.place}, ngày …… tháng …… năm {r.year}", italic=True)
+        put(5, (0, 9), "BÁO CÁO TỔNG HỢP", bold=True, size=14)
+        title = (
+            "Kết quả thực hiện Phong trào thi đua “Cả nước thi đua xây dựng xã hội học tập, "
+            f"đẩy mạnh học tập suốt đời” năm {r.year}"
+        )
+        put(6, (0, 9), title, bold=True, text_wrap=True)
+        ws.set_row(6, 36)
+        put(8, (0, 9), "Kính gửi: UBND thành phố; Bộ Giáo dục và Đào tạo")
+
+        row = 10
+        ws.merge_range(
+            row, 0, row, 9, "I. TÓM TẮT KẾT QUẢ TỔNG HỢP", st.get(bold=True, font_size=13)
+        )
+        row += 1
+        counts = r.counts()
+        track = r.tracking["status"].value_counts()
+        on_time, late, missing = (int(track.get(k, 0)) for k in ("on_time", "late", "missing"))
+        expected = len(r.tracking)
+        errors = sum(1 for i in r.issues if i.severity == "error")
+        warnings = sum(1 for i in r.issues if i.severity == "warning")
+        deadline = _ddmmyyyy(s.deadline(r.year))
+        summary: list[tuple[str, float | str, str]] = [
+            ("Số đơn vị phải báo cáo (theo danh mục đơn vị của Sở)", expected, "int"),
+            ("Số tệp báo cáo đã nhận", len(r.submissions), "int"),
+            ("- Hợp lệ", counts["accepted"], "int"),
+            (
+                "- Hợp lệ nhưng có lỗi hoặc cảnh báo (số liệu lỗi không được tính)",
+                counts["accepted_with_warnings"],
+                "int",
+            ),
+            (
+                "- Bị từ chối (không phải biểu mẫu, sai năm, sai mã đơn vị, ...)",
+                counts["rejected"],
+                "int",
+            ),
+            ("- Bị thay thế bằng bản gửi sau", counts["superseded"], "int"),
+            ("Số đơn vị có báo cáo được tổng hợp", self.n_units, "int"),
+            (f"- Gửi đúng hạn (đến ngày {deadline})", on_time, "int"),
+            ("- Gửi muộn", late, "int"),
+            ("Số đơn vị chưa gửi báo cáo", missing, "int"),
+            ("Tỷ lệ đơn vị gửi báo cáo", _rate(float(on_time + late), float(expected)), "rate"),
+            ("Số lỗi về số liệu (chi tiết tại Biểu 11)", errors, "int"),
+            ("Số cảnh báo về số liệu (chi tiết tại Biểu 11)", warnings, "int"),
+        ]
+        for t in r.targets.itertuples(index=False):
+            label = str(t.label)
+            if not _missing(t.target) and not _missing(t.milestone_year):
+                year = int(_num(t.milestone_year) or 0)
+                label += f" (chỉ tiêu {_pct(_num(t.target) or 0.0)} đến năm {year})"
+            rate = _num(t.rate)
+            summary.append((label, rate if rate is not None else "", "rate"))
+        for label, value, kind in summary:
+            indent = label.startswith("- ")
+            ws.merge_range(
+                row,
+                0,
+                row,
+                7,
+                label,
+                st.get(font_size=12, text_wrap=True, indent=2 if indent else 1),
+            )
+            fmt = st.get(
+                font_size=12, num_format=NUMBER_FORMATS[kind], align="right", bold=not indent
+            )
+            ws.merge_range(row, 8, row, 9, "", fmt)
+            if isinstance(value, str):
+                ws.write_string(row, 8, value, fmt)
+            else:
+                ws.write_number(row, 8, value, fmt)
+            lines = _lines(label, 8 * 8.6, size=12)
+            if lines > 1:
+                ws.set_row(row, LINE_HEIGHT * 12 / BODY_SIZE * lines + 2)
+            row += 1
+
+        row += 1
+        ws.merge_range(row, 0, row, 9, "II. CÁC BIỂU KÈM THEO", st.get(bold=True, font_size=13))
+        row += 1
+        for number, form_title in FORMS:
+            ws.merge_range(
+                row, 0, row, 9, f"Biểu {number}. {form_title}", st.get(font_size=12, indent=1)
+            )
+            row += 1
+
+        row += 1
+        top = row
+        ws.merge_range(row, 0, row, 3, "Nơi nhận:", st.get(bold=True, italic=True, font_size=12))
+        for i, recipient in enumerate(s.recipients):
+            end = "." if i == len(s.recipients) - 1 else ";"
+            ws.merge_range(
+                row + 1 + i, 0, row + 1 + i, 3, f"- {recipient}{end}", st.get(font_size=11)
+            )
+        sign = [s.signer_authority, s.signer_title] if s.signer_authority else [s.signer_title]
+        for i, text in enumerate(sign):
+            put(top + i, right, text.upper(), bold=True)
+        put(top + len(sign) + 5, right, s.signer_name, bold=True)
+        ws.set_paper(9)
+        _print_setup(ws, landscape=False)
+        ws.fit_to_pages(1, 1)
+        ws.hide_gridlines(2)
+        ws.set_first_sheet()
+        ws.activate()
+
+    # -- Biểu 01
+
+    def form_01(self) -> None:
+        r, labels = self.result, self.labels
+        sh = Sheet(self, "01", note=self.source_note)
+        row = HEADER_ROW
+        sh.heading(row, "I. TIẾN ĐỘ THỰC HIỆN CHỈ TIÊU")
+        row += 1
+        cols = [
+            Col("seq", "STT", "seq"),
+            Col("label", "Chỉ tiêu", "wrap", max_width=52, min_width=40),
+            Col("numerator", "Số đạt", "int", min_width=11),
+            Col("denominator", "Tổng số", "int", min_width=11),
+            Col("rate", "Tỷ lệ đạt", "rate", rate=("numerator", "denominator"), min_width=11),
+            Col("target", "Chỉ tiêu phấn đấu", "rate", min_width=11),
+            Col("milestone", "Đến năm", "year", min_width=9),
+            Col("met", "Đánh giá", "text", min_width=11),
+            Col("source", "Căn cứ", "wrap", span=5),
+        ]
+        rows = []
+        for t in r.targets.itertuples(index=False):
+            met = (
+                "Chưa có mốc"
+                if t.met is None or _missing(t.met)
+                else ("Đạt" if t.met else "Chưa đạt")
+            )
+            rows.append(
+                {
+                    "label": t.label,
+                    "numerator": _num(t.numerator),
+                    "denominator": _num(t.denominator),
+                    "target": _num(t.target),
+                    "milestone": _num(t.milestone_year),
+                    "met": met,
+                    "source": t.source,
+                }
+            )
+
+        def met_style(v: Mapping[str, Any]) -> dict[str, Any] | None:
+            return None
+
+        ref = sh.table(row, cols, rows, row_style=met_style)
+        met_col = ref.columns["met"]
+        if rows:
+            rng = (ref.first_row, met_col, ref.last_row, met_col)
+            sh.ws.conditional_format(
+                *rng,
+                {
+                    "type": "cell",
+                    "criteria": "==",
+                    "value": '"Đạt"',
+                    "format": self.wb.add_format(GOOD),
+                },
+            )
+            sh.ws.conditional_format(
+                *rng,
+                {
+                    "type": "cell",
+                    "criteria": "==",
+                    "value": '"Chưa đạt"',
+                    "format": self.wb.add_format(BAD),
+                },
+            )
+        row = ref.end_row + 1
+
+        sh.heading(row, "II. SỐ LIỆU CHỦ YẾU TOÀN THÀNH PHỐ")
+        row += 1
+        cols = [
+            Col("seq", "STT", "seq"),
+            Col("label", "Nội dung", "wrap", max_width=52, min_width=40),
+            Col("value", "Số liệu", "int", min_width=11),
+            Col("unit", "Đơn vị tính", "code", min_width=11),
+        ]
+        rows = [
+            {
+                "label": labels.measure(k),
+                "value": self.city_value(k),
+                "unit": labels.unit(k),
+                "kind": labels.kind(k),
+            }
+            for k in CITY_HEADLINES
+            if labels.field(k) is not None or k in labels.derived
+        ]
+        ref = sh.table(row, cols, rows)
+        row = ref.end_row + 1
+
+        report = r.schemas.report
+        people = report.list_map["people"]
+        groups = report.choices[people.fixed_choices] if people.fixed_choices else ()
+        sh.heading(row, f"III. {people.title[:1]}{people.title[1:].lower()}")
+        row += 1
+        numeric = [f for f in people.fields if f.is_numeric]
+        cols = [
+            Col("seq", "STT", "seq"),
+            Col("group", people.field("group").label, "wrap", min_width=18, max_width=52),
+        ]
+        for f in numeric:
+            cols.append(Col(f.code, f.label, "int", total=True, min_width=11, max_width=14))
+            if f.code != "total":
+                cols.append(
+                    Col(f"{f.code}_rate", "Tỷ lệ", "rate", rate=(f.code, "total"), min_width=8)
+                )
+        rows = []
+        totals: dict[str, float | None] = {}
+        for g in groups:
+            values: dict[str, Any] = {"group": g.label}
+            for f in numeric:
+                v = self.city_value(f"people.{g.code}.{f.code}")
+                values[f.code] = v
+                if v is not None:
+                    totals[f.code] = (totals.get(f.code) or 0.0) + v
+            rows.append(values)
+        ref = sh.table(row, cols, rows, totals)
+        row = ref.end_row + 1
+
+        for numeral, list_code, fld in (
+            ("IV", "initiatives", "level"),
+            ("V", "nominations", "proposed_form"),
+            ("VI", "nominations", "nominee_kind"),
+        ):
+            lst = report.list_map[list_code]
+            f = lst.field(fld)
+            total_key = {"initiatives": "initiatives_count", "nominations": "nominations_count"}[
+                list_code
+            ]
+            sh.heading(
+                row,
+                f"{numeral}. {lst.title[:1]}{lst.title[1:].lower()}: theo {_lower_first(f.label)}",
+            )
+            row += 1
+            cols = [
+                Col("seq", "STT", "seq"),
+                Col("label", f.label, "wrap", max_width=52, min_width=40),
+                Col("count", "Số lượng", "int", total=True, min_width=11),
+            ]
+            rows = [
+                {"label": c.label, "count": self.city_value(f"{list_code}.{fld}.{c.code}") or 0.0}
+                for c in report.choices[f.choices or ""]
+            ]
+            ref = sh.table(row, cols, rows, {"count": self.city_value(total_key)})
+            row = ref.end_row + 1
+        sh.finish()
+
+    # -- Biểu 02 / 03
+
+    def form_02(self) -> None:
+        r = self.result
+        sh = Sheet(self, "02", note=self.source_note)
+        aggs = r.aggregates[r.aggregates["level"] == "area"]
+        by_area = {
+            str(key): dict(zip(group["field"], group["value"], strict=True))
+            for key, group in aggs.groupby("key", sort=False)
+        }
+        expected = r.reporting_rate.set_index("area_code")["expected"]
+        report = r.schemas.report
+        area_field = report.field_map["area_name"]
+        cols = [
+            Col("seq", "STT", "seq"),
+            Col("area_code", "Mã địa bàn", "code", min_width=8),
+            Col("area_name", area_field.label, "text", max_width=26, min_width=16),
+            Col("expected", "Số đơn vị phải báo cáo", "int", total=True, min_width=11),
+            Col(
+                "units",
+                self.labels.measure("units") + " có báo cáo",
+                "int",
+                total=True,
+                min_width=11,
+            ),
+            Col("ldu_recognised/units", "Tỷ lệ", "rate", rate=("ldu_recognised", "units")),
+        ]
+        head = self.headline_cols(TABLE_HEADLINES)
+        cols = cols[:5] + head[:1] + cols[5:] + head[1:]
+        rows = []
+        for area in sorted(r.registry.areas.values(), key=lambda a: a.code):
+            values: dict[str, Any] = {"area_code": area.code, "area_name": area.name}
+            values["expected"] = int(expected.get(area.code, 0))
+            data = by_area.get(area.code, {})
+            for c in cols:
+                if c.kind != "rate" and c.key not in values and c.kind != "seq":
+                    values[c.key] = _num(data.get(c.key))
+            rows.append(values)
+        totals = {c.key: self.city_value(c.key) for c in cols if c.total}
+        totals["expected"] = float(len(r.tracking))
+        ref = sh.table(HEADER_ROW, cols, rows, totals)
+        sh.autofilter(ref)
+        sh.finish(freeze=(HEADER_ROW + 1, 3), repeat=HEADER_ROW)
+
+    def unit_cols(self) -> list[Col]:
+        report = self.result.schemas.report
+        return [
+            Col("seq", "STT", "seq"),
+            Col("unit_code", report.field_map["unit_code"].label, "code"),
+            Col(
+                "unit_name", report.field_map["unit_name"].label, "wrap", max_width=34, min_width=20
+            ),
+            Col("unit_type", report.field_map["unit_type"].label, "wrap", max_width=18),
+            Col("area_name", "Địa bàn", "text", max_width=20),
+        ]
+
+    def unit_row(self, u: Any) -> dict[str, Any]:
+        return {
+            "unit_code": u.unit_code,
+            "unit_name": u.unit_name,
+            "unit_type": self.result.schemas.report.unit_type_label(str(u.unit_type)),
+            "area_name": u.area_name,
+        }
+
+    def form_03(self) -> None:
+        r = self.result
+        sh = Sheet(self, "03", note=self.source_note)
+        cols = self.unit_cols() + self.headline_cols(TABLE_HEADLINES)
+        rows = []
+        for u in self.ordered_units().itertuples(index=False):
+            values = self.unit_row(u)
+            m = r.measures.loc[u.unit_code] if u.unit_code in r.measures.index else None
+            for c in cols:
+                if c.total:
+                    values[c.key] = _num(m[c.key]) if m is not None and c.key in m.index else None
+            rows.append(values)
+        totals = {c.key: self.city_value(c.key) for c in cols if c.total}
+        ref = sh.table(HEADER_ROW, cols, rows, totals)
+        sh.autofilter(ref)
+        sh.finish(freeze=(HEADER_ROW + 1, 3), repeat=HEADER_ROW)
+
+    # -- Biểu 04
+
+    def form_04(self) -> None:
+        r, st = self.result, self.styles
+        crit = r.schemas.criteria
+        sh = Sheet(
+            self,
+            "04",
+            note=(
+                f"{self.source_note} Tiêu chí theo Kế hoạch mục III.1, ngưỡng theo tệp tiêu chí "
+                f"(phiên bản {crit.version}). Di chuột vào ô để xem lý do; “—”: tiêu chí không áp "
+                "dụng cho loại đơn vị."
+            ),
+        )
+        status = {
+            (str(x.unit_code), str(x.criterion)): (str(x.status), str(x.reason))
+            for x in r.criteria.itertuples(index=False)
+        }
+        cols = self.unit_cols()
+        cols += [Col(c.code, c.code, "text", min_width=10, max_width=10) for c in crit.criteria]
+        cols += [
+            Col("passed", "Số tiêu chí đạt", "int", min_width=9),
+            Col("applicable", "Số tiêu chí áp dụng", "int", min_width=9),
+        ]
+        units = list(self.ordered_units().itertuples(index=False))
+        rows = []
+        for u in units:
+            values = self.unit_row(u)
+            applicable = 0
+            for c in crit.criteria:
+                hit = status.get((str(u.unit_code), c.code))
+                values[c.code] = CRITERION_STATUS.get(hit[0], hit[0]) if hit else "—"
+                applicable += hit is not None
+            values["applicable"] = applicable
+            rows.append(values)
+        ref = sh.table(HEADER_ROW, cols, rows)
+        ws = sh.ws
+        first_c = ref.columns[crit.criteria[0].code] if crit.criteria else 0
+        last_c = ref.columns[crit.criteria[-1].code] if crit.criteria else 0
+        for i, (u, values) in enumerate(zip(units, rows, strict=True)):
+            rr = ref.first_row + i
+            for c in crit.criteria:
+                col = ref.columns[c.code]
+                hit = status.get((str(u.unit_code), c.code))
+                grey: dict[str, Any] = {} if hit else {"font_color": "#808080"}
+                fmt = st.cell("text", align="center", **grey)
+                sh.string(rr, col, values[c.code], fmt)
+                if hit and hit[1]:
+                    ws.write_comment(
+                        rr,
+                        col,
+                        f"{c.code}. {c.label}\n{hit[1]}"[:MAX_TEXT],
+                        {
+                            "author": self.result.settings.issuing_body_short,
+                            "x_scale": 3,
+                            "y_scale": 2.5,
+                        },
+                    )
+            rng = xl_range(rr, first_c, rr, last_c)
+            passed = sum(1 for c in crit.criteria if values[c.code] == "Đạt")
+            ws.write_formula(
+                rr, ref.columns["passed"], f'=COUNTIF({rng},"Đạt")', st.cell("int"), passed
+            )
+        if rows:
+            rng = (ref.first_row, first_c, ref.last_row, last_c)
+            for text, colours in (("Đạt", GOOD), ("Không đạt", BAD), ("Chưa đủ số liệu", NEUTRAL)):
+                ws.conditional_format(
+                    *rng,
+                    {
+                        "type": "cell",
+                        "criteria": "==",
+                        "value": f'"{text}"',
+                        "format": self.wb.add_format(colours),
+                    },
+                )
+        # Counts per criterion under the matrix: live COUNTIFs over the column above.
+        row = ref.end_row
+        label_end = first_c - 1
+        for text in ("Đạt", "Không đạt", "Chưa đủ số liệu"):
+            ws.merge_range(
+                row,
+                0,
+                row,
+                label_end,
+                f"Số đơn vị “{_lower_first(text) if text != 'Đạt' else 'đạt'}”",
+                st.cell("text", total=True, align="right"),
+            )
+            for c in crit.criteria:
+                col = ref.columns[c.code]
+                count = sum(1 for v in rows if v[c.code] == text)
+                if rows:
+                    formula = (
+                        f'=COUNTIF({xl_range(ref.first_row, col, ref.last_row, col)},"{text}")'
+                    )
+                    ws.write_formula(
+                        row, col, formula, st.cell("int", total=True, align="center"), count
+                    )
+                else:
+                    ws.write_number(row, col, 0, st.cell("int", total=True, align="center"))
+            row += 1
+        row += 1
+        sh.heading(row, "Tiêu chí thi đua (Kế hoạch mục III.1)")
+        row += 1
+        # The legend sits under the matrix, its wide texts merged across the narrow columns.
+        label_span = first_c + 2
+        end_col = ref.columns["applicable"]
+        source_span = max(1, end_col - (1 + label_span + 4) + 1)
+        legend = [
+            Col("code", "Mã", "code"),
+            Col("label", "Nội dung tiêu chí", "wrap", span=label_span),
+            Col("applies", "Áp dụng cho", "wrap", span=4),
+            Col("source", "Căn cứ", "wrap", span=source_span),
+        ]
+        report = r.schemas.report
+        legend_rows = [
+            {
+                "code": c.code,
+                "label": c.label,
+                "applies": "; ".join(report.unit_type_label(t) for t in c.applies_to),
+                "source": c.source,
+            }
+            for c in crit.criteria
+        ]
+        sh.table(row, legend, legend_rows, left=1)
+        sh.autofilter(ref)
+        sh.finish(freeze=(HEADER_ROW + 1, 3), repeat=HEADER_ROW)
+
+    # -- Biểu 05
+
+    def form_05(self) -> None:
+        r, labels, st = self.result, self.labels, self.styles
+        report = r.schemas.report
+        spec = r.schemas.criteria.learning_unit_levels
+        sh = Sheet(
+            self,
+            "05",
+            note=(
+                f"{self.source_note} Mức số liệu đáp ứng: mức cao nhất mà các chỉ số và tỷ lệ "
+                f"đơn vị báo cáo cho phép theo {spec.source}; dòng tô màu: đơn vị ghi mức cao hơn."
+            ),
+        )
+        fm = report.field_map
+        ldu = r.learning_unit.set_index("unit_code")
+        cols = [
+            *self.unit_cols(),
+            Col("ldu_registered", fm["ldu_registered"].label, "text", min_width=12, max_width=14),
+            Col("self_level", fm["ldu_self_level"].label, "text", min_width=11, max_width=12),
+            Col(
+                "recognised_level",
+                fm["ldu_recognised_level"].label,
+                "text",
+                min_width=11,
+                max_width=12,
+            ),
+            Col("supported_level", "Mức số liệu đáp ứng", "text", min_width=11, max_width=12),
+            Col(
+                "member_rate",
+                "Tỷ lệ " + _lower_first(labels.measure("members_recognised")),
+                "rate",
+                min_width=14,
+                max_width=16,
+            ),
+            Col(
+                "learner_rate",
+                "Tỷ lệ " + _lower_first(labels.measure("learners_recognised")),
+                "rate",
+                min_width=14,
+                max_width=16,
+            ),
+            Col("emulation_title", fm["emulation_title"].label, "wrap", min_width=16, max_width=16),
+            Col("digital_level", fm["digital_level"].label, "wrap", min_width=16, max_width=16),
+            Col("reason", "Nhận xét", "wrap", max_width=50, min_width=30),
+        ]
+        rows = []
+        for u in self.ordered_units().itertuples(index=False):
+            values = self.unit_row(u)
+            x = ldu.loc[u.unit_code] if u.unit_code in ldu.index else None
+            reg = r.units.at[u.unit_code, "ldu_registered"] if "ldu_registered" in r.units else None
+            values["ldu_registered"] = "" if _missing(reg) else YES_NO[bool(reg)]
+            values["emulation_title"] = labels.choice(
+                "emulation_title", r.units.at[u.unit_code, "emulation_title"]
+            )
+            values["digital_level"] = labels.choice(
+                "digital_level", r.units.at[u.unit_code, "digital_level"]
+            )
+            if x is not None:
+                values["self_level"] = labels.choice("ldu_level", x["self_level"])
+                values["recognised_level"] = labels.choice("ldu_level", x["recognised_level"])
+                values["supported_level"] = labels.choice("ldu_level", x["supported_level"])
+                values["member_rate"] = _num(x["member_rate"])
+                values["learner_rate"] = _num(x["learner_rate"])
+                flagged = bool(x["flagged"])
+                values["flagged"] = flagged
+                reason = _text(x["reason"])
+                values["reason"] = (
+                    "Mức đơn vị ghi cao hơn mức số liệu đáp ứng. " + reason if flagged else reason
+                )
+            rows.append(values)
+        ref = sh.table(
+            HEADER_ROW, cols, rows, row_style=lambda v: FLAG if v.get("flagged") else None
+        )
+        sh.autofilter(ref)
+        # Units by level: live COUNTIFs over the columns above, cached from the pipeline.
+        row = ref.end_row + 1
+        sh.heading(row, "Số đơn vị theo mức")
+        row += 1
+        hdr = st.header()
+        level_cols = ("self_level", "recognised_level", "supported_level")
+        ws = sh.ws
+        label_col = ref.columns["unit_name"]
+        ws.write_string(row, label_col, "Mức", hdr)
+        for key in level_cols:
+            ws.write_string(
+                row, ref.columns[key], next(c.header for c in cols if c.key == key), hdr
+            )
+        row += 1
+        supported = r.learning_unit["supported_level"].value_counts()
+        for choice in report.choices["ldu_level"]:
+            ws.write_string(row, label_col, choice.label, st.cell("text"))
+            cached = {
+                "self_level": self.city_value(f"ldu_self_level.{choice.code}") or 0.0,
+                "recognised_level": self.city_value(f"ldu_recognised_level.{choice.code}") or 0.0,
+                "supported_level": float(supported.get(choice.code, 0)),
+            }
+            for key in level_cols:
+                col = ref.columns[key]
+                if rows:
+                    rng = xl_range(ref.first_row, col, ref.last_row, col)
+                    ws.write_formula(
+                        row, col, f'=COUNTIF({rng},"{choice.label}")', st.cell("int"), cached[key]
+                    )
+                else:
+                    ws.write_number(row, col, 0, st.cell("int"))
+            row += 1
+        sh.finish(freeze=(HEADER_ROW + 1, 3), repeat=HEADER_ROW)
+
+    # -- Biểu 06 / 07: the lists
+
+    def list_cols(self, list_code: str) -> list[Col]:
+        lst = self.result.schemas.report.list_map[list_code]
+        cols = [
+            Col("seq", "STT", "seq"),
+            Col("unit_code", self.labels.report.field_map["unit_code"].label, "code"),
+            Col(
+                "unit_name",
+                self.labels.report.field_map["unit_name"].label,
+                "wrap",
+                max_width=30,
+                min_width=18,
+            ),
+        ]
+        for f in lst.fields:
+            if f.type == "integer" and f.min is not None and f.min >= 1000:
+                kind = "year"
+            elif f.is_numeric:
+                kind = "int" if f.type == "integer" else "num"
+            elif f.type == "date":
+                kind = "date"
+            else:
+                kind = "wrap"
+            cols.append(Col(f.code, f.label, kind, max_width=45 if f.long else 32, min_width=10))
+        return cols
+
+    def list_rows(self, list_code: str) -> list[dict[str, Any]]:
+        lst = self.result.schemas.report.list_map[list_code]
+        frame = list_frame(self.result, list_code)
+        rows = []
+        for rec in frame.to_dict("records"):
+            values: dict[str, Any] = {
+                "unit_code": rec["unit_code"],
+                "unit_name": self.unit_name(rec["unit_code"]),
+            }
+            for f in lst.fields:
+                v = rec.get(f.code)
+                values[f.code] = self.labels.choice(f.choices, v) if f.type == "choice" else v
+            rows.append(values)
+        return rows
+
+    def form_06(self) -> None:
+        sh = Sheet(self, "06", note=self.source_note)
+        ref = sh.table(HEADER_ROW, self.list_cols("initiatives"), self.list_rows("initiatives"))
+        sh.autofilter(ref)
+        sh.finish(freeze=(HEADER_ROW + 1, 3), repeat=HEADER_ROW)
+
+    def form_07(self) -> None:
+        r = self.result
+        report = r.schemas.report
+        forms = report.choices[report.list_map["nominations"].field("proposed_form").choices or ""]
+        lowest = min(forms, key=lambda c: c.rank)
+        sh = Sheet(
+            self,
+            "07",
+            note=(
+                f"{self.source_note} Cột “Cảnh báo”: người/tập thể được đề nghị trùng, hoặc đơn vị "
+                f"có tiêu chí “không đạt” mà đề nghị hình thức cao hơn {lowest.label}."
+            ),
+        )
+        cols = [
+            *self.list_cols("nominations"),
+            Col("warning", "Cảnh báo", "wrap", max_width=40, min_width=24),
+        ]
+        rows = self.list_rows("nominations")
+        raw = r.data.lists["nominations"]
+        kept_files = {f: c for c, f in r.kept.items()}
+        raw = raw[raw["file"].isin(kept_files)].copy()
+        raw["unit_code"] = raw["file"].map(kept_files)
+        raw = raw.sort_values(["unit_code", "row"], kind="stable")
+        positions = list(zip(raw["file"], raw["row"], strict=True))
+        duplicates: dict[tuple[str, str], list[str]] = {}
+        for i in r.issues:
+            if i.code in DUPLICATE_CODES:
+                duplicates.setdefault((i.file, i.cell), []).append(i.message)
+        failed: dict[str, list[str]] = {}
+        for x in r.criteria.itertuples(index=False):
+            if x.status == FAIL:
+                failed.setdefault(str(x.unit_code), []).append(str(x.criterion))
+        rank = {c.label: c.rank for c in forms}
+        for values, (file, row) in zip(rows, positions, strict=True):
+            notes = []
+            loc = r.data.locate(str(file), "nominee_name", "nominations", int(row))
+            if loc is not None:
+                notes += duplicates.get((str(file), loc.cell), [])
+            unit_failed = failed.get(str(values["unit_code"]), [])
+            if (
+                unit_failed
+                and rank.get(str(values.get("proposed_form")), lowest.rank) > lowest.rank
+            ):
+                notes.append(
+                    f"Đơn vị có tiêu chí “không đạt” ({', '.join(unit_failed)}): xem xét lại "
+                    f"đề nghị hình thức cao hơn {lowest.label}."
+                )
+            values["warning"] = "\n".join(notes)
+        ref = sh.table(
+            HEADER_ROW, cols, rows, row_style=lambda v: FLAG if v.get("warning") else None
+        )
+        sh.autofilter(ref)
+        sh.finish(freeze=(HEADER_ROW + 1, 3), repeat=HEADER_ROW)
+
+    # -- Biểu 08
+
+    def form_08(self) -> None:
+        r = self.result
+        sh = Sheet(
+            self,
+            "08",
+            note=(
+                f"Nguồn: mục đánh giá chung trong {self.n_units} báo cáo hợp lệ; "
+                "giữ nguyên lời văn của đơn vị."
+            ),
+        )
+        texts = [f for f in r.schemas.report.fields if f.type == "text" and f.long]
+        cols = [
+            Col("seq", "STT", "seq"),
+            Col("unit_code", r.schemas.report.field_map["unit_code"].label, "code"),
+            Col(
+                "unit_name",
+                r.schemas.report.field_map["unit_name"].label,
+                "wrap",
+                max_width=28,
+                min_width=18,
+            ),
+        ] + [Col(f.code, f.label, "wrap", max_width=45, min_width=30) for f in texts]
+        rows = []
+        for u in self.ordered_units().itertuples(index=False):
+            values = self.unit_row(u)
+            for f in texts:
+                values[f.code] = r.units.at[u.unit_code, f.code] if f.code in r.units else None
+            rows.append(values)
+        ref = sh.table(HEADER_ROW, cols, rows)
+        sh.autofilter(ref)
+        sh.finish(freeze=(HEADER_ROW + 1, 3), repeat=HEADER_ROW)
+
+    # -- Biểu 09
+
+    def form_09(self) -> None:
+        r, s = self.result, self.result.settings
+        deadline = _ddmmyyyy(s.deadline(r.year))
+        sh = Sheet(
+            self,
+            "09",
+            note=(
+                f"Nguồn: danh mục đơn vị của Sở ({len(r.tracking)} đơn vị) và các tệp báo cáo đã "
+                f"nhận; hạn gửi ngày {deadline} (Kế hoạch mục VII.4). Ngày gửi: ngày báo cáo "
+                "đơn vị ghi trong biểu mẫu (hoặc ngày nhận thư, ngày của tệp)."
+            ),
+        )
+        report = r.schemas.report
+        row = HEADER_ROW
+        sh.heading(row, "I. TỶ LỆ GỬI BÁO CÁO THEO ĐỊA BÀN")
+        row += 1
+        cols = [
+            Col("seq", "STT", "seq"),
+            Col("area_code", "Mã địa bàn", "code", min_width=8),
+            Col("area_name", "Địa bàn", "wrap", max_width=34, min_width=18),
+            Col("expected", "Số đơn vị phải báo cáo", "int", total=True, min_width=11),
+            Col("on_time", TRACKING_STATUS["on_time"], "int", total=True, min_width=11),
+            Col("late", TRACKING_STATUS["late"], "int", total=True, min_width=11),
+            Col("missing", TRACKING_STATUS["missing"], "int", total=True, min_width=11),
+            Col("sent", "Số đơn vị đã gửi", "int", total=True, min_width=11),
+            Col("rate", "Tỷ lệ đã gửi", "rate", rate=("sent", "expected"), min_width=10),
+        ]
+        rows = []
+        for x in r.reporting_rate.sort_values("area_code").itertuples(index=False):
+            rows.append(
+                {
+                    "area_code": x.area_code,
+                    "area_name": x.area_name,
+                    "expected": int(x.expected),
+                    "on_time": int(x.on_time),
+                    "late": int(x.late),
+                    "missing": int(x.missing),
+                    "sent": int(x.on_time) + int(x.late),
+                }
+            )
+        totals = {
+            k: float(sum(v[k] for v in rows))
+            for k in ("expected", "on_time", "late", "missing", "sent")
+        }
+        ref = sh.table(row, cols, rows, totals)
+        row = ref.end_row + 1
+
+        track = r.tracking.copy()
+        track["_rank"] = track["unit_type"].map(self.type_rank).fillna(99)
+        track = track.sort_values(["area_code", "_rank", "unit_code"], kind="stable")
+        missing = track[track["status"] == "missing"]
+        sh.heading(
+            row, f"II. DANH SÁCH ĐƠN VỊ CHƯA GỬI BÁO CÁO (cần đôn đốc): {len(missing)} đơn vị"
+        )
+        row += 1
+        unit_cols = [
+            Col("seq", "STT", "seq"),
+            Col("unit_code", report.field_map["unit_code"].label, "code"),
+            Col(
+                "unit_name", report.field_map["unit_name"].label, "wrap", max_width=34, min_width=18
+            ),
+            Col("unit_type", report.field_map["unit_type"].label, "wrap", max_width=18),
+            Col("area_name", "Địa bàn", "wrap", max_width=18),
+            Col("email", "Thư điện tử", "text", max_width=34),
+        ]
+
+        def unit_values(x: Any) -> dict[str, Any]:
+            return {
+                "unit_code": x.unit_code,
+                "unit_name": x.unit_name,
+                "unit_type": report.unit_type_label(str(x.unit_type)),
+                "area_name": x.area_name,
+                "email": x.email,
+                "status": TRACKING_STATUS.get(str(x.status), str(x.status)),
+                "submitted_at": x.submitted_at,
+                "file": x.file,
+            }
+
+        ref = sh.table(
+            row,
+            unit_cols,
+            [unit_values(x) for x in missing.itertuples(index=False)],
+            empty_text="Tất cả đơn vị đã gửi báo cáo.",
+        )
+        row = ref.end_row + 1
+
+        sh.heading(row, "III. TÌNH HÌNH GỬI BÁO CÁO CỦA TỪNG ĐƠN VỊ")
+        row += 1
+        all_cols = [
+            *unit_cols[:5],
+            Col("status", "Tình trạng", "text", min_width=11),
+            Col("submitted_at", "Ngày gửi", "date", min_width=11),
+            Col("file", "Tệp được tổng hợp", "wrap", max_width=34),
+        ]
+        styles = {"missing": BAD, "late": NEUTRAL}
+        rows = [unit_values(x) for x in track.itertuples(index=False)]
+        ref = sh.table(
+            row,
+            all_cols,
+            rows,
+            row_style=lambda v: styles.get(
+                next((k for k, t in TRACKING_STATUS.items() if t == v.get("status")), "")
+            ),
+        )
+        sh.autofilter(ref)
+        sh.finish()
+
+    # -- Biểu 10
+
+    def form_10(self) -> None:
+        sh = Sheet(
+            self,
+            "10",
+            note=(
+                "Biểu đồ lấy số liệu từ các bảng bên trái; sửa số liệu trong bảng thì biểu đồ "
+                "cập nhật theo. Số liệu như tại Biểu 01, 05 và 09."
+            ),
+        )
+        row = HEADER_ROW
+        blocks: list[tuple[int, int, float]] = []  # first row, first free row, chart height pt
+        chart_col = 0
+        for n, spec in enumerate(chart_specs(self.result), start=1):
+            start = row
+            sh.heading(row, f"{n}. {spec.title}")
+            row += 1
+            cols = [
+                Col("category", spec.category_header, "wrap", max_width=30, min_width=22),
+                Col(
+                    "value",
+                    spec.bars.name,
+                    "rate" if spec.percent else "int",
+                    min_width=12,
+                    max_width=16,
+                ),
+            ]
+            if spec.target is not None:
+                cols.append(Col("target", "Chỉ tiêu", "rate", min_width=12))
+            rows = []
+            for i, category in enumerate(spec.categories):
+                values: dict[str, Any] = {"category": category, "value": spec.bars.values[i]}
+                if spec.target is not None:
+                    values["target"] = spec.target.values[i]
+                rows.append(values)
+            ref = sh.table(row, cols, rows)
+            height = max(280, 90 + 22 * len(spec.categories)) if spec.horizontal else 280
+            chart_col = max(chart_col, max(ref.columns.values()) + 2)
+            self._native_chart(sh, spec, ref, height, chart_col)
+            chart_rows = math.ceil(height / 20) + 1
+            row = max(ref.end_row, row + chart_rows) + 1
+            blocks.append((start, row, height * 0.75 + 20))
+        # The charts' columns belong to the page (band width, print width).
+        for col in range(chart_col, chart_col + math.ceil(CHART_WIDTH / (8.43 * UNIT_PX + 5)) + 1):
+            sh.note_width(col, 8.43)
+        sh.finish(fit=False)
+        self._paginate(sh, blocks)
+
+    def _paginate(self, sh: Sheet, blocks: Sequence[tuple[int, int, float]]) -> None:
+        """Print scale to fit the width, and page breaks that never cut a chart in two.
+
+        Excel ignores manual page breaks on a sheet set to "fit to pages", so this sheet is
+        scaled explicitly instead.
+        """
+        last_col = max(sh.widths, default=0)
+        content_px = sum(sh.widths.get(c, 8.43) * UNIT_PX + 5 for c in range(last_col + 1))
+        # 10% to spare: spreadsheet programs differ a little in how wide a column prints.
+        printable_px = (A4_LANDSCAPE_IN[0] - 0.9) * 96 * 0.9
+        scale = max(10, min(100, math.floor(100 * printable_px / max(content_px, 1.0))))
+        sh.ws.set_print_scale(scale)
+        page_pt = (A4_LANDSCAPE_IN[1] - 1.2) * 72 * 100 / scale - 30
+
+        def rows_pt(first: int, end: int) -> float:
+            return sum(sh.heights.get(r, LINE_HEIGHT) for r in range(first, end))
+
+        used = rows_pt(0, blocks[0][0]) if blocks else 0.0
+        breaks = []
+        for first, end, chart_pt in blocks:
+            height = max(rows_pt(first, end), chart_pt)
+            if used > 0 and used + height > page_pt:
+                breaks.append(first)
+                used = 0.0
+            used += height
+        if breaks:
+            sh.ws.set_h_pagebreaks(breaks)
+
+    def _native_chart(
+        self, sh: Sheet, spec: ChartSpec, ref: TableRef, height: int, col: int
+    ) -> None:
+        if ref.last_row < ref.first_row:
+            return
+        font = {"name": FONT, "size": 10}
+        chart = self.wb.add_chart({"type": "bar" if spec.horizontal else "column"})
+        name = sh.name
+        cat_col, val_col = ref.columns["category"], ref.columns["value"]
+        num_format = "0.0%" if spec.percent else "#,##0"
+        chart.add_series(
+            {
+                "name": [name, ref.header_row, val_col],
+                "categories": [name, ref.first_row, cat_col, ref.last_row, cat_col],
+                "values": [name, ref.first_row, val_col, ref.last_row, val_col],
+                "fill": {"color": "#2F5597"},
+                "gap": 60,
+                "data_labels": {"value": True, "num_format": num_format, "font": font},
+            }
+        )
+        value_axis = {
+            "num_format": "0%" if spec.percent else "#,##0",
+            "min": 0,
+            "num_font": font,
+            "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}},
+        }
+        if spec.percent:
+            value_axis["max"] = 1
+        category_axis: dict[str, Any] = {"num_font": font}
+        if spec.horizontal:
+            # First category on top, and the value axis kept at the bottom.
+            category_axis.update(reverse=True, crossing="max")
+            chart.set_x_axis(value_axis)
+            chart.set_y_axis(category_axis)
+        else:
+            chart.set_x_axis(category_axis)
+            chart.set_y_axis(value_axis)
+        if spec.target is not None and "target" in ref.columns:
+            t_col = ref.columns["target"]
+            line = self.wb.add_chart({"type": "line"})
+            line.add_series(
+                {
+                    "name": spec.target.name,
+                    "categories": [name, ref.first_row, cat_col, ref.last_row, cat_col],
+                    "values": [name, ref.first_row, t_col, ref.last_row, t_col],
+                    "line": {"color": "#C00000", "dash_type": "dash", "width": 1.75},
+                    "marker": {"type": "none"},
+                }
+            )
+            chart.combine(line)
+            chart.set_legend({"position": "bottom", "font": font})
+        else:
+            chart.set_legend({"none": True})
+        chart.set_title({"name": spec.title, "name_font": {"name": FONT, "size": 12, "bold": True}})
+        chart.set_size({"width": CHART_WIDTH, "height": height})
+        chart.set_chartarea({"border": {"color": "#BFBFBF"}})
+        sh.ws.insert_chart(ref.header_row, col, chart, {"x_offset": 4, "y_offset": 0})
+
+    # -- Biểu 11
+
+    def form_11(self) -> None:
+        r = self.result
+        rule_codes = {rule.code for rule in r.schemas.report.rules}
+        sh = Sheet(
+            self,
+            "11",
+            note=(
+                "Nguồn: kiểm tra tự động các tệp báo cáo. Vị trí ghi theo địa chỉ trong tệp của "
+                "đơn vị (trang tính!ô). Lỗi: số liệu không được tính, đơn vị cần sửa và gửi lại."
+            ),
+        )
+        cols = [
+            Col("seq", "STT", "seq"),
+            Col("severity", "Mức độ", "text", min_width=9),
+            Col("unit_code", "Mã đơn vị", "code"),
+            Col("unit_name", "Tên đơn vị", "wrap", max_width=26, min_width=16),
+            Col("file", "Tệp", "wrap", max_width=26),
+            Col("where", "Vị trí", "wrap", max_width=20, min_width=10),
+            Col("field", "Chỉ tiêu", "wrap", max_width=30, min_width=16),
+            Col("value", "Giá trị đã ghi", "wrap", max_width=20, min_width=12),
+            Col("message", "Nội dung, cách sửa", "wrap", max_width=50, min_width=36),
+            Col("kind", "Loại vấn đề", "wrap", max_width=24, min_width=14),
+            Col("code", "Mã vấn đề", "text", max_width=28),
+        ]
+        rows = []
+        for i in r.issues_table.itertuples(index=False):
+            code = str(i.code)
+            kind = (
+                CATALOGUE[code].title
+                if code in CATALOGUE
+                else ("Số liệu không khớp giữa các ô" if code in rule_codes else "")
+            )
+            where = f"{i.sheet}!{i.cell}" if i.sheet and i.cell else str(i.cell or i.sheet or "")
+            rows.append(
+                {
+                    "severity": SEVERITY.get(str(i.severity), str(i.severity)),
+                    "unit_code": i.unit_code,
+                    "unit_name": self.unit_name(i.unit_code),
+                    "file": i.file,
+                    "where": where,
+                    "field": self.labels.field_of_issue(str(i.field)),
+                    "value": i.value,
+                    "message": i.message,
+                    "kind": kind,
+                    "code": code,
+                }
+            )
+        colours = {"Lỗi": BAD, "Cảnh báo": NEUTRAL}
+        ref = sh.table(
+            HEADER_ROW,
+            cols,
+            rows,
+            row_style=lambda v: colours.get(str(v.get("severity"))),
+            empty_text="Không phát hiện vấn đề nào.",
+        )
+        sh.autofilter(ref)
+        sh.finish(freeze=(HEADER_ROW + 1, 0), repeat=HEADER_ROW)
+
+    # -- Biểu 12
+
+    def form_12(self) -> None:
+        r = self.result
+        sh = Sheet(
+            self,
+            "12",
+            note=(
+                "Nguồn: các tệp trong thư mục dữ liệu vào. Mã SHA-256 dùng để đối chiếu đúng tệp "
+                "đã được tổng hợp (xem thêm manifest.json)."
+            ),
+        )
+        cols = [
+            Col("seq", "STT", "seq"),
+            Col("file", "Tệp", "wrap", max_width=34, min_width=20),
+            Col("unit_code", "Mã đơn vị", "code"),
+            Col("unit_name", "Tên đơn vị", "wrap", max_width=28, min_width=16),
+            Col("status", "Tình trạng", "wrap", max_width=16, min_width=12),
+            Col("reason", "Lý do, ghi chú", "wrap", max_width=50, min_width=30),
+            Col("errors", "Số lỗi", "int", min_width=7),
+            Col("warnings", "Số cảnh báo", "int", min_width=9),
+            Col("template", "Biểu mẫu (phiên bản)", "text", max_width=20),
+            Col("report_date", "Ngày báo cáo", "date", min_width=11),
+            Col("submitted_at", "Ngày nhận", "date", min_width=11),
+            Col("size", "Dung lượng (byte)", "int", min_width=11),
+            Col("sha256", "Mã SHA-256", "wrap", max_width=34, min_width=34),
+        ]
+        rows = []
+        for x in r.submissions.itertuples(index=False):
+            template = f"{x.template_id} ({x.template_version})" if x.template_id else ""
+            rows.append(
+                {
+                    "file": x.file,
+                    "unit_code": x.unit_code,
+                    "unit_name": self.unit_name(x.unit_code),
+                    "status": SUBMISSION_STATUS.get(str(x.status), str(x.status)),
+                    "status_code": x.status,
+                    "reason": x.reason,
+                    "errors": x.errors,
+                    "warnings": x.warnings,
+                    "template": template,
+                    "report_date": x.report_date,
+                    "submitted_at": x.submitted_at,
+                    "size": x.size,
+                    "sha256": x.sha256,
+                }
+            )
+        colours = {
+            "rejected": BAD,
+            "accepted_with_warnings": NEUTRAL,
+            "superseded": {"font_color": "#808080"},
+        }
+        ref = sh.table(
+            HEADER_ROW, cols, rows, row_style=lambda v: colours.get(str(v.get("status_code")))
+        )
+        sh.autofilter(ref)
+        sh.finish(freeze=(HEADER_ROW + 1, 2), repeat=HEADER_ROW)
+
+
+def build_workbook(result: RunResult) -> bytes:
+    """The consolidated report as .xlsx bytes."""
+    return ReportBook(result).build()
+
+
+def workbook_path(out_dir: Path, year: int) -> Path:
+    return out_dir / WORKBOOK_NAME.format(year=year)
+
+
+def write_report_outputs(result: RunResult, input_dir: Path, out_dir: Path) -> Path:
+    """Write the report workbook, the chart PNGs and, last, the manifest; return the workbook."""
+    book = workbook_path(out_dir, result.year)
+    write_bytes(book, build_workbook(result))
+    log.info("report workbook %s", book)
+    write_chart_pngs(result, out_dir / "charts")
+    write_manifest(result, input_dir, out_dir)
+    return book
+
+
+__all__ = ["WORKBOOK_NAME", "build_workbook", "workbook_path", "write_report_outputs"]
