@@ -1193,6 +1193,8 @@ class ReportBook:
                         {
                             "author": self.result.settings.issuing_body_short,
                             "x_scale": 3,
+                            "font_name": FONT,
+                            "font_size": 10,
                             "y_scale": 2.5,
                         },
                     )

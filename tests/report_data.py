@@ -123,7 +123,9 @@ def base_scalars(
         "international_activities": 1,
         "awards_collective": 2,
         "awards_individual": 9,
-        "results_summary": "Tổ chức Tuần lễ hưởng ứng học tập suốt đời; 100% giáo viên bồi dưỡng trực tuyến.",
+        "results_summary": (
+            "Tổ chức Tuần lễ hưởng ứng học tập suốt đời; 100% giáo viên bồi dưỡng trực tuyến."
+        ),
         "difficulties": "Kinh phí cho hoạt động học tập suốt đời còn hạn chế.",
         "proposals": "Đề nghị Sở tổ chức tập huấn về tiêu chí “Đơn vị học tập”.",
     }
@@ -160,15 +162,25 @@ def submissions(schemas: Schemas) -> list[RawSubmission]:
     pgd_lists = {
         "people": people({"managers": (4, 4, 4, 4, 2, 4), "staff": (18, 17, 17, 15, 6, 16)}),
         "initiatives": [
-            {"title": "Sổ tay học tập điện tử cho cán bộ quản lý", "domain": "Chuyển đổi số",
-             "authors": "Nguyễn Văn An", "level": "Cấp huyện", "year": 2026, "decision": "55/QĐ-UBND"},
+            {
+                "title": "Sổ tay học tập điện tử cho cán bộ quản lý",
+                "domain": "Chuyển đổi số",
+                "authors": "Nguyễn Văn An",
+                "level": "Cấp huyện",
+                "year": 2026,
+                "decision": "55/QĐ-UBND",
+            },
         ],
         "nominations": [
-            {"nominee_kind": "Tập thể", "nominee_name": "Tổ Giáo dục thường xuyên",
-             "position": "Phòng GDĐT huyện An Phước", "proposed_form": "Bằng khen của Chủ tịch UBND thành phố",
-             "achievements": "Dẫn đầu phong trào xây dựng đơn vị học tập của huyện."},
+            {
+                "nominee_kind": "Tập thể",
+                "nominee_name": "Tổ Giáo dục thường xuyên",
+                "position": "Phòng GDĐT huyện An Phước",
+                "proposed_form": "Bằng khen của Chủ tịch UBND thành phố",
+                "achievements": "Dẫn đầu phong trào xây dựng đơn vị học tập của huyện.",
+            },
         ],
-    }  # fmt: skip
+    }
     # The first version of the area office's report, replaced by the one above.
     first = dict(pgd, report_date=dt.datetime(YEAR, 11, 15), campaign_events=1)
     subs.append(
@@ -196,23 +208,49 @@ def submissions(schemas: Schemas) -> list[RawSubmission]:
         proposals=INJECTION_DDE,
     )
     vd_lists = {
-        "people": people({
-            "managers": (3, 3, 3, 3, 1, 3), "teachers": (80, 78, 76, 70, 30, 80),
-            "staff": (10, 9, 9, 6, 1, 8), "learners": (1200, 1180, 1150, 900, 300, 1100),
-        }),
+        "people": people(
+            {
+                "managers": (3, 3, 3, 3, 1, 3),
+                "teachers": (80, 78, 76, 70, 30, 80),
+                "staff": (10, 9, 9, 6, 1, 8),
+                "learners": (1200, 1180, 1150, 900, 300, 1100),
+            }
+        ),
         "initiatives": [
-            {"title": "Câu lạc bộ đọc sách “Mỗi tuần một cuốn sách”", "domain": "Thư viện",
-             "authors": "Lê Thị Hoa", "level": "Cấp thành phố", "year": 2026, "decision": "120/QĐ-SGDĐT"},
-            {"title": INJECTION_DDE, "domain": "Khác", "authors": INJECTION_LINK,
-             "level": "Cấp cơ sở", "year": 2026, "decision": "3/QĐ-THPT"},
+            {
+                "title": "Câu lạc bộ đọc sách “Mỗi tuần một cuốn sách”",
+                "domain": "Thư viện",
+                "authors": "Lê Thị Hoa",
+                "level": "Cấp thành phố",
+                "year": 2026,
+                "decision": "120/QĐ-SGDĐT",
+            },
+            {
+                "title": INJECTION_DDE,
+                "domain": "Khác",
+                "authors": INJECTION_LINK,
+                "level": "Cấp cơ sở",
+                "year": 2026,
+                "decision": "3/QĐ-THPT",
+            },
         ],
         "nominations": [
-            {"nominee_kind": "Cá nhân", "nominee_name": "Nguyễn Thị Lan", "position": "Giáo viên",
-             "proposed_form": "Bằng khen của Thủ tướng Chính phủ", "achievements": INJECTION_LINK},
-            {"nominee_kind": "Tập thể", "nominee_name": INJECTION_DDE, "position": "",
-             "proposed_form": "Giấy khen của Giám đốc Sở", "achievements": "Nhiều sáng kiến."},
+            {
+                "nominee_kind": "Cá nhân",
+                "nominee_name": "Nguyễn Thị Lan",
+                "position": "Giáo viên",
+                "proposed_form": "Bằng khen của Thủ tướng Chính phủ",
+                "achievements": INJECTION_LINK,
+            },
+            {
+                "nominee_kind": "Tập thể",
+                "nominee_name": INJECTION_DDE,
+                "position": "",
+                "proposed_form": "Giấy khen của Giám đốc Sở",
+                "achievements": "Nhiều sáng kiến.",
+            },
         ],
-    }  # fmt: skip
+    }
     subs.append(raw(schemas, "truong/THPT-H01-01.xlsx", "THPT-H01-01", "xhht-truong", vd, vd_lists))
 
     # Late, with a value error (text in a number cell): its campaign figure is not counted.
@@ -221,20 +259,34 @@ def submissions(schemas: Schemas) -> list[RawSubmission]:
     )
     nth.update(campaign_events="mười hai", ldu_recognised_level="Chưa đạt", awards_individual=0)
     nth_lists = {
-        "people": people({
-            "managers": (3, 3, 1, 3, 1, 3), "teachers": (60, 40, 30, 50, 20, 55),
-            "staff": (8, 4, 2, 6, 1, 5), "learners": (900, 700, 600, 700, 200, 800),
-        }),
+        "people": people(
+            {
+                "managers": (3, 3, 1, 3, 1, 3),
+                "teachers": (60, 40, 30, 50, 20, 55),
+                "staff": (8, 4, 2, 6, 1, 5),
+                "learners": (900, 700, 600, 700, 200, 800),
+            }
+        ),
         "initiatives": [
-            {"title": "Ngân hàng câu hỏi trực tuyến môn Toán", "domain": "Toán",
-             "authors": "Phạm Minh Tuấn", "level": "Chưa công nhận", "year": 2026},
+            {
+                "title": "Ngân hàng câu hỏi trực tuyến môn Toán",
+                "domain": "Toán",
+                "authors": "Phạm Minh Tuấn",
+                "level": "Chưa công nhận",
+                "year": 2026,
+            },
         ],
         # Proposed above Giấy khen although the school fails criteria: flagged in Biểu 07.
         "nominations": [
-            {"nominee_kind": "Cá nhân", "nominee_name": "Hoàng Thị Mai", "position": "Tổ trưởng",
-             "proposed_form": "Bằng khen của Chủ tịch UBND thành phố", "achievements": "Tích cực."},
+            {
+                "nominee_kind": "Cá nhân",
+                "nominee_name": "Hoàng Thị Mai",
+                "position": "Tổ trưởng",
+                "proposed_form": "Bằng khen của Chủ tịch UBND thành phố",
+                "achievements": "Tích cực.",
+            },
         ],
-    }  # fmt: skip
+    }
     subs.append(
         raw(schemas, "truong/THPT-H01-02.xlsx", "THPT-H01-02", "xhht-truong", nth, nth_lists)
     )
@@ -258,23 +310,49 @@ def submissions(schemas: Schemas) -> list[RawSubmission]:
         funds_mobilised=310_000_000,
     )
     lqd_lists = {
-        "people": people({
-            "managers": (4, 4, 4, 4, 3, 4), "teachers": (95, 95, 94, 90, 50, 95),
-            "staff": (12, 12, 12, 10, 4, 12), "learners": (1500, 1490, 1480, 1400, 700, 1500),
-        }),
+        "people": people(
+            {
+                "managers": (4, 4, 4, 4, 3, 4),
+                "teachers": (95, 95, 94, 90, 50, 95),
+                "staff": (12, 12, 12, 10, 4, 12),
+                "learners": (1500, 1490, 1480, 1400, 700, 1500),
+            }
+        ),
         "initiatives": [
-            {"title": "Ngày hội học tập suốt đời gắn với trải nghiệm bảo tàng", "domain": "Trải nghiệm",
-             "authors": "Đặng Thu Hà", "level": "Toàn quốc", "year": 2026, "decision": "9/QĐ-BGDĐT"},
-            {"title": "Bồi dưỡng năng lực số cho giáo viên qua LMS", "domain": "Chuyển đổi số",
-             "authors": "Bùi Quang Huy", "level": "Cấp thành phố", "year": 2025, "decision": "140/QĐ-SGDĐT"},
+            {
+                "title": "Ngày hội học tập suốt đời gắn với trải nghiệm bảo tàng",
+                "domain": "Trải nghiệm",
+                "authors": "Đặng Thu Hà",
+                "level": "Toàn quốc",
+                "year": 2026,
+                "decision": "9/QĐ-BGDĐT",
+            },
+            {
+                "title": "Bồi dưỡng năng lực số cho giáo viên qua LMS",
+                "domain": "Chuyển đổi số",
+                "authors": "Bùi Quang Huy",
+                "level": "Cấp thành phố",
+                "year": 2025,
+                "decision": "140/QĐ-SGDĐT",
+            },
         ],
         "nominations": [
-            {"nominee_kind": "Cá nhân", "nominee_name": "Nguyễn Thị Lan", "position": "Giáo viên",
-             "proposed_form": "Bằng khen của Chủ tịch UBND thành phố", "achievements": "Tác giả sáng kiến cấp thành phố."},
-            {"nominee_kind": "Tập thể", "nominee_name": "Trường THPT Lê Quý Đôn", "position": "",
-             "proposed_form": "Bằng khen của Thủ tướng Chính phủ", "achievements": "Đơn vị học tập Mức 2."},
+            {
+                "nominee_kind": "Cá nhân",
+                "nominee_name": "Nguyễn Thị Lan",
+                "position": "Giáo viên",
+                "proposed_form": "Bằng khen của Chủ tịch UBND thành phố",
+                "achievements": "Tác giả sáng kiến cấp thành phố.",
+            },
+            {
+                "nominee_kind": "Tập thể",
+                "nominee_name": "Trường THPT Lê Quý Đôn",
+                "position": "",
+                "proposed_form": "Bằng khen của Thủ tướng Chính phủ",
+                "achievements": "Đơn vị học tập Mức 2.",
+            },
         ],
-    }  # fmt: skip
+    }
     subs.append(
         raw(schemas, "truong/THPT-Q01-01.xlsx", "THPT-Q01-01", "xhht-truong", lqd, lqd_lists)
     )
