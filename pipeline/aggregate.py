@@ -115,6 +115,11 @@ def target_progress(aggs: pd.DataFrame, schemas: Schemas, year: int, city_key: s
     for t in schemas.criteria.targets:
         rate = city.get(f"target.{t.code}")
         milestone = t.milestone_for(year)
+        if milestone is None and t.milestones:
+            # Past the last milestone the target still holds (80% "by 2025" is still the bar
+            # in 2026), so measure against the latest one rather than show no target at all.
+            last = max(t.milestones)
+            milestone = (last, t.milestones[last])
         rows.append(
             {
                 "code": t.code,
