@@ -351,7 +351,7 @@ class Styles:
 CHART_WIDTH = 600
 """Width of a native chart in pixels."""
 A4_LANDSCAPE_IN = (11.69, 8.27)
-LINE_HEIGHT = 15.0
+LINE_HEIGHT = 14.0
 """Row height in points of one line of 11 pt text."""
 UNIT_PX = 7.0
 """One Excel column-width unit: the digit width of the 11 pt default font, in pixels."""
