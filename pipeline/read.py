@@ -6,20 +6,49 @@ calamine does not expose. Cells are found through the names and tables, never th
 addresses, so a unit may insert rows or move blocks. Input files are opened read-only and
 never modified. Every failure becomes an issue on the file, never an exception: one broken
 file must not stop the run.
+
+Files come by e-mail from hundreds of senders, so nothing in a file is trusted:
+
+* The folder scan (:func:`scan_inputs`) lists every entry once under a display name that
+  is NFC, valid UTF-8 and unique, so every file gets exactly one line in submissions.csv.
+  Sub-folders are read recursively. Symbolic links are never followed out of the input
+  folder: a link to a regular file inside the folder is read under its own name (and so is
+  reported as a duplicate of its target); a link to a folder, to anything outside the
+  folder, or to nothing is listed as rejected (``file-symlink``). Excel/LibreOffice lock
+  files (``~$x.xlsx``, ``.~lock.x.xlsx#``) and special files (pipes, devices) are listed as
+  rejected without being opened: opening a pipe would block the run.
+* The content decides, not the extension: a CSV, HTML or PDF renamed .xlsx, an encrypted
+  workbook (an OLE container), an old .xls renamed .xlsx and an .xlsb are told apart by
+  their first bytes and package parts.
+* Before calamine touches a package, the declared sizes are capped (total, per member,
+  compression ratio, member count); every XML part calamine will parse is decompressed once
+  by :mod:`zipfile`, which stops at the declared size and checks the CRC, so a member lying
+  about its size is caught; and each sheet calamine will load is scanned for the cells that
+  hold a value, because calamine allocates the whole rectangle from A1 to the farthest
+  such cell (a two-cell sheet with a cell at XFD1048576 aborts the process, uncatchably)
+  and an Excel table's ``ref`` is sliced the same way. Checks stay cheap: one pass of
+  zlib plus a regular expression over parts that are a few dozen kB in a real template.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
+import errno
 import hashlib
 import logging
 import os
+import posixpath
 import re
 import shutil
+import signal
+import stat
 import subprocess
 import tempfile
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +57,7 @@ from xml.etree import ElementTree as ET
 
 import python_calamine as pc
 
+from pipeline.errors import InputFolderError
 from pipeline.issues import make_issue
 from pipeline.model import META_KEYS, META_SHEET, FileInfo, Located, RawSubmission
 from pipeline.schema import ReportSchema
@@ -37,10 +67,25 @@ log = logging.getLogger(__name__)
 XLSX_EXTENSIONS = frozenset({".xlsx", ".xlsm"})
 LEGACY_EXTENSIONS = frozenset({".ods", ".xls"})
 SPREADSHEET_EXTENSIONS = XLSX_EXTENSIONS | LEGACY_EXTENSIONS | {".xlsb", ".csv"}
-# A filled template is a few hundred kB at most; far above that is a zip bomb or junk.
-MAX_UNCOMPRESSED_BYTES = 50_000_000
-MAX_CELLS_PER_SHEET = 2_000_000
+LOCK_FILE_PREFIXES = ("~$", ".~lock.")
+"""Excel's owner files (``~$name.xlsx``) and LibreOffice's (``.~lock.name.xlsx#``)."""
 
+# A filled template is a few dozen kB (a few hundred uncompressed); far above that is a zip
+# bomb or junk. The caps leave room for a sheet with a million formatted blank rows
+# (about 40 MB of XML), which is read, not rejected.
+MAX_FILE_BYTES = 100_000_000
+MAX_UNCOMPRESSED_BYTES = 150_000_000
+MAX_MEMBERS = 5_000
+MAX_RATIO = 1_100
+"""Deflate cannot expand more than about 1032:1; a higher declared ratio is a forged header."""
+MAX_WORKBOOK_XML_BYTES = 10_000_000
+"""workbook.xml and relationship parts are parsed into a tree: keep them small."""
+MAX_CELLS_PER_SHEET = 2_000_000
+"""Rows x columns from A1 to the farthest cell holding a value (calamine's dense range)."""
+CONVERT_TIMEOUT_S = 120
+"""LibreOffice converting one .ods/.xls; a hung conversion must not hang the run."""
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _NS = {
     "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
     "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
@@ -48,6 +93,26 @@ _NS = {
 }
 _REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^!]+))!\$?([A-Z]{1,3})\$?(\d+)$")
 _CELL = re.compile(rb'<c r="([A-Z]{1,3}[0-9]+)"([^>]*?)(?:/>|>(.*?)</c>)', re.S)
+# Element names may carry a namespace prefix (<x:c>); calamine accepts them, so must we.
+_C_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c(\s[^>]*)?>")
+# A cell element with content (neither self-closing nor immediately closed) and its address.
+_C_VALUED = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,9})"[^>/]*>(?!</)')
+_ROW_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row(\s[^>]*)?>")
+_R_ATTR = re.compile(rb'\br\s*=\s*"\$?([A-Z]{1,3})\$?([0-9]{1,9})"')
+_ROW_R_ATTR = re.compile(rb'\br\s*=\s*"([0-9]{1,9})"')
+_TABLE_HEAD = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?table\s([^>]*)>")
+_ATTR = re.compile(rb'\b(name|displayName|ref)\s*=\s*"([^"]*)"')
+_AREA = re.compile(r"^\$?([A-Z]{1,3})\$?([0-9]{1,9})(?::\$?([A-Z]{1,3})\$?([0-9]{1,9}))?$")
+_TABLE_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/table"
+
+
+class _Rejected(Exception):
+    """A whole-file problem found deep in reading: becomes the file's rejection issue."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 def col_letter(index: int) -> str:
@@ -67,28 +132,345 @@ def col_index(letters: str) -> int:
     return n - 1
 
 
-def file_info(path: Path, root: Path) -> FileInfo:
-    """Hash and stat a file without modifying it (read in chunks)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    stat = path.stat()
-    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
-    return FileInfo(
-        path=unicodedata.normalize("NFC", rel),
-        sha256=digest.hexdigest(),
-        size=stat.st_size,
-        mtime=dt.datetime.fromtimestamp(stat.st_mtime).replace(microsecond=0),
-    )
+def _thousands(n: int) -> str:
+    """Vietnamese digit grouping: 2.000.000."""
+    return f"{n:,}".replace(",", ".")
+
+
+# ---------------------------------------------------------------------------------------------
+# The input folder
+
+
+@dataclass(frozen=True)
+class InputEntry:
+    """One entry of the input folder, as it will appear in submissions.csv.
+
+    `name` is the path relative to the input folder, POSIX separators, NFC, valid UTF-8
+    (undecodable bytes shown as ``\\xNN``, control characters likewise) and unique in the
+    folder, so it can key every table and be written to any output. `path` is where the
+    entry is on disk (the raw OS name). `skip_code` marks an entry listed but not read (a
+    linked folder, a sub-folder that cannot be opened).
+    """
+
+    path: Path
+    name: str
+    skip_code: str = ""
+    skip_message: str = ""
+
+
+def display_name(rel: str) -> str:
+    """A relative OS path → the name users see (see :class:`InputEntry`)."""
+    text = os.fsencode(rel).decode("utf-8", "backslashreplace")
+    if os.sep != "/":
+        text = text.replace(os.sep, "/")
+    text = unicodedata.normalize("NFC", text)
+    return "".join(f"\\x{ord(ch):02x}" if unicodedata.category(ch) == "Cc" else ch for ch in text)
+
+
+def scan_inputs(root: Path) -> list[InputEntry]:
+    """Every entry under `root`, recursively, in a stable order, each under a unique name."""
+    root_s = os.fspath(root)
+    found: list[tuple[str, str, str]] = []
+    unreadable: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root_s, onerror=unreadable.append):
+        dirnames.sort()
+        walk_into = []
+        for d in dirnames:
+            full = os.path.join(dirpath, d)
+            if os.path.islink(full):
+                # Never followed: it may point outside the folder or back into it (a loop).
+                found.append(
+                    (
+                        full,
+                        "file-symlink",
+                        "Đây là liên kết (symlink) tới một thư mục, không phải tệp; "
+                        "chương trình không đi theo liên kết. Chép các tệp thật vào thư mục "
+                        "dữ liệu vào nếu cần đọc.",
+                    )
+                )
+            else:
+                walk_into.append(d)
+        dirnames[:] = walk_into
+        for name in sorted(filenames):
+            found.append((os.path.join(dirpath, name), "", ""))
+    for exc in unreadable:
+        where = os.fspath(exc.filename) if exc.filename else root_s
+        if os.path.abspath(where) == os.path.abspath(root_s):
+            raise InputFolderError(f"Không đọc được thư mục dữ liệu vào: {root}")
+        found.append(
+            (
+                where,
+                "file-locked",
+                "Không mở được thư mục con này (không có quyền đọc hoặc đang bị khóa); các "
+                "tệp trong đó chưa được đọc. Cấp quyền đọc rồi chạy lại.",
+            )
+        )
+    found.sort(key=lambda x: os.fsencode(os.path.relpath(x[0], root_s)))
+    entries: list[InputEntry] = []
+    taken: set[str] = set()
+    for full, code, message in found:
+        name = display_name(os.path.relpath(full, root_s))
+        if name in taken:
+            # Two names that differ only in Unicode normalisation (NFC/NFD) or in bytes that
+            # are not UTF-8 would collide: number the later ones so each keeps its own line.
+            n = 2
+            while f"{name} ({n})" in taken:
+                n += 1
+            name = f"{name} ({n})"
+        taken.add(name)
+        entries.append(InputEntry(Path(full), name, code, message))
+    return entries
 
 
 def discover(root: Path) -> Iterator[Path]:
-    """Every regular file under `root`, recursively, in a stable order."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            yield Path(dirpath) / name
+    """Every file under `root`, recursively, in a stable order (see :func:`scan_inputs`)."""
+    for entry in scan_inputs(root):
+        if not entry.skip_code:
+            yield entry.path
+
+
+def locate_inputs(root: Path) -> dict[str, Path]:
+    """Display name → path on disk, for writers that go back to an input file."""
+    return {e.name: e.path for e in scan_inputs(root) if not e.skip_code}
+
+
+def _hash_and_head(path: Path) -> tuple[str, bytes]:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+        digest.update(head)
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest(), head
+
+
+def _mtime(st: os.stat_result) -> dt.datetime:
+    try:
+        return dt.datetime.fromtimestamp(st.st_mtime).replace(microsecond=0)
+    except (OverflowError, OSError, ValueError):
+        return dt.datetime(1970, 1, 1)
+
+
+def file_info(path: Path, root: Path, name: str | None = None) -> FileInfo:
+    """Hash and stat a file without modifying it (read in chunks)."""
+    digest, _ = _hash_and_head(path)
+    st = path.stat()
+    if name is None:
+        name = display_name(os.path.relpath(path, root) if path.is_relative_to(root) else path.name)
+    return FileInfo(path=name, sha256=digest, size=st.st_size, mtime=_mtime(st))
+
+
+# ---------------------------------------------------------------------------------------------
+# One file
+
+
+def _reject(sub: RawSubmission, code: str, message: str) -> RawSubmission:
+    sub.issues.append(make_issue(code, message, file=sub.file.path))
+    sub.rejected = True
+    return sub
+
+
+def _os_error(exc: OSError) -> tuple[str, str]:
+    """The reason for a file the operating system would not let us read."""
+    if isinstance(exc, FileNotFoundError):
+        return (
+            "file-unreadable",
+            "Tệp biến mất trong lúc đọc (bị xóa, đổi tên hoặc di chuyển). Chạy lại.",
+        )
+    locked = isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EBUSY)
+    # Windows: ERROR_SHARING_VIOLATION (32) and ERROR_LOCK_VIOLATION (33).
+    if locked or getattr(exc, "winerror", None) in (32, 33):
+        return (
+            "file-locked",
+            "Không mở được tệp: tệp đang được chương trình khác mở hoặc khóa (Excel, phần mềm "
+            "diệt vi-rút, phần mềm đồng bộ), hoặc không có quyền đọc. Đóng tệp rồi chạy lại.",
+        )
+    return (
+        "file-unreadable",
+        f"Không đọc được tệp từ ổ đĩa (lỗi hệ thống số {exc.errno}). Chép lại tệp rồi chạy lại.",
+    )
+
+
+def read_entry(entry: InputEntry, root: Path, schema: ReportSchema) -> RawSubmission:
+    """Read one entry of :func:`scan_inputs`; entries listed but not readable are rejected."""
+    if entry.skip_code:
+        sub = RawSubmission(file=FileInfo(entry.name, "", 0, dt.datetime(1970, 1, 1)))
+        return _reject(sub, entry.skip_code, entry.skip_message)
+    return read_submission(entry.path, root, schema, name=entry.name)
+
+
+def read_submission(
+    path: Path, root: Path, schema: ReportSchema, name: str | None = None
+) -> RawSubmission:
+    """Read one input file into raw located values; never raises for a bad file."""
+    if name is None:
+        name = display_name(os.path.relpath(path, root) if path.is_relative_to(root) else path.name)
+    sub = RawSubmission(file=FileInfo(name, "", 0, dt.datetime(1970, 1, 1)))
+    try:
+        return _read_any(path, root, schema, sub)
+    except _Rejected as rejected:
+        return _reject(sub, rejected.code, rejected.message)
+    except OSError as exc:
+        log.debug("cannot read %s: %s", name, exc)
+        return _reject(sub, *_os_error(exc))
+    except BaseException as exc:
+        # calamine reports a Rust panic as pyo3's PanicException, a BaseException; a bug
+        # of ours or of a library on one strange file must cost that file, not the run.
+        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+            raise
+        log.warning("unexpected error reading %s: %r", name, exc, exc_info=True)
+        return _reject(
+            sub,
+            "file-unreadable",
+            "Không đọc được nội dung tệp (tệp có cấu trúc bất thường). Mở lại bằng Excel, "
+            "lưu dạng “Excel Workbook (.xlsx)” rồi gửi lại.",
+        )
+
+
+def _read_any(path: Path, root: Path, schema: ReportSchema, sub: RawSubmission) -> RawSubmission:
+    st = os.lstat(path)
+    base = sub.file.path.rsplit("/", 1)[-1]
+    sub.file = FileInfo(sub.file.path, "", st.st_size, _mtime(st))
+    if stat.S_ISLNK(st.st_mode):
+        st = _check_link(path, root)
+    if base.startswith(LOCK_FILE_PREFIXES):
+        return _reject(
+            sub,
+            "file-temporary",
+            "Tệp khóa tạm của Excel/LibreOffice (tự tạo khi một tệp đang mở), bỏ qua. "
+            "Không phải báo cáo; có thể xóa.",
+        )
+    if not stat.S_ISREG(st.st_mode):
+        # Opening a named pipe would block the run; a device could be endless.
+        return _reject(
+            sub,
+            "file-unreadable",
+            "Không phải tệp dữ liệu thông thường (ống dẫn, thiết bị…), không đọc.",
+        )
+    if st.st_size > MAX_FILE_BYTES:
+        return _reject(
+            sub,
+            "file-too-large",
+            f"Tệp nặng {st.st_size // 1_000_000} MB, vượt giới hạn "
+            f"{MAX_FILE_BYTES // 1_000_000} MB của một biểu mẫu. Xóa hình ảnh, trang thừa "
+            "rồi gửi lại.",
+        )
+    digest, head = _hash_and_head(path)
+    sub.file = dataclasses.replace(sub.file, sha256=digest)
+    if sub.file.size == 0 or not head:
+        return _reject(sub, "file-empty", "Tệp rỗng (0 byte). Gửi lại tệp biểu mẫu đã điền.")
+    ext = path.suffix.lower()
+    kind = _sniff(head)
+    if ext in XLSX_EXTENSIONS:
+        if kind == "zip":
+            return _read_xlsx(path, sub, schema)
+        if kind == "ole":
+            if _looks_encrypted(path):
+                raise _Rejected("file-encrypted", _ENCRYPTED)
+            # An Excel 97-2003 workbook saved under an .xlsx name: convert it like an .xls.
+            return _read_legacy(path, sub, schema, ".xls")
+        raise _Rejected(*_wrong_content(kind, ext))
+    if ext in LEGACY_EXTENSIONS:
+        if kind == "ole" and _looks_encrypted(path):
+            raise _Rejected("file-encrypted", _ENCRYPTED)
+        return _read_legacy(path, sub, schema, ext)
+    if ext == ".xlsb":
+        raise _Rejected("file-unsupported-format", _XLSB)
+    return _reject(
+        sub,
+        "file-unsupported-format",
+        f"Định dạng “{ext or 'không có đuôi'}” không đọc được. "
+        "Điền vào biểu mẫu của Sở và lưu dạng Excel (.xlsx).",
+    )
+
+
+_ENCRYPTED = (
+    "Tệp có đặt mật khẩu nên không đọc được. Gỡ mật khẩu (Tệp > Thông tin > Bảo vệ sổ làm "
+    "việc > Mã hóa bằng mật khẩu, xóa mật khẩu) rồi gửi lại."
+)
+_XLSB = (
+    "Tệp dạng Excel nhị phân (.xlsb) không được hỗ trợ. Mở tệp bằng Excel, chọn Lưu thành "
+    "“Excel Workbook (.xlsx)” rồi gửi lại."
+)
+
+
+def _check_link(path: Path, root: Path) -> os.stat_result:
+    """A symbolic link is read only if it leads to a regular file inside the input folder."""
+    try:
+        target = os.path.realpath(path, strict=True)
+    except (OSError, RuntimeError):
+        raise _Rejected(
+            "file-symlink",
+            "Liên kết (symlink) trỏ tới tệp không tồn tại; không có gì để đọc.",
+        ) from None
+    inside = os.path.realpath(root)
+    if os.path.commonpath([inside, target]) != inside:
+        raise _Rejected(
+            "file-symlink",
+            "Liên kết (symlink) trỏ ra ngoài thư mục dữ liệu vào; vì an toàn chương trình không "
+            "đọc tệp ngoài thư mục. Chép tệp thật vào thư mục dữ liệu vào nếu cần đọc.",
+        )
+    return os.stat(path)
+
+
+def _sniff(head: bytes) -> str:
+    """What the first bytes say the file is, whatever its name says."""
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        return "zip"
+    if head.startswith(_OLE_MAGIC):
+        return "ole"
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    sample = head
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # "Unicode Text" as Excel saves it: UTF-16.
+        sample = sample[2:].replace(b"\x00", b"")
+    sample = sample.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if sample.startswith(b"<"):
+        return "html"
+    if _binary(sample):
+        return "binary"
+    first_line = sample.split(b"\n", 1)[0]
+    return "csv" if any(sep in first_line for sep in (b",", b";", b"\t")) else "text"
+
+
+def _binary(head: bytes) -> bool:
+    sample = head[:1024]
+    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    return controls > len(sample) // 20
+
+
+def _wrong_content(kind: str, ext: str) -> tuple[str, str]:
+    if kind == "html":
+        what = "trang web (HTML/XML), thường do phần mềm khác xuất ra hoặc do đổi tên tệp"
+    elif kind == "csv":
+        what = "bảng văn bản thuần (CSV) được đổi tên"
+    elif kind == "pdf":
+        what = "tệp PDF"
+    else:
+        return (
+            "file-unreadable",
+            f"Tệp mang đuôi {ext} nhưng không phải tệp Excel (nội dung hỏng hoặc là loại tệp "
+            "khác). Mở lại bằng Excel, lưu dạng “Excel Workbook (.xlsx)” rồi gửi lại.",
+        )
+    return (
+        "file-wrong-content",
+        f"Tệp mang đuôi {ext} nhưng thực chất là {what}, không phải biểu mẫu Excel. "
+        "Điền số liệu vào biểu mẫu của Sở, lưu dạng “Excel Workbook (.xlsx)” rồi gửi lại.",
+    )
+
+
+def _looks_encrypted(path: Path) -> bool:
+    """Encrypted OOXML files are OLE compound documents holding an EncryptedPackage stream."""
+    with path.open("rb") as fh:
+        data = fh.read(MAX_FILE_BYTES)
+    if not data.startswith(_OLE_MAGIC):
+        return False
+    return "EncryptedPackage".encode("utf-16-le") in data
+
+
+# ---------------------------------------------------------------------------------------------
+# The package: sizes, integrity and shape, checked before calamine reads anything
 
 
 @dataclass(frozen=True)
@@ -101,17 +483,103 @@ class _Contract:
     has_external_links: bool
 
 
-def _read_contract(zf: zipfile.ZipFile) -> _Contract:
-    wb = ET.fromstring(zf.read("xl/workbook.xml"))
-    rels: dict[str, str] = {}
-    try:
-        rel_root = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-        for rel in rel_root.findall("rel:Relationship", _NS):
-            target = rel.get("Target", "")
-            target = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-            rels[rel.get("Id", "")] = target
-    except KeyError:
-        pass
+@dataclass(frozen=True)
+class _SheetShape:
+    rows: int
+    cols: int
+    """Rows and columns from A1 to the farthest cell that holds something."""
+    uncached: frozenset[str]
+    """Cells holding a formula but no cached value."""
+
+
+@dataclass(frozen=True)
+class _Package:
+    contract: _Contract
+    sheets: dict[str, _SheetShape]
+    """The sheets calamine may load, by name, all checked against the cell cap."""
+    tables: dict[str, str]
+    """Table name → its sheet, for the tables the schema reads, all checked."""
+
+
+def _too_large(detail: str) -> _Rejected:
+    return _Rejected(
+        "file-too-large",
+        f"{detail} Tệp không được mở để bảo vệ chương trình (có thể là tệp nén độc hại hoặc "
+        "chứa nhiều dữ liệu thừa). Xóa các trang, dòng, cột, hình ảnh thừa rồi gửi lại.",
+    )
+
+
+_BROKEN = (
+    "Cấu trúc tệp Excel bị hỏng. Mở lại bằng Excel, lưu dạng “Excel Workbook (.xlsx)” rồi gửi lại."
+)
+
+
+def _check_members(zf: zipfile.ZipFile) -> None:
+    """Declared sizes only: cheap, and enough against an honest zip bomb."""
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise _too_large(
+            f"Tệp chứa {_thousands(len(infos))} thành phần nén, vượt giới hạn "
+            f"{_thousands(MAX_MEMBERS)}."
+        )
+    names = [i.filename for i in infos]
+    if len(set(names)) != len(names):
+        # Two members of one name: two readers could each pick a different one.
+        raise _Rejected("file-unreadable", _BROKEN)
+    total = sum(i.file_size for i in infos)
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise _too_large(
+            f"Tệp giải nén ra {_thousands(total // 1_000_000)} MB, vượt giới hạn "
+            f"{MAX_UNCOMPRESSED_BYTES // 1_000_000} MB của một biểu mẫu."
+        )
+    for i in infos:
+        if i.flag_bits & 0x1:
+            raise _Rejected("file-encrypted", _ENCRYPTED)
+        if i.file_size > 1_000_000 and i.file_size > MAX_RATIO * max(i.compress_size, 1):
+            raise _too_large(
+                f"Thành phần “{i.filename}” nén tới {_thousands(i.file_size // i.compress_size)}"
+                " lần, vượt mọi tệp Excel thật."
+            )
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None = None) -> bytes:
+    """Decompress one member: zipfile stops at the declared size and checks the CRC."""
+    if limit is not None and info.file_size > limit:
+        raise _too_large(
+            f"Thành phần “{info.filename}” dài {_thousands(info.file_size)} byte, vượt giới "
+            f"hạn {_thousands(limit)} byte."
+        )
+    with zf.open(info) as fh:
+        return fh.read()
+
+
+def _drain(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Decompress and discard, in chunks: verifies size and CRC without holding the data."""
+    with zf.open(info) as fh:
+        while fh.read(1 << 20):
+            pass
+
+
+def _resolve(base_dir: str, target: str) -> str:
+    if target.startswith("/"):
+        return posixpath.normpath(target.lstrip("/"))
+    return posixpath.normpath(posixpath.join(base_dir, target))
+
+
+def _rels(zf: zipfile.ZipFile, part: str, members: dict[str, zipfile.ZipInfo]) -> list[ET.Element]:
+    info = members.get(part)
+    if info is None:
+        return []
+    root = ET.fromstring(_read_member(zf, info, MAX_WORKBOOK_XML_BYTES))
+    return root.findall("rel:Relationship", _NS)
+
+
+def _read_contract(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> _Contract:
+    wb = ET.fromstring(_read_member(zf, members["xl/workbook.xml"], MAX_WORKBOOK_XML_BYTES))
+    rels = {
+        rel.get("Id", ""): _resolve("xl", rel.get("Target", ""))
+        for rel in _rels(zf, "xl/_rels/workbook.xml.rels", members)
+    }
     sheet_parts: dict[str, str] = {}
     for sheet in wb.findall("m:sheets/m:sheet", _NS):
         rid = sheet.get(f"{{{_NS['r']}}}id", "")
@@ -125,7 +593,6 @@ def _read_contract(zf: zipfile.ZipFile) -> _Contract:
             continue
         sheet_name = (m.group(1) or "").replace("''", "'") or m.group(2)
         names[dn.get("name", "")] = (sheet_name, f"{m.group(3)}{m.group(4)}")
-    members = zf.namelist()
     return _Contract(
         names=names,
         sheet_parts=sheet_parts,
@@ -134,20 +601,184 @@ def _read_contract(zf: zipfile.ZipFile) -> _Contract:
     )
 
 
-def _uncached_formulas(zf: zipfile.ZipFile, part: str) -> set[str]:
-    """Cells holding a formula but no cached value (never calculated by a spreadsheet)."""
+def _sheet_shape(data: bytes) -> _SheetShape:
+    """How far the cells holding something reach, by regular expressions, not a parse."""
+    addressed = data.count(b'<c r="')
+    if b":c" not in data and data.count(b"<c ") + data.count(b"<c>") == addressed:
+        # Every cell starts <c r="..." (Excel, LibreOffice and openpyxl write it so): only
+        # the non-empty ones count, calamine keeps no cell for <c r="A5" s="3"/>.
+        cells = _C_VALUED.findall(data)
+        max_col = max((col_index(c.decode()) + 1 for c in {c for c, _ in cells}), default=0)
+        max_row = max((int(r) for r in {r for _, r in cells}), default=0)
+    else:
+        max_row, max_col = _implicit_shape(data)
+    uncached: set[str] = set()
+    if b"<f>" in data or b"<f " in data:
+        for m in _CELL.finditer(data):
+            body = m.group(3) or b""
+            if b"<f" in body and b"<v" not in body:
+                uncached.add(m.group(1).decode())
+    return _SheetShape(max_row, max_col, frozenset(uncached))
+
+
+def _implicit_shape(data: bytes) -> tuple[int, int]:
+    """Any markup: cells without an address follow the previous one, so bound generously."""
+    max_row = max_col = implicit_cells = 0
+    for m in _C_OPEN.finditer(data):
+        attrs = m.group(1) or b""
+        if attrs.endswith(b"/") or data.startswith(b"</", m.end()):
+            continue
+        ref = _R_ATTR.search(attrs)
+        if ref is None:
+            implicit_cells += 1
+            continue
+        max_col = max(max_col, col_index(ref.group(1).decode()) + 1)
+        max_row = max(max_row, int(ref.group(2)))
+    rows_without_r = 0
+    for m in _ROW_OPEN.finditer(data):
+        r = _ROW_R_ATTR.search(m.group(1) or b"")
+        if r is None:
+            rows_without_r += 1
+        else:
+            max_row = max(max_row, int(r.group(1)))
+    return max_row + rows_without_r, max_col + implicit_cells
+
+
+def _area(ref: str) -> tuple[int, int]:
+    m = _AREA.match(ref.strip())
+    if m is None:
+        raise _Rejected("file-unreadable", _BROKEN)
+    c1, r1 = col_index(m.group(1)), int(m.group(2))
+    c2, r2 = (col_index(m.group(3)), int(m.group(4))) if m.group(3) else (c1, r1)
+    return abs(r2 - r1) + 1, abs(c2 - c1) + 1
+
+
+def _inspect(zf: zipfile.ZipFile, schema: ReportSchema) -> _Package:
+    """Everything calamine will parse, verified and measured first."""
+    members = {i.filename: i for i in zf.infolist()}
+    contract = _read_contract(zf, members)
+    worksheet_parts = set(contract.sheet_parts.values())
+    for name, info in members.items():
+        if name not in worksheet_parts and not info.is_dir():
+            _drain(zf, info)
+    wanted_tables = {lst.code for lst in schema.lists}
+    tables: dict[str, str] = {}
+    for sheet, part in contract.sheet_parts.items():
+        directory, file = posixpath.split(part)
+        for rel in _rels(zf, f"{directory}/_rels/{file}.rels", members):
+            if rel.get("Type") != _TABLE_REL:
+                continue
+            table_info = members.get(_resolve(directory, rel.get("Target", "")))
+            if table_info is None:
+                continue
+            head = _TABLE_HEAD.search(_read_member(zf, table_info, MAX_WORKBOOK_XML_BYTES))
+            attrs = dict(_ATTR.findall(head.group(1))) if head else {}
+            table_names = {
+                attrs.get(b"name", b"").decode(),
+                attrs.get(b"displayName", b"").decode(),
+            }
+            hits = table_names & wanted_tables
+            if not hits:
+                continue
+            rows, cols = _area(attrs.get(b"ref", b"").decode())
+            if rows * cols > MAX_CELLS_PER_SHEET:
+                raise _too_large(
+                    f"Bảng “{hits.pop()}” trên trang “{sheet}” khai báo vùng "
+                    f"{attrs.get(b'ref', b'').decode()} ({_thousands(rows * cols)} ô), vượt "
+                    f"giới hạn {_thousands(MAX_CELLS_PER_SHEET)} ô."
+                )
+            for t in hits:
+                tables[t] = sheet
+    needed = {META_SHEET, *tables.values()}
+    needed |= {sheet for sheet, _ in contract.names.values() if sheet in contract.sheet_parts}
+    sheets: dict[str, _SheetShape] = {}
+    for sheet in sorted(needed & set(contract.sheet_parts)):
+        sheet_info = members.get(contract.sheet_parts[sheet])
+        if sheet_info is None:
+            raise _Rejected("file-unreadable", _BROKEN)
+        shape = _sheet_shape(_read_member(zf, sheet_info))
+        if shape.rows * shape.cols > MAX_CELLS_PER_SHEET:
+            raise _too_large(
+                f"Trang “{sheet}” có dữ liệu tới ô {col_letter(shape.cols - 1)}{shape.rows} "
+                f"(vùng {_thousands(shape.rows * shape.cols)} ô), vượt giới hạn "
+                f"{_thousands(MAX_CELLS_PER_SHEET)} ô một trang."
+            )
+        sheets[sheet] = shape
+    return _Package(contract, sheets, tables)
+
+
+def _open_package(zf: zipfile.ZipFile) -> str:
+    """What kind of package this is: "xlsx", or "ods" for a renamed OpenDocument file."""
+    _check_members(zf)
+    members = set(zf.namelist())
+    if "xl/workbook.xml" in members:
+        return "xlsx"
+    if "xl/workbook.bin" in members:
+        raise _Rejected("file-unsupported-format", _XLSB)
+    if "mimetype" in members:
+        with zf.open("mimetype") as fh:
+            if fh.read(200).startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
+                return "ods"
+    if "word/document.xml" in members or "ppt/presentation.xml" in members:
+        what = "văn bản Word" if "word/document.xml" in members else "bài trình chiếu PowerPoint"
+        raise _Rejected(
+            "file-wrong-content",
+            f"Tệp thực chất là {what}, không phải biểu mẫu Excel. Điền số liệu vào biểu mẫu "
+            "Excel của Sở rồi gửi lại.",
+        )
+    raise _Rejected(
+        "file-unreadable",
+        "Tệp nén không phải sổ tính Excel (.xlsx). Điền số liệu vào biểu mẫu Excel của Sở "
+        "rồi gửi lại.",
+    )
+
+
+def _read_xlsx(path: Path, sub: RawSubmission, schema: ReportSchema) -> RawSubmission:
     try:
-        data = zf.read(part)
-    except KeyError:
-        return set()
-    if b"<f" not in data:
-        return set()
-    out = set()
-    for m in _CELL.finditer(data):
-        body = m.group(3) or b""
-        if b"<f" in body and b"<v" not in body:
-            out.add(m.group(1).decode())
-    return out
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+        log.debug("not a zip: %s: %s", path, exc)
+        raise _Rejected(
+            "file-unreadable",
+            "Tệp bị hỏng hoặc không trọn vẹn (có thể bị cắt khi gửi thư), không phải tệp Excel "
+            "(.xlsx) đọc được. Mở lại bằng Excel, lưu dạng “Excel Workbook (.xlsx)” rồi gửi "
+            "lại.",
+        ) from None
+    with zf:
+        try:
+            if _open_package(zf) == "ods":
+                return _read_legacy(path, sub, schema, ".ods")
+            package = _inspect(zf, schema)
+        except (
+            KeyError,
+            ET.ParseError,
+            zipfile.BadZipFile,
+            zlib.error,
+            EOFError,
+            ValueError,
+        ) as exc:
+            log.debug("bad package: %s: %s", path, exc)
+            raise _Rejected(
+                "file-unreadable",
+                "Tệp bị hỏng (có thể do bị cắt hoặc lỗi khi gửi thư): một phần nội dung không "
+                "giải nén được. Mở lại bằng Excel, lưu lại rồi gửi lại; nếu Excel báo lỗi, "
+                "đề nghị đơn vị gửi lại tệp gốc.",
+            ) from None
+        except NotImplementedError:
+            raise _Rejected(
+                "file-unreadable",
+                "Tệp được nén theo cách Excel không dùng nên không đọc được. Mở lại bằng Excel, "
+                "lưu dạng “Excel Workbook (.xlsx)” rồi gửi lại.",
+            ) from None
+        try:
+            return _read_values(path, package, sub, schema)
+        except (pc.CalamineError, zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
+            log.debug("calamine failed: %s: %s", path, exc)
+            raise _Rejected(
+                "file-unreadable",
+                "Không đọc được nội dung tệp (tệp có thể bị hỏng khi gửi). "
+                "Mở lại bằng Excel, lưu lại rồi gửi lại.",
+            ) from None
 
 
 def _value(rows: list[list[Any]], cell: str) -> Any:
@@ -160,86 +791,13 @@ def _value(rows: list[list[Any]], cell: str) -> Any:
     return None
 
 
-def _reject(sub: RawSubmission, code: str, message: str) -> RawSubmission:
-    sub.issues.append(make_issue(code, message, file=sub.file.path))
-    sub.rejected = True
-    return sub
-
-
-def read_submission(path: Path, root: Path, schema: ReportSchema) -> RawSubmission:
-    """Read one input file into raw located values; never raises for a bad file."""
-    info = file_info(path, root)
-    sub = RawSubmission(file=info)
-    ext = path.suffix.lower()
-    if info.size == 0:
-        return _reject(sub, "file-empty", "Tệp rỗng (0 byte). Gửi lại tệp biểu mẫu đã điền.")
-    if ext in LEGACY_EXTENSIONS:
-        return _read_legacy(path, sub, schema)
-    if ext not in XLSX_EXTENSIONS:
-        return _reject(
-            sub,
-            "file-unsupported-format",
-            f"Định dạng “{ext or 'không có đuôi'}” không đọc được. "
-            "Điền vào biểu mẫu của Sở và lưu dạng Excel (.xlsx).",
-        )
-    return _read_xlsx(path, sub, schema)
-
-
-def _read_xlsx(path: Path, sub: RawSubmission, schema: ReportSchema) -> RawSubmission:
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        if _looks_encrypted(path):
-            return _reject(
-                sub,
-                "file-encrypted",
-                "Tệp có đặt mật khẩu nên không đọc được. Gỡ mật khẩu (Tệp > Thông tin > "
-                "Bảo vệ sổ làm việc) rồi gửi lại.",
-            )
-        log.debug("not a zip: %s: %s", path, exc)
-        return _reject(
-            sub,
-            "file-unreadable",
-            "Tệp bị hỏng hoặc không phải tệp Excel (.xlsx). Mở lại bằng Excel, lưu dạng "
-            "“Excel Workbook (.xlsx)” rồi gửi lại.",
-        )
-    with zf:
-        total = sum(i.file_size for i in zf.infolist())
-        if total > MAX_UNCOMPRESSED_BYTES:
-            return _reject(
-                sub,
-                "file-too-large",
-                f"Tệp giải nén ra {total // 1_000_000} MB, vượt giới hạn "
-                f"{MAX_UNCOMPRESSED_BYTES // 1_000_000} MB của một biểu mẫu. "
-                "Xóa các trang, dòng thừa rồi gửi lại.",
-            )
-        try:
-            contract = _read_contract(zf)
-        except (KeyError, ET.ParseError, zipfile.BadZipFile, OSError, EOFError) as exc:
-            log.debug("bad workbook xml: %s: %s", path, exc)
-            return _reject(
-                sub,
-                "file-unreadable",
-                "Cấu trúc tệp Excel bị hỏng. Mở lại bằng Excel, lưu dạng .xlsx rồi gửi lại.",
-            )
-        try:
-            return _read_values(path, zf, contract, sub, schema)
-        except (pc.CalamineError, zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-            log.debug("calamine failed: %s: %s", path, exc)
-            return _reject(
-                sub,
-                "file-unreadable",
-                "Không đọc được nội dung tệp (tệp có thể bị hỏng khi gửi). "
-                "Mở lại bằng Excel, lưu lại rồi gửi lại.",
-            )
-
-
 def _read_values(
-    path: Path, zf: zipfile.ZipFile, contract: _Contract, sub: RawSubmission, schema: ReportSchema
+    path: Path, package: _Package, sub: RawSubmission, schema: ReportSchema
 ) -> RawSubmission:
-    wb = pc.CalamineWorkbook.from_path(str(path), load_tables=True)
+    contract = package.contract
+    wb = pc.CalamineWorkbook.from_path(path, load_tables=True)
     sheet_names = list(wb.sheet_names)
-    if META_SHEET not in sheet_names:
+    if META_SHEET not in sheet_names or META_SHEET not in package.sheets:
         return _reject(
             sub,
             "not-a-template",
@@ -247,12 +805,13 @@ def _read_values(
             "Tải biểu mẫu của Sở, điền số liệu vào đó rồi gửi lại.",
         )
     meta_rows = wb.get_sheet_by_name(META_SHEET).to_python(skip_empty_area=False)
-    for row in meta_rows:
-        if len(row) >= 2 and str(row[0]).strip() in META_KEYS:
-            value = row[1]
+    for meta_row in meta_rows:
+        if len(meta_row) >= 2 and str(meta_row[0]).strip() in META_KEYS:
+            value = meta_row[1]
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
-            sub.meta[str(row[0]).strip()] = unicodedata.normalize("NFC", str(value).strip())
+            key = str(meta_row[0]).strip()
+            sub.meta[key] = unicodedata.normalize("NFC", str(value).strip())
     if contract.has_macros:
         sub.issues.append(
             make_issue(
@@ -271,16 +830,13 @@ def _read_values(
             )
         )
     cache: dict[str, list[list[Any]]] = {}
-    uncached: dict[str, set[str]] = {}
 
     def sheet_rows(name: str) -> list[list[Any]]:
         if name not in cache:
-            sheet = wb.get_sheet_by_name(name)
-            if sheet.height * max(sheet.width, 1) > MAX_CELLS_PER_SHEET:
-                raise ValueError(f"sheet {name} too large")
-            cache[name] = sheet.to_python(skip_empty_area=False)
-            part = contract.sheet_parts.get(name, "")
-            uncached[name] = _uncached_formulas(zf, part) if part else set()
+            # Only sheets measured by _inspect: anything else could exhaust memory.
+            if name not in package.sheets:
+                raise _Rejected("file-unreadable", _BROKEN)
+            cache[name] = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
         return cache[name]
 
     for f in schema.fields:
@@ -292,11 +848,14 @@ def _read_values(
             continue
         rows = sheet_rows(sheet)
         sub.scalars[f.code] = Located(
-            _value(rows, cell), sheet, cell, formula_no_cache=cell in uncached[sheet]
+            _value(rows, cell),
+            sheet,
+            cell,
+            formula_no_cache=cell in package.sheets[sheet].uncached,
         )
-    tables = set(wb.table_names or [])
+    tables = set(wb.table_names or []) & set(package.tables)
     for lst in schema.lists:
-        if lst.code not in tables:
+        if lst.code not in tables or package.tables[lst.code] not in package.sheets:
             continue
         table = wb.get_table_by_name(lst.code)
         columns = [unicodedata.normalize("NFC", str(c)).strip() for c in table.columns or []]
@@ -312,10 +871,8 @@ def _read_values(
                 )
             )
         first_row, first_col = table.start or (0, 0)
-        sheet_uncached = uncached.get(table.sheet)
-        if sheet_uncached is None:
-            sheet_rows(table.sheet)
-            sheet_uncached = uncached[table.sheet]
+        shape = package.sheets.get(table.sheet)
+        sheet_uncached = shape.uncached if shape is not None else frozenset()
         wanted = {f.code for f in lst.fields}
         out_rows = []
         for r, values in enumerate(table.to_python()):
@@ -342,67 +899,80 @@ def _read_values(
     return sub
 
 
-def _looks_encrypted(path: Path) -> bool:
-    """Encrypted OOXML files are OLE compound documents holding an EncryptedPackage stream."""
-    with path.open("rb") as fh:
-        head = fh.read(8)
-    if head != b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        return False
-    data = path.read_bytes()
-    return "EncryptedPackage".encode("utf-16-le") in data
+# ---------------------------------------------------------------------------------------------
+# .ods and .xls, through LibreOffice
 
 
-def _read_legacy(path: Path, sub: RawSubmission, schema: ReportSchema) -> RawSubmission:
+def _read_legacy(path: Path, sub: RawSubmission, schema: ReportSchema, ext: str) -> RawSubmission:
     """.ods / .xls: convert a copy with LibreOffice, then read it like any .xlsx."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
         return _reject(
             sub,
             "file-unsupported-format",
-            f"Tệp {path.suffix} cần LibreOffice để chuyển đổi nhưng máy chưa cài. "
+            f"Tệp {ext} cần LibreOffice để chuyển đổi nhưng máy chưa cài. "
             "Đề nghị đơn vị lưu lại dạng Excel (.xlsx) và gửi lại.",
         )
+    failed = f"Không chuyển đổi được tệp {ext}. Lưu lại dạng Excel (.xlsx) rồi gửi lại."
     with tempfile.TemporaryDirectory(prefix="xhht-convert-") as tmp:
         tmpdir = Path(tmp)
-        src = tmpdir / f"input{path.suffix.lower()}"
+        src = tmpdir / f"input{ext}"
         shutil.copyfile(path, src)
+        command = [
+            soffice,
+            f"-env:UserInstallation={(tmpdir / 'profile').as_uri()}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(tmpdir),
+            str(src),
+        ]
         try:
-            subprocess.run(
-                [
-                    soffice,
-                    f"-env:UserInstallation=file://{tmpdir / 'profile'}",
-                    "--headless",
-                    "--convert-to",
-                    "xlsx",
-                    "--outdir",
-                    str(tmpdir),
-                    str(src),
-                ],
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
+            _run_with_timeout(command, CONVERT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise _Rejected(
+                "file-unreadable",
+                f"Chuyển đổi tệp {ext} quá {CONVERT_TIMEOUT_S} giây nên đã dừng (tệp quá lớn "
+                "hoặc hỏng). Lưu lại dạng Excel (.xlsx) rồi gửi lại.",
+            ) from None
         except (subprocess.SubprocessError, OSError) as exc:
             log.debug("conversion failed: %s: %s", path, exc)
-            return _reject(
-                sub,
-                "file-unreadable",
-                f"Không chuyển đổi được tệp {path.suffix}. Lưu lại dạng Excel (.xlsx) rồi gửi lại.",
-            )
+            return _reject(sub, "file-unreadable", failed)
         converted = tmpdir / "input.xlsx"
         if not converted.exists():
-            return _reject(
-                sub,
-                "file-unreadable",
-                f"Không chuyển đổi được tệp {path.suffix}. Lưu lại dạng Excel (.xlsx) rồi gửi lại.",
-            )
+            return _reject(sub, "file-unreadable", failed)
         result = _read_xlsx(converted, sub, schema)
     if not result.rejected:
         result.issues.append(
             make_issue(
                 "legacy-format",
-                f"Tệp {path.suffix} đã được chuyển sang .xlsx để đọc. Lần sau lưu dạng .xlsx.",
+                f"Tệp {ext} đã được chuyển sang .xlsx để đọc. Lần sau lưu dạng .xlsx.",
                 file=sub.file.path,
             )
         )
     return result
+
+
+def _run_with_timeout(command: list[str], timeout: float) -> None:
+    """Run a converter; on time-out kill its whole process group (soffice forks helpers)."""
+    proc = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        if hasattr(os, "killpg"):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        else:  # pragma: no cover - Windows
+            proc.kill()
+        proc.communicate()
+        raise
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, command)

@@ -24,7 +24,7 @@ from pipeline.evaluate import evaluate_criteria, evaluate_learning_unit, unit_fr
 from pipeline.identify import identify, resolve_resubmissions, value_changes
 from pipeline.issues import Issue, issues_frame, make_issue
 from pipeline.model import RawSubmission
-from pipeline.read import discover, read_submission
+from pipeline.read import read_entry, scan_inputs
 from pipeline.registry import Registry
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
@@ -91,11 +91,16 @@ def read_all(
     workers: int | None = None,
     progress: Callable[[Iterable[RawSubmission], int], Iterable[RawSubmission]] | None = None,
 ) -> list[RawSubmission]:
-    """Read every file under `root`; a process pool when there are enough files."""
+    """Read every entry under `root`; a process pool when there are enough files.
+
+    Every entry of the folder yields exactly one submission, in the order of
+    :func:`pipeline.read.scan_inputs`: entries that cannot be read come back rejected with
+    their reason, so nothing the department put in the folder goes unaccounted for.
+    """
     if not root.is_dir():
         raise InputFolderError(f"Không tìm thấy thư mục dữ liệu vào: {root}")
-    paths = list(discover(root))
-    reader = partial(read_submission, root=root, schema=schemas.report)
+    paths = scan_inputs(root)
+    reader = partial(read_entry, root=root, schema=schemas.report)
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if workers <= 1 or len(paths) < 8:
         results: Iterable[RawSubmission] = map(reader, paths)
