@@ -23,7 +23,7 @@ import io
 import logging
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -498,11 +498,13 @@ class Sheet:
         *,
         total_label: str = "Tổng cộng",
         row_style: Callable[[Mapping[str, Any]], dict[str, Any] | None] | None = None,
+        style_keys: Collection[str] | None = None,
         left: int = 0,
         empty_text: str = "Không có dữ liệu.",
     ) -> TableRef:
         """Write a header row, data rows and (optionally) a totals row of formulas.
 
+        `row_style` colours a row from its values (only the `style_keys` columns if given).
         `totals` maps a summed column's key to the pipeline's aggregate, used as the cached
         value of its ``=SUM(...)``; rate columns of the totals row divide the summed cells.
         """
@@ -534,7 +536,8 @@ class Sheet:
             extra = (row_style(values) if row_style else None) or {}
             for c in cols:
                 col = index[c.key]
-                fmt = st.cell(c.kind, **extra)
+                styled = style_keys is None or c.key in style_keys
+                fmt = st.cell(c.kind, **(extra if styled else {}))
                 self._merged(r, col, c.span, fmt)
                 value = i + 1 if c.kind == "seq" else values.get(c.key)
                 if c.kind == "rate" and c.rate is not None:
@@ -951,11 +954,7 @@ class ReportBook:
                     "source": t.source,
                 }
             )
-
-        def met_style(v: Mapping[str, Any]) -> dict[str, Any] | None:
-            return None
-
-        ref = sh.table(row, cols, rows, row_style=met_style)
+        ref = sh.table(row, cols, rows)
         met_col = ref.columns["met"]
         if rows:
             rng = (ref.first_row, met_col, ref.last_row, met_col)
@@ -1534,12 +1533,14 @@ class ReportBook:
             Col("seq", "STT", "seq"),
             Col("area_code", "Mã địa bàn", "code", min_width=8),
             Col("area_name", "Địa bàn", "wrap", max_width=34, min_width=18),
+            # Numbers sit under the unit tables' narrow columns (shared sheet columns).
             Col("expected", "Số đơn vị phải báo cáo", "int", total=True, min_width=11),
             Col("on_time", TRACKING_STATUS["on_time"], "int", total=True, min_width=11),
             Col("late", TRACKING_STATUS["late"], "int", total=True, min_width=11),
             Col("missing", TRACKING_STATUS["missing"], "int", total=True, min_width=11),
-            Col("sent", "Số đơn vị đã gửi", "int", total=True, min_width=11),
-            Col("rate", "Tỷ lệ đã gửi", "rate", rate=("sent", "expected"), min_width=10),
+            # Wider than the figures need: the unit table below spans its file names here.
+            Col("sent", "Số đơn vị đã gửi", "int", total=True, min_width=16),
+            Col("rate", "Tỷ lệ đã gửi", "rate", rate=("sent", "expected"), min_width=16),
         ]
         rows = []
         for x in r.reporting_rate.sort_values("area_code").itertuples(index=False):
@@ -1577,7 +1578,7 @@ class ReportBook:
             ),
             Col("unit_type", report.field_map["unit_type"].label, "wrap", max_width=18),
             Col("area_name", "Địa bàn", "wrap", max_width=18),
-            Col("email", "Thư điện tử", "text", max_width=34),
+            Col("email", "Thư điện tử", "text", span=4),
         ]
 
         def unit_values(x: Any) -> dict[str, Any]:
@@ -1606,7 +1607,7 @@ class ReportBook:
             *unit_cols[:5],
             Col("status", "Tình trạng", "text", min_width=11),
             Col("submitted_at", "Ngày gửi", "date", min_width=11),
-            Col("file", "Tệp được tổng hợp", "wrap", max_width=34),
+            Col("file", "Tệp được tổng hợp", "wrap", span=2),
         ]
         styles = {"missing": BAD, "late": NEUTRAL}
         rows = [unit_values(x) for x in track.itertuples(index=False)]
@@ -1617,6 +1618,7 @@ class ReportBook:
             row_style=lambda v: styles.get(
                 next((k for k, t in TRACKING_STATUS.items() if t == v.get("status")), "")
             ),
+            style_keys={"status"},
         )
         sh.autofilter(ref)
         sh.finish()
@@ -1811,6 +1813,7 @@ class ReportBook:
             cols,
             rows,
             row_style=lambda v: colours.get(str(v.get("severity"))),
+            style_keys={"severity"},
             empty_text="Không phát hiện vấn đề nào.",
         )
         sh.autofilter(ref)
@@ -1869,7 +1872,11 @@ class ReportBook:
             "superseded": {"font_color": "#808080"},
         }
         ref = sh.table(
-            HEADER_ROW, cols, rows, row_style=lambda v: colours.get(str(v.get("status_code")))
+            HEADER_ROW,
+            cols,
+            rows,
+            row_style=lambda v: colours.get(str(v.get("status_code"))),
+            style_keys={"status"},
         )
         sh.autofilter(ref)
         sh.finish(freeze=(HEADER_ROW + 1, 2), repeat=HEADER_ROW)
