@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import io
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,32 +28,70 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path; on success it replaces `target` in one rename."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    """Yield a temporary path; on success it replaces `target` in one rename.
+
+    The temporary file sits beside the target (same file system, so the rename is atomic)
+    and starts with a dot, so listings of the outputs skip it. Its name is cut short: the
+    target's own name may already be near the file-system limit of 255 bytes.
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(
+            f"Không tạo được tệp kết quả trong thư mục {target.parent} ({_why(exc)})."
+        ) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except OSError as exc:
+            raise OutputError(f"Không ghi được {target} ({_why(exc)}).") from exc
         try:
             os.replace(tmp_path, target)
         except PermissionError as exc:
             raise OutputError(
                 f"Không ghi được {target}: tệp đang được mở bởi chương trình khác (Excel?). "
-                "Đóng tệp rồi chạy lại."
+                "Đóng tệp rồi chạy lại; tệp cũ vẫn được giữ nguyên."
             ) from exc
+        except OSError as exc:
+            raise OutputError(f"Không ghi được {target} ({_why(exc)}).") from exc
     finally:
         tmp_path.unlink(missing_ok=True)
 
 
+def _why(exc: OSError) -> str:
+    """A short Vietnamese cause for the usual write failures."""
+    if isinstance(exc, PermissionError):
+        return "không có quyền ghi hoặc tệp đang bị khóa"
+    if exc.errno == errno.ENOSPC:
+        return "ổ đĩa hết chỗ trống"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "tên tệp quá dài"
+    return f"lỗi hệ thống số {exc.errno}"
+
+
 def write_bytes(target: Path, data: bytes) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
+    """Write `data` to `target` atomically: readers see the old file or the whole new one."""
+    with atomic_path(target) as tmp, tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        # On disk before the rename, so a power cut cannot leave an empty file in its place.
+        os.fsync(fh.fileno())
+
+
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9 .,]*%?")
 
 
 def inert(text: str) -> str:
-    """Text a sender typed, made safe for CSV opened in Excel (no formula, no DDE)."""
-    if text.startswith(FORMULA_PREFIXES):
+    """Text a sender typed, made safe for CSV opened in Excel (no formula, no DDE).
+
+    Text starting with = + - @, a tab or a carriage return gets a leading apostrophe, which
+    Excel shows as text. A plain number typed as text (“-4”, “+84 912 345 678”) is left
+    alone: Excel reads it as that number, nothing runs, and the apostrophe would spoil it.
+    """
+    if text.startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
 

@@ -4,23 +4,35 @@ The unit fixes that very file and sends it again, so the copy keeps its template
 (defined names, tables, hidden metadata); openpyxl preserves those. A first sheet lists the
 problems in Vietnamese with a link to each cell; each problem cell is filled red and carries
 a comment. The input file itself is never touched: we load it read-only into memory.
+
+The copy carries nothing active from the sender: formulas the unit put in cells are replaced
+by the values they showed (the templates have none of their own), macros are dropped and a
+macro-enabled .xlsm comes back as .xlsx, links to other workbooks are dropped, and every
+text we write is written as text. One file that cannot be annotated costs its feedback
+copy (logged), never the run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+import re
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import openpyxl
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.workbook.workbook import Workbook
 
+from pipeline.errors import OutputError
 from pipeline.export import write_bytes
 from pipeline.issues import Issue
+from pipeline.read import locate_inputs
 from pipeline.run import RunResult
 from pipeline.templates import template_bytes
 
@@ -31,11 +43,23 @@ ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")
 WARNING_FILL = PatternFill("solid", fgColor="FFEB9C")
 SEVERITY_LABEL = {"error": "Lỗi", "warning": "Cảnh báo", "info": "Thông tin"}
 FIXED_CREATED = dt.datetime(2020, 1, 1)
+MAX_SOURCE_BYTES = 20_000_000
+"""Uncompressed size above which no feedback copy is made: openpyxl holds every cell and
+row of a workbook in memory (a sheet of a million formatted rows would take gigabytes)."""
+MAX_CELL_TEXT = 32_767
+"""Excel's limit on the text of one cell; longer text makes Excel call the file corrupt."""
+MAX_NAME_BYTES = 200
+"""File names stay under the usual 255-byte limit, with room for the writer's temp suffix."""
+
+
+def _clean(value: str) -> str:
+    """Text that Excel accepts: no control characters, not longer than a cell holds."""
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)[:MAX_CELL_TEXT]
 
 
 def _text(cell: object, value: str) -> None:
     """Write sender-derived text as text: openpyxl would turn a leading '=' into a formula."""
-    cell.value = value  # type: ignore[attr-defined]
+    cell.value = _clean(value)  # type: ignore[attr-defined]
     cell.data_type = "s"  # type: ignore[attr-defined]
 
 
@@ -75,7 +99,8 @@ def annotate(wb: Workbook, issues: Iterable[Issue], file_label: str) -> None:
         cell = ws.cell(row=r, column=3)
         _text(cell, where)
         if issue.cell and issue.sheet in wb.sheetnames:
-            cell.hyperlink = f"#'{issue.sheet}'!{issue.cell}"
+            quoted = issue.sheet.replace("'", "''")
+            cell.hyperlink = f"#'{quoted}'!{issue.cell}"
             cell.font = link_font
         else:
             cell.font = normal
@@ -90,7 +115,7 @@ def annotate(wb: Workbook, issues: Iterable[Issue], file_label: str) -> None:
             note = f"{SEVERITY_LABEL[issue.severity]}: {issue.message}"
             if target.comment is not None:
                 note = f"{target.comment.text}\n{note}"
-            target.comment = Comment(note, "Sở GDĐT", width=320, height=120)
+            target.comment = Comment(_clean(note), "Sở GDĐT", width=320, height=120)
     ws.freeze_panes = "A5"
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
@@ -100,14 +125,92 @@ def annotate(wb: Workbook, issues: Iterable[Issue], file_label: str) -> None:
     wb.active = 0
 
 
+def _neutralise_formulas(wb: Workbook, source: Path) -> int:
+    """Replace every cell formula by the value it showed; return how many were replaced.
+
+    The templates hold no cell formulas, so each one is the sender's: a =HYPERLINK, a DDE
+    call or a harmless =SUM alike must not come back live in a file we hand out.
+    """
+    found = [
+        (ws.title, cell.coordinate)
+        for ws in wb.worksheets
+        # _cells holds only the cells present in the file: iter_rows would create every
+        # cell of the bounding box (a sheet formatted out to column XFD has millions).
+        for cell in list(ws._cells.values())
+        if cell.data_type == "f"
+    ]
+    if not found:
+        return 0
+    cached = openpyxl.load_workbook(source, data_only=True, keep_links=False)
+    for sheet, coord in found:
+        cell = wb[sheet][coord]
+        value: Any = cached[sheet][coord].value
+        if isinstance(value, str) or cached[sheet][coord].data_type == "e":
+            _text(cell, str(value))
+        else:
+            cell.value = value
+    return len(found)
+
+
+def _drop_active_names(wb: Workbook) -> None:
+    """Keep only defined names that are plain cell references, as the template's are."""
+    for name in list(wb.defined_names):
+        value = str(wb.defined_names[name].value or "")
+        if not _PLAIN_REF.match(value):
+            del wb.defined_names[name]
+    for ws in wb.worksheets:
+        for name in list(ws.defined_names):
+            if not _PLAIN_REF.match(str(ws.defined_names[name].value or "")):
+                del ws.defined_names[name]
+
+
+_CELL_AREA = (
+    r"\$?[A-Z]{1,3}\$?\d+(?::\$?[A-Z]{1,3}\$?\d+)?|\$?\d+:\$?\d+|\$?[A-Z]{1,3}:\$?[A-Z]{1,3}"
+)
+_PLAIN_REF = re.compile(rf"^(?:'(?:[^']|'')+'|[^'!\[\]|(),=\"]+)!(?:{_CELL_AREA})$")
+"""A sheet and one cell, range, rows or columns: no function, no other workbook, no DDE."""
+
+
 def write_feedback(source: Path, issues: list[Issue], target: Path, file_label: str) -> Path:
     """Write the annotated copy of `source` to `target` (atomically)."""
-    keep_vba = source.suffix.lower() == ".xlsm"
-    wb = openpyxl.load_workbook(source, keep_vba=keep_vba, keep_links=False)
+    # Never keep the sender's VBA: the copy is a plain .xlsx whatever came in.
+    wb = openpyxl.load_workbook(source, keep_vba=False, keep_links=False)
+    replaced = _neutralise_formulas(wb, source)
+    _drop_active_names(wb)
     annotate(wb, issues, file_label)
+    if replaced:
+        ws = wb[FEEDBACK_SHEET]
+        _text(
+            ws["A3"],
+            f"Ghi chú: {replaced} ô có công thức trong tệp gửi đến đã được thay bằng giá trị "
+            "(công thức không được giữ lại trong bản phản hồi).",
+        )
     wb.properties.created = FIXED_CREATED
     write_bytes(target, template_bytes(wb))
     return target
+
+
+def feedback_name(file: str) -> str:
+    """The feedback copy's relative path: the input's, as .xlsx, each part a safe length."""
+    parts = [p for p in file.split("/") if p not in ("", ".", "..")] or ["tep"]
+    stem, dot, ext = parts[-1].rpartition(".")
+    if not dot or ext.lower() not in ("xlsx", "xlsm"):
+        stem, ext = parts[-1], "xlsx"
+    parts[-1] = f"{stem}.xlsx"
+    out = []
+    for part in parts:
+        if len(part.encode()) > MAX_NAME_BYTES:
+            digest = hashlib.sha256(part.encode()).hexdigest()[:8]
+            suffix = ".xlsx" if part is parts[-1] else ""
+            head = part.encode()[: MAX_NAME_BYTES - 20].decode("utf-8", "ignore")
+            part = f"{head}~{digest}{suffix}"
+        out.append(part)
+    return "/".join(out)
+
+
+def _source_size(source: Path) -> int:
+    with zipfile.ZipFile(source) as zf:
+        return sum(i.file_size for i in zf.infolist())
 
 
 def write_feedback_all(result: RunResult, input_dir: Path, out_dir: Path) -> list[Path]:
@@ -115,17 +218,26 @@ def write_feedback_all(result: RunResult, input_dir: Path, out_dir: Path) -> lis
     by_file: dict[str, list[Issue]] = {}
     for issue in result.issues:
         by_file.setdefault(issue.file, []).append(issue)
+    on_disk = locate_inputs(input_dir) if result.kept else {}
     written = []
     for file in sorted(result.kept.values()):
         problems = [i for i in by_file.get(file, []) if i.severity in ("error", "warning")]
         if not problems:
             continue
-        source = input_dir / file
+        # Display names are NFC and readable; the file on disk may be NFD or not UTF-8.
+        source = on_disk.get(file, input_dir / file)
         if source.suffix.lower() not in (".xlsx", ".xlsm"):
             continue
-        target = out_dir / "feedback" / file
+        target = out_dir / "feedback" / feedback_name(file)
         try:
+            if _source_size(source) > MAX_SOURCE_BYTES:
+                log.warning("không tạo tệp phản hồi cho %s: tệp quá lớn", file)
+                continue
             written.append(write_feedback(source, problems, target, Path(file).name))
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        except OutputError as exc:
             log.warning("không tạo được tệp phản hồi cho %s: %s", file, exc)
+        except Exception as exc:
+            # openpyxl meets every oddity a sender's file can hold; one file's feedback
+            # copy is not worth the run.
+            log.warning("không tạo được tệp phản hồi cho %s: %r", file, exc)
     return written

@@ -7,6 +7,7 @@ pipeline.export and pipeline.report; this module returns a :class:`RunResult` th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -37,6 +38,7 @@ SUBMISSION_COLUMNS = [
     "unit_code",
     "status",
     "reason",
+    "reason_code",
     "errors",
     "warnings",
     "template_id",
@@ -137,8 +139,10 @@ def consolidate(
 ) -> RunResult:
     """Everything after reading: pure, so it can be tested on in-memory submissions."""
     report = schemas.report
+    raws = _unique_files(raws)
     issues: list[Issue] = []
-    status: dict[str, tuple[str, str]] = {}
+    # file → (status, reason, reason code): every input file gets exactly one.
+    status: dict[str, tuple[str, str, str]] = {}
     variant_of: dict[str, str] = {}
     candidates: list[RawSubmission] = []
     for sub in raws:
@@ -147,8 +151,12 @@ def consolidate(
             reason_issues = [i for i in sub.issues if i.severity == "error"] or list(ident.issues)
             issues.extend(sub.issues)
             issues.extend(ident.issues)
-            reason = reason_issues[0].message if reason_issues else "Không đọc được tệp."
-            status[sub.file.path] = ("rejected", reason)
+            why = reason_issues[0] if reason_issues else None
+            status[sub.file.path] = (
+                "rejected",
+                why.message if why else "Không đọc được tệp.",
+                why.code if why else "file-unreadable",
+            )
             continue
         issues.extend(sub.issues)
         issues.extend(ident.issues)
@@ -168,11 +176,11 @@ def consolidate(
     for path, first in res.duplicates.items():
         msg = f"Tệp trùng hệt tệp “{first}” (cùng nội dung); chỉ đọc một lần."
         issues.append(make_issue("file-duplicate", msg, file=path))
-        status[path] = ("superseded", msg)
+        status[path] = ("superseded", msg, "file-duplicate")
     for path, newer in res.superseded.items():
         msg = f"Đã có bản gửi mới hơn: “{newer}”. Bản này không được tổng hợp."
         issues.append(make_issue("superseded", msg, file=path))
-        status[path] = ("superseded", msg)
+        status[path] = ("superseded", msg, "superseded")
     kept_files = set(res.kept.values())
     by_path = {s.file.path: s for s in candidates}
     # Superseded versions are validated too, so the change log compares parsed values.
@@ -201,20 +209,7 @@ def consolidate(
     for i in issues:
         per_file.setdefault(i.file, []).append(i)
     for path in kept_files:
-        errs = sum(1 for i in per_file.get(path, []) if i.severity == "error")
-        warns = sum(1 for i in per_file.get(path, []) if i.severity == "warning")
-        if errs or warns:
-            status[path] = (
-                "accepted_with_warnings",
-                f"{errs} lỗi, {warns} cảnh báo"
-                + (
-                    ": các số liệu lỗi không được tổng hợp, đơn vị cần sửa và gửi lại."
-                    if errs
-                    else "."
-                ),
-            )
-        else:
-            status[path] = ("accepted", "Hợp lệ.")
+        status[path] = _kept_status(per_file.get(path, []))
     counts_by_file = {
         p: (
             sum(1 for i in per_file.get(p, []) if i.severity == "error"),
@@ -225,13 +220,14 @@ def consolidate(
     rows = []
     for sub in sorted(raws, key=lambda s: s.file.path):
         path = sub.file.path
-        st, reason = status[path]
+        st, reason, reason_code = status[path]
         rows.append(
             {
                 "file": path,
                 "unit_code": sub.unit_code,
                 "status": st,
                 "reason": reason,
+                "reason_code": reason_code,
                 "errors": counts_by_file[path][0],
                 "warnings": counts_by_file[path][1],
                 "template_id": sub.meta.get("template_id", ""),
@@ -276,6 +272,51 @@ def consolidate(
         ),
         city_key=city_key,
     )
+
+
+def _kept_status(problems: list[Issue]) -> tuple[str, str, str]:
+    """Status, reason and reason code of a consolidated file, from its issues.
+
+    The reason code is the first issue of the highest severity, so a table of files can be
+    filtered by what is wrong with them; notes (macros ignored, converted from .ods) ride
+    along in the reason of an otherwise clean file instead of vanishing into issues.csv.
+    """
+    errs = [i for i in problems if i.severity == "error"]
+    warns = [i for i in problems if i.severity == "warning"]
+    if errs or warns:
+        reason = f"{len(errs)} lỗi, {len(warns)} cảnh báo" + (
+            ": các số liệu lỗi không được tổng hợp, đơn vị cần sửa và gửi lại." if errs else "."
+        )
+        return "accepted_with_warnings", reason, (errs or warns)[0].code
+    notes = [i for i in problems if i.severity == "info"]
+    if notes:
+        return "accepted", "Hợp lệ. Ghi chú: " + " ".join(i.message for i in notes), notes[0].code
+    return "accepted", "Hợp lệ.", ""
+
+
+def _unique_files(raws: list[RawSubmission]) -> list[RawSubmission]:
+    """Make file names unique: they key every table, and two files must never share a line.
+
+    :func:`pipeline.read.scan_inputs` already guarantees it for one folder; submissions put
+    together by other means (tests, several folders) get a number appended.
+    """
+    seen: set[str] = set()
+    out = []
+    for sub in raws:
+        name = sub.file.path
+        if name in seen:
+            n = 2
+            while f"{name} ({n})" in seen:
+                n += 1
+            name = f"{name} ({n})"
+            sub = dataclasses.replace(
+                sub,
+                file=dataclasses.replace(sub.file, path=name),
+                issues=[i.with_context(file=name) for i in sub.issues],
+            )
+        seen.add(name)
+        out.append(sub)
+    return out
 
 
 def _cross_unit_checks(
