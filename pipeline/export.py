@@ -69,7 +69,7 @@ def _why(exc: OSError) -> str:
         return "ổ đĩa hết chỗ trống"
     if exc.errno == errno.ENAMETOOLONG:
         return "tên tệp quá dài"
-    return f"lỗi hệ thống số {exc.errno}"
+    return f"lỗi hệ thống số {exc.errno}" if exc.errno else "lỗi hệ thống"
 
 
 def write_bytes(target: Path, data: bytes) -> None:

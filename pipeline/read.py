@@ -285,9 +285,10 @@ def _os_error(exc: OSError) -> tuple[str, str]:
             "Không mở được tệp: tệp đang được chương trình khác mở hoặc khóa (Excel, phần mềm "
             "diệt vi-rút, phần mềm đồng bộ), hoặc không có quyền đọc. Đóng tệp rồi chạy lại.",
         )
+    code = f" (lỗi hệ thống số {exc.errno})" if exc.errno else ""
     return (
         "file-unreadable",
-        f"Không đọc được tệp từ ổ đĩa (lỗi hệ thống số {exc.errno}). Chép lại tệp rồi chạy lại.",
+        f"Không đọc được tệp từ ổ đĩa{code}. Chép lại tệp rồi chạy lại.",
     )
 
 
@@ -781,6 +782,17 @@ def _read_xlsx(path: Path, sub: RawSubmission, schema: ReportSchema) -> RawSubmi
             ) from None
 
 
+def _open_workbook(path: Path) -> pc.CalamineWorkbook:
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        # calamine cannot open a path that is not UTF-8 (a name from an old Windows code
+        # page): hand it the open file instead.
+        with path.open("rb") as fh:
+            return pc.CalamineWorkbook.from_filelike(fh, load_tables=True)
+    return pc.CalamineWorkbook.from_path(path, load_tables=True)
+
+
 def _value(rows: list[list[Any]], cell: str) -> Any:
     m = re.match(r"([A-Z]+)(\d+)", cell)
     assert m
@@ -795,7 +807,7 @@ def _read_values(
     path: Path, package: _Package, sub: RawSubmission, schema: ReportSchema
 ) -> RawSubmission:
     contract = package.contract
-    wb = pc.CalamineWorkbook.from_path(path, load_tables=True)
+    wb = _open_workbook(path)
     sheet_names = list(wb.sheet_names)
     if META_SHEET not in sheet_names or META_SHEET not in package.sheets:
         return _reject(
