@@ -461,9 +461,8 @@ def names_broken(folder: Path, ctx: Context) -> Expected:
             return body
         text = body.decode()
         for code, ref in broken.items():
-            text = re.sub(
-                rf'(<definedName name="{code}">)[^<]*', lambda m, r=ref: m.group(1) + r, text
-            )
+            start = f'<definedName name="{code}">'
+            text = re.sub(rf"{re.escape(start)}[^<]*", (start + ref).replace("\\", "\\\\"), text)
         return text.encode()
 
     data = rezip(good, change)
