@@ -96,13 +96,28 @@ def _run(
     settings_path: Path,
     workers: int | None,
     quiet: bool,
+    output_root: Path | None = None,
 ) -> RunResult:
+    """Read and consolidate; the mail log of the folder and last year's exports join in."""
+    from pipeline.history import load_previous
+    from pipeline.inbox import load_mail_info
     from pipeline.run import consolidate as consolidate_run
     from pipeline.run import read_all
 
     schemas, registry, settings = _load_config(schemas_dir, registry_path, settings_path)
     raws = read_all(input_dir, schemas, workers, _progress(quiet, "Đọc tệp"))
-    return consolidate_run(raws, year, schemas, registry, settings)
+    mail = load_mail_info(input_dir)
+    previous = load_previous(output_root, year) if output_root is not None else None
+    return consolidate_run(
+        raws,
+        year,
+        schemas,
+        registry,
+        settings,
+        mail_times=mail.times,
+        mail_senders=mail.senders,
+        previous=previous,
+    )
 
 
 def _summary(result: RunResult, out_dir: Path) -> None:
@@ -162,7 +177,9 @@ def validate_cmd(
     from pipeline.feedback import write_feedback_all
 
     try:
-        result = _run(input_dir, year, schemas_dir, registry_path, settings_path, workers, quiet)
+        result = _run(
+            input_dir, year, schemas_dir, registry_path, settings_path, workers, quiet, output_root
+        )
         out_dir = output_root / str(year)
         write_tables(result, out_dir)
         write_feedback_all(result, input_dir, out_dir)
@@ -214,13 +231,18 @@ def consolidate_cmd(
     """Tổng hợp báo cáo năm: kiểm tra, đánh giá tiêu chí, thống kê, ghi bảng tổng hợp."""
     from pipeline.export import write_tables
     from pipeline.feedback import write_feedback_all
+    from pipeline.history import write_history
+    from pipeline.narrative import narrative_name
     from pipeline.report import write_report_outputs
 
     input_dir = input_dir or ROOT / "samples" / str(year)
     try:
-        result = _run(input_dir, year, schemas_dir, registry_path, settings_path, workers, quiet)
+        result = _run(
+            input_dir, year, schemas_dir, registry_path, settings_path, workers, quiet, output_root
+        )
         out_dir = output_root / str(year)
         write_tables(result, out_dir)
+        write_history(result, out_dir)
         write_feedback_all(result, input_dir, out_dir)
         report_path = write_report_outputs(result, input_dir, out_dir)
     except PipelineError as exc:
@@ -228,6 +250,7 @@ def consolidate_cmd(
         return
     _summary(result, out_dir)
     click.echo(f"Báo cáo tổng hợp: {report_path}")
+    click.echo(f"Dự thảo báo cáo (Word): {report_path.with_name(narrative_name(year))}")
 
 
 @main.command("samples")

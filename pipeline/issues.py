@@ -88,6 +88,10 @@ CATALOGUE: dict[str, IssueKind] = {
         "warning", "Mức “Đơn vị học tập” cao hơn mức chỉ số cho phép"
     ),
     "implausible-change": IssueKind("warning", "Số liệu thay đổi bất thường so với năm trước"),
+    # Mail intake.
+    "sender-not-registered": IssueKind(
+        "warning", "Thư gửi từ địa chỉ không phải địa chỉ đăng ký của đơn vị"
+    ),
 }
 
 

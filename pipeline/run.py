@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -22,7 +22,9 @@ import pandas as pd
 from pipeline import aggregate as agg
 from pipeline.errors import InputFolderError
 from pipeline.evaluate import evaluate_criteria, evaluate_learning_unit, unit_frame
+from pipeline.history import Previous, unit_changes
 from pipeline.identify import identify, resolve_resubmissions, value_changes
+from pipeline.inbox import INBOX_LOG_NAME, sender_issues
 from pipeline.issues import Issue, issues_frame, make_issue
 from pipeline.model import RawSubmission
 from pipeline.read import read_entry, scan_inputs
@@ -97,11 +99,14 @@ def read_all(
 
     Every entry of the folder yields exactly one submission, in the order of
     :func:`pipeline.read.scan_inputs`: entries that cannot be read come back rejected with
-    their reason, so nothing the department put in the folder goes unaccounted for.
+    their reason, so nothing the department put in the folder goes unaccounted for. The one
+    exception is the mail log that ``pipeline inbox`` keeps at the top of the folder
+    (:data:`pipeline.inbox.INBOX_LOG_NAME`): it is the department's record of the mails,
+    read by the CLI for the submission times, not a submission.
     """
     if not root.is_dir():
         raise InputFolderError(f"Không tìm thấy thư mục dữ liệu vào: {root}")
-    paths = scan_inputs(root)
+    paths = [e for e in scan_inputs(root) if e.name != INBOX_LOG_NAME]
     reader = partial(read_entry, root=root, schema=schemas.report)
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if workers <= 1 or len(paths) < 8:
@@ -136,8 +141,16 @@ def consolidate(
     registry: Registry,
     settings: Settings,
     mail_times: dict[str, dt.datetime] | None = None,
+    mail_senders: Mapping[str, str] | None = None,
+    previous: Previous | None = None,
 ) -> RunResult:
-    """Everything after reading: pure, so it can be tested on in-memory submissions."""
+    """Everything after reading: pure, so it can be tested on in-memory submissions.
+
+    `mail_times` and `mail_senders` (file → time received, sender address) come from the
+    mail log of ``pipeline inbox``; a sender other than the unit's registered address is a
+    warning. `previous` is the year before's exports (:func:`pipeline.history.load_previous`):
+    each unit's figures are compared with them and implausible jumps become warnings.
+    """
     report = schemas.report
     raws = _unique_files(raws)
     issues: list[Issue] = []
@@ -162,6 +175,7 @@ def consolidate(
         issues.extend(ident.issues)
         variant_of[sub.file.path] = str(ident.variant)
         candidates.append(sub)
+    issues.extend(sender_issues(candidates, registry, mail_senders or {}))
     report_dates = {s.file.path: _report_date(s) for s in candidates}
     submitted_at = {
         s.file.path: (mail_times or {}).get(s.file.path)
@@ -205,6 +219,8 @@ def consolidate(
     ldu, ldu_issues = evaluate_learning_unit(units, data, schemas)
     issues.extend(ldu_issues)
     issues.extend(_cross_unit_checks(units, data, registry, res.kept))
+    year_over_year, yoy_issues = unit_changes(data, res.kept, schemas, previous, year)
+    issues.extend(yoy_issues)
     per_file: dict[str, list[Issue]] = {}
     for i in issues:
         per_file.setdefault(i.file, []).append(i)
@@ -271,6 +287,7 @@ def consolidate(
             columns=["unit_code", "old_file", "new_file", "field", "old_value", "new_value"],
         ),
         city_key=city_key,
+        extra={"previous": previous, "year_over_year": year_over_year},
     )
 
 

@@ -1,11 +1,13 @@
 """Deterministic sample submissions for the sample registry: real-looking input on a fresh clone.
 
 Each unit's figures come from a random generator seeded by the unit code and year, so the
-committed samples can be regenerated identically. Most units report; some are missing on
-purpose; a handful carry the mistakes people really make (text in a number cell, a count
-larger than its total, a negative, a wrong area, Vietnamese number formats, decomposed
-Unicode), one unit sends a corrected second version, one file is another year's template
-and one is not a template at all.
+committed samples can be regenerated identically. Years before :data:`TREND_BASE_YEAR` are
+derived from that year's figures, scaled back with a little noise, so the 2023-2025 samples
+trend upwards the way a real movement's figures do and the phase review has a trend to show.
+Most units report; some are missing on purpose; a handful carry the mistakes people really
+make (text in a number cell, a count larger than its total, a negative, a wrong area,
+Vietnamese number formats, decomposed Unicode), one unit sends a corrected second version,
+one file is another year's template and one is not a template at all.
 """
 
 from __future__ import annotations
@@ -316,6 +318,89 @@ def fill_template(
     return wb
 
 
+TREND_BASE_YEAR = 2026
+"""Samples of this year are drawn at random; earlier years are derived from them."""
+DROPPED_DIGIT_UNIT = 20
+"""Index of the unit whose figure of two years before the base year lacks a digit."""
+TREND_FIELDS_KEPT = frozenset({"ldu_recognised_year", "ldu_level1_year", "institutions_total"})
+
+
+def progress(year: int, base: int = TREND_BASE_YEAR) -> float:
+    """How far the movement has come in `year` relative to the base year (1.0)."""
+    return max(0.3, 1.0 - 0.15 * (base - year))
+
+
+def _earlier_year(
+    values: dict[str, Any],
+    lists: dict[str, list[dict[str, Any]]],
+    level: str,
+    year: int,
+    base: int,
+    schemas: Schemas,
+    rng: random.Random,
+) -> None:
+    """Turn a unit's base-year figures into plausible figures of an earlier `year`, in place.
+
+    Counts shrink by :func:`progress` with ±10% noise, so year-on-year changes stay far from
+    the implausible-change thresholds; "Đơn vị học tập" recognitions dated after `year`
+    are undone (a mức 2 unit was mức 1 the year before); people totals barely move while
+    the share recognised as "Công dân học tập" grows towards the base year.
+    """
+    report = schemas.report
+    p = progress(year, base)
+    stamp = values["report_date"]
+    values["report_date"] = dt.datetime(year, stamp.month, stamp.day)
+    held = level
+    if level != "none":
+        recognised_year = int(values["ldu_recognised_year"])
+        first_year = int(values["ldu_level1_year"])
+        if year >= recognised_year:
+            held = level
+        elif level == "level_2" and year >= first_year:
+            held = "level_1"
+            values["ldu_recognised_year"] = values["ldu_level1_year"] = first_year
+        else:
+            held = "none"
+            for key in ("ldu_decision", "ldu_recognised_year", "ldu_level1_year"):
+                values.pop(key, None)
+        values["ldu_self_level"] = values["ldu_recognised_level"] = report.choice_label(
+            "ldu_level", held
+        )
+    for key, value in list(values.items()):
+        if isinstance(value, int) and not isinstance(value, bool) and key not in TREND_FIELDS_KEPT:
+            values[key] = round(value * p * rng.uniform(0.9, 1.1))
+    if "funds_mobilised" in values:
+        values["funds_mobilised"] = round(values["funds_mobilised"], -6)
+    if "institutions_registered" in values:
+        total = values["institutions_total"]
+        registered = min(total, round(values["institutions_registered"] / p * (1 + p) / 2))
+        values["institutions_registered"] = registered
+        values["institutions_recognised"] = min(registered, values["institutions_recognised"])
+    supported = values["supported_learners"] + values["supported_staff"]
+    values["supported_disabled"] = min(values["supported_disabled"], supported)
+    for key in ("annual_plan", "lifelong_learning_week", "own_repository"):
+        if values.get(key) == "Có" and rng.random() > (1 + p) / 2:
+            values[key] = "Không"
+            if key == "annual_plan":
+                values.pop("annual_plan_number", None)
+    size = rng.uniform(0.96, 1.02)
+    rate = 1.0 if held != "none" else p
+    for row in lists["people"]:
+        total = max(1, round(row["total"] * size))
+        registered = min(total, round(row["registered"] * size * (1 + rate) / 2))
+        row["total"], row["registered"] = total, registered
+        row["recognised"] = min(registered, round(row["recognised"] * size * rate))
+        for key in ("digital_competent", "foreign_language", "online_learning"):
+            row[key] = min(total, round(row[key] * size * p))
+    kept = []
+    for row in lists["initiatives"]:
+        if rng.random() < p:
+            if "year" in row:
+                row["year"] -= base - year
+            kept.append(row)
+    lists["initiatives"] = kept
+
+
 def generate(
     year: int, schemas: Schemas, registry: Registry, settings: Settings
 ) -> list[SampleFile]:
@@ -323,18 +408,30 @@ def generate(
     files: list[SampleFile] = []
     units = sorted(registry.units.values(), key=lambda u: u.code)
     mistakes = _mistakes(year)
+    # Years before the base year are the base year's figures scaled back (see
+    # _earlier_year), so a unit's series trends upwards instead of jumping at random.
+    base = max(year, TREND_BASE_YEAR)
     for n, unit in enumerate(units):
-        rng = _rng(unit, year)
+        rng = _rng(unit, base)
         if n % NOT_SUBMITTING_EVERY == 4:
             continue
         level = rng.choices(["none", "level_1", "level_2"], weights=[5, 4, 1])[0]
-        values = unit_values(unit, year, schemas, rng, level)
+        values = unit_values(unit, base, schemas, rng, level)
         lists = {
             "people": people_rows(unit, schemas, rng, level),
-            "initiatives": initiative_rows(year, schemas, rng),
+            "initiatives": initiative_rows(base, schemas, rng),
             "nominations": nomination_rows(unit, schemas, rng),
         }
-        if rng.random() < 0.12:
+        late = rng.random() < 0.12
+        if base != year:
+            trend = _rng(unit, year, "trend")
+            _earlier_year(values, lists, level, year, base, schemas, trend)
+            if n == DROPPED_DIGIT_UNIT and year == base - 2:
+                # A dropped digit: the comparisons with the years before and after each
+                # show a jump for the unit to explain (implausible-change).
+                values["campaign_participants"] //= 10
+            late, rng = trend.random() < 0.12, trend
+        if late:
             values["report_date"] = dt.datetime(year, 12, rng.randint(6, 12))
         mistake = mistakes.get(n % len(mistakes)) if n % 7 == 3 else None
         if mistake is not None:
