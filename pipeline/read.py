@@ -60,7 +60,7 @@ import python_calamine as pc
 from pipeline.errors import InputFolderError
 from pipeline.issues import make_issue
 from pipeline.model import META_KEYS, META_SHEET, FileInfo, Located, RawSubmission
-from pipeline.schema import ReportSchema
+from pipeline.schema import ListSpec, ReportSchema
 
 log = logging.getLogger(__name__)
 
@@ -602,6 +602,9 @@ def _read_contract(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> 
     )
 
 
+_V_FILLED = re.compile(rb"<v>[^<]|<is>")
+
+
 def _sheet_shape(data: bytes) -> _SheetShape:
     """How far the cells holding something reach, by regular expressions, not a parse."""
     addressed = data.count(b'<c r="')
@@ -617,7 +620,8 @@ def _sheet_shape(data: bytes) -> _SheetShape:
     if b"<f>" in data or b"<f " in data:
         for m in _CELL.finditer(data):
             body = m.group(3) or b""
-            if b"<f" in body and b"<v" not in body:
+            # openpyxl writes an empty <v></v> (or <v/>) for a formula it never computed.
+            if b"<f" in body and not _V_FILLED.search(body):
                 uncached.add(m.group(1).decode())
     return _SheetShape(max_row, max_col, frozenset(uncached))
 
@@ -692,6 +696,8 @@ def _inspect(zf: zipfile.ZipFile, schema: ReportSchema) -> _Package:
                 tables[t] = sheet
     needed = {META_SHEET, *tables.values()}
     needed |= {sheet for sheet, _ in contract.names.values() if sheet in contract.sheet_parts}
+    # A list whose table was lost is looked for on its own sheet, so that sheet is checked too.
+    needed |= {schema.sheet_name(lst.sheet) for lst in schema.lists if lst.code not in tables}
     sheets: dict[str, _SheetShape] = {}
     for sheet in sorted(needed & set(contract.sheet_parts)):
         sheet_info = members.get(contract.sheet_parts[sheet])
@@ -868,6 +874,9 @@ def _read_values(
     tables = set(wb.table_names or []) & set(package.tables)
     for lst in schema.lists:
         if lst.code not in tables or package.tables[lst.code] not in package.sheets:
+            found = _find_header_row(wb, package, schema.sheet_name(lst.sheet), lst)
+            if found is not None:
+                sub.lists[lst.code] = _list_rows(lst, *found)
             continue
         table = wb.get_table_by_name(lst.code)
         columns = [unicodedata.normalize("NFC", str(c)).strip() for c in table.columns or []]
@@ -884,31 +893,68 @@ def _read_values(
             )
         first_row, first_col = table.start or (0, 0)
         shape = package.sheets.get(table.sheet)
-        sheet_uncached = shape.uncached if shape is not None else frozenset()
-        wanted = {f.code for f in lst.fields}
-        out_rows = []
-        for r, values in enumerate(table.to_python()):
-            entry: dict[str, Located] = {}
-            blank = True
-            for c, code in enumerate(columns):
-                if code not in wanted:
-                    continue
-                v = values[c] if c < len(values) else ""
-                cell = f"{col_letter(first_col + c)}{first_row + r + 1}"
-                nocache = cell in sheet_uncached
-                if v != "" or nocache:
-                    blank = False
-                entry[code] = Located(None if v == "" else v, table.sheet, cell, nocache)
-            # The people matrix always has its group filled in: a row is blank when every
-            # other column is.
-            if lst.fixed_field and all(
-                loc.value is None for k, loc in entry.items() if k != lst.fixed_field
-            ):
-                blank = True
-            if not blank:
-                out_rows.append(entry)
-        sub.lists[lst.code] = out_rows
+        uncached = shape.uncached if shape is not None else frozenset()
+        sub.lists[lst.code] = _list_rows(
+            lst, table.to_python(), columns, first_row, first_col, table.sheet, uncached
+        )
     return sub
+
+
+def _find_header_row(
+    wb: pc.CalamineWorkbook, package: _Package, sheet: str, lst: ListSpec
+) -> tuple[list[list[Any]], list[str], int, int, str, frozenset[str]] | None:
+    """Locate a list whose Excel table was lost (.xls has no tables; copy-paste drops them).
+
+    The template's header row holds the field codes, so the row that contains all of them
+    marks where the list starts, whatever rows the user inserted above it.
+    """
+    if sheet not in package.sheets:
+        return None
+    rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    codes = {f.code for f in lst.fields}
+    for r, values in enumerate(rows):
+        texts = [unicodedata.normalize("NFC", str(v)).strip() for v in values]
+        if codes <= set(texts):
+            first_col = min(texts.index(c) for c in codes)
+            columns = texts[first_col:]
+            data = [row[first_col:] for row in rows[r + 1 :]]
+            return data, columns, r + 1, first_col, sheet, package.sheets[sheet].uncached
+    return None
+
+
+def _list_rows(
+    lst: ListSpec,
+    values_rows: list[list[Any]],
+    columns: list[str],
+    first_row: int,
+    first_col: int,
+    sheet: str,
+    uncached: frozenset[str],
+) -> list[dict[str, Located]]:
+    """Rows of a list as located values; blank rows are dropped."""
+    wanted = {f.code for f in lst.fields}
+    out_rows = []
+    for r, values in enumerate(values_rows):
+        entry: dict[str, Located] = {}
+        blank = True
+        for c, code in enumerate(columns):
+            if code not in wanted:
+                continue
+            v = values[c] if c < len(values) else ""
+            cell = f"{col_letter(first_col + c)}{first_row + r + 1}"
+            nocache = cell in uncached
+            if v != "" or nocache:
+                blank = False
+            entry[code] = Located(None if v == "" else v, sheet, cell, nocache)
+        # The people matrix always has its group filled in: a row is blank when every
+        # other column is.
+        if lst.fixed_field and all(
+            loc.value is None for k, loc in entry.items() if k != lst.fixed_field
+        ):
+            blank = True
+        if not blank:
+            out_rows.append(entry)
+    return out_rows
 
 
 # ---------------------------------------------------------------------------------------------
