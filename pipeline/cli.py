@@ -253,6 +253,61 @@ def consolidate_cmd(
     click.echo(f"Dự thảo báo cáo (Word): {report_path.with_name(narrative_name(year))}")
 
 
+@main.command("inbox")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--dest",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=ROOT / "submissions",
+    show_default=True,
+    help="Thư mục nhận báo cáo; tệp được lưu vào <dest>/<năm báo cáo>/.",
+)
+@click.option(
+    "--year",
+    "default_year",
+    type=int,
+    default=None,
+    help="Năm dùng cho thư không có ngày gửi/nhận (mặc định: năm hiện tại).",
+)
+@config_options
+def inbox_cmd(
+    sources: tuple[Path, ...],
+    dest: Path,
+    default_year: int | None,
+    schemas_dir: Path,
+    registry_path: Path,
+    settings_path: Path,
+) -> None:
+    """Lấy tệp báo cáo đính kèm từ thư đã lưu (thư mục .eml, tệp mbox, tệp Outlook .msg).
+
+    Mỗi tệp bảng tính đính kèm (kể cả trong tệp .zip) được lưu vào thư mục năm báo cáo
+    của nó; người gửi, ngày gửi, ngày nhận và tiêu đề thư ghi vào _inbox_log.csv của thư
+    mục đó. Lệnh consolidate dùng ngày nhận thư để xét nộp đúng hạn hay muộn.
+    """
+    from pipeline.inbox import STATUS_LABELS, run_inbox
+
+    try:
+        schemas = load_schemas(schemas_dir)
+        result = run_inbox(list(sources), dest, schemas.report, default_year)
+    except PipelineError as exc:
+        fail(exc)
+        return
+    except OSError as exc:
+        click.echo(f"Lỗi: không ghi được vào {dest} ({exc.strerror or exc}).", err=True)
+        sys.exit(2)
+    for row in result.rows:
+        what = row.file or row.attachment or row.source
+        label = STATUS_LABELS.get(row.status, row.status)
+        click.echo(f"[{label}] {what}  ({row.sender or '-'}, {row.source})  {row.reason}".rstrip())
+    counts = result.counts()
+    click.echo(
+        f"Thêm mới: lưu {counts['saved']} tệp, trùng {counts['duplicate']}, "
+        f"bỏ qua {counts['skipped']}, không mở được {counts['unreadable']}."
+    )
+    for year, path in sorted(result.logs.items()):
+        click.echo(f"Năm {year}: nhật ký {path}")
+
+
 @main.command("samples")
 @year_option
 @click.option(
