@@ -94,7 +94,14 @@ class Context:
         nominee = dict(CLEAN_NOMINATIONS[0], nominee_name=f"Trần Thị Đề Nghị {unit}")
         full = {"people": CLEAN_PEOPLE, "initiatives": CLEAN_INITIATIVES, "nominations": [nominee]}
         full.update(lists or {})
-        return school_workbook(self.schemas, self.registry, self.settings, unit, values, full)
+        wb = school_workbook(self.schemas, self.registry, self.settings, unit, values, full)
+        # fill_template types list cells with openpyxl's default, which makes any text
+        # starting with "=" a formula; a unit typing it gets text, as scalar cells do.
+        for ws in wb.worksheets:
+            for cell in list(ws._cells.values()):
+                if cell.data_type == "f" and isinstance(cell.value, str):
+                    cell.data_type = "s"
+        return wb
 
     def good(self, unit: str | None = None) -> tuple[str, bytes]:
         """A clean filled template of a fresh unit, as bytes."""
@@ -600,7 +607,7 @@ def injection(folder: Path, ctx: Context) -> Expected:
     dest = next(iter(wb.defined_names["reporter_name"].destinations))
     wb[dest[0]][dest[1].replace("$", "")].value = '=HYPERLINK("http://x","bấm vào đây")'
     return {write(folder, "=cmd|' calc'!A0.xlsx", template_bytes(wb)): (
-        "accepted_with_warnings", "invalid-number")}  # fmt: skip
+        "accepted_with_warnings", "formula-no-cache")}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
