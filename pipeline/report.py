@@ -37,6 +37,7 @@ from pipeline.evaluate import FAIL, PASS, UNKNOWN
 from pipeline.export import list_frame, write_bytes
 from pipeline.issues import CATALOGUE
 from pipeline.manifest import write_manifest
+from pipeline.narrative import write_narrative
 from pipeline.run import RunResult
 from pipeline.schema import Field, ReportSchema
 
@@ -1892,11 +1893,15 @@ def workbook_path(out_dir: Path, year: int) -> Path:
 
 
 def write_report_outputs(result: RunResult, input_dir: Path, out_dir: Path) -> Path:
-    """Write the report workbook, the chart PNGs and, last, the manifest; return the workbook."""
+    """Write the workbook, the chart PNGs, the draft report (.docx) and, last, the manifest.
+
+    Returns the workbook's path.
+    """
     book = workbook_path(out_dir, result.year)
     write_bytes(book, build_workbook(result))
     log.info("report workbook %s", book)
-    write_chart_pngs(result, out_dir / "charts")
+    charts = write_chart_pngs(result, out_dir / "charts")
+    write_narrative(result, out_dir, charts)
     write_manifest(result, input_dir, out_dir)
     return book
 

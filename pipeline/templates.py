@@ -47,6 +47,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from pipeline.errors import OutputError, RegistryError, SchemaError
 from pipeline.model import INSTRUCTIONS_SHEET, META_KEYS, META_SHEET
+from pipeline.ooxml import repack, zip_parts
 from pipeline.registry import Registry, Unit
 from pipeline.schema import Field, ListSpec, ReportSchema, Rule, Section, Variant, nfc
 from pipeline.settings import Settings
@@ -1040,7 +1041,7 @@ def template_bytes(wb: Workbook) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     created = wb.properties.created or dt.datetime(1980, 1, 1)
-    return _repack(buf.getvalue(), created)
+    return repack(buf.getvalue(), created)
 
 
 def template_filename(schemas: ReportSchema, variant: str, year: int, unit: Unit | None) -> str:
@@ -1178,39 +1179,10 @@ class _UnitStamper:
                 text = text.replace(token, escape(value))
             return text.encode("utf-8")
 
-        return _zip(
+        return zip_parts(
             ((name, fill(data) if isinstance(data, str) else data) for name, data in self.parts),
             self.stamp_time,
         )
-
-
-_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
-
-
-def _repack(package: bytes, when: dt.datetime) -> bytes:
-    """Re-zip with fixed timestamps, and pin the modified date openpyxl sets to now on save."""
-    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    parts = []
-    with zipfile.ZipFile(io.BytesIO(package)) as zf:
-        for name in zf.namelist():
-            data = zf.read(name)
-            if name == "docProps/core.xml":
-                data = _MODIFIED.sub(rb"\g<1>" + stamp + rb"\g<2>", data)
-            parts.append((name, data))
-    return _zip(parts, when)
-
-
-def _zip(parts: Iterable[tuple[str, bytes]], when: dt.datetime) -> bytes:
-    date_time = (max(1980, when.year), when.month, when.day, when.hour, when.minute, when.second)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in parts:
-            info = zipfile.ZipInfo(name, date_time=date_time)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 0
-            info.external_attr = 0
-            zf.writestr(info, data)
-    return buf.getvalue()
 
 
 def _check_year(schemas: ReportSchema, year: int) -> None:
