@@ -475,8 +475,16 @@ class Writer:
         container: Any = None,
         after: float = 6,
         highlight: bool = False,
+        verbatim: bool = False,
     ) -> Any:
-        """A body paragraph; `lead` is a bold run before the text."""
+        """A body paragraph; `lead` is a bold run before the text.
+
+        Two asides in a row, "(48/106 đơn vị) (tăng so với năm 2025: 36%)", read as one:
+        "(48/106 đơn vị; tăng so với năm 2025: 36%)". Text quoting what units wrote (or
+        their names) is `verbatim` and left as it is.
+        """
+        if not verbatim:
+            text = text.replace(") (", "; ")
         p = (container or self.doc).add_paragraph()
         p.alignment = align
         fmt = p.paragraph_format
@@ -998,7 +1006,7 @@ class Narrative:
             [fig.units_did("own_repository", "xây dựng kho học liệu số của đơn vị", self.units)]
         )
         kinds = [
-            ("res_elearning", "bài giảng điện tử (E-learning)"),
+            ("res_elearning", "bài giảng điện tử E-learning"),
             ("res_videos", "video bài giảng"),
             ("res_question_banks", "ngân hàng câu hỏi"),
             ("res_other", "học liệu số khác"),
@@ -1103,8 +1111,7 @@ class Narrative:
                 self.fig.clause(
                     Clause(
                         "international_activities",
-                        "các đơn vị đã tổ chức, tham gia {n} quốc tế về học tập suốt đời "
-                        "(mạng lưới thành phố học tập toàn cầu của UNESCO, giao lưu, hợp tác)",
+                        "các đơn vị đã tổ chức, tham gia {n} quốc tế về học tập suốt đời",
                         "chưa có đơn vị nào báo cáo hoạt động quốc tế về học tập suốt đời",
                         "hoạt động",
                     )
@@ -1276,7 +1283,8 @@ class Narrative:
             if len(names) <= self.config.max_missing_named:
                 w.para(
                     f"Các đơn vị chưa gửi báo cáo: {', '.join(clean(n) for n in names)} "
-                    "(Biểu 09, mục II)."
+                    "(Biểu 09, mục II).",
+                    verbatim=True,
                 )
             else:
                 w.para(
@@ -1346,7 +1354,7 @@ class Narrative:
                 bold=True,
             )
             for q in g.quotes:
-                w.para(f"- “{self.quote(q.text)}” ({self.who(q.units)}).")
+                w.para(f"- “{self.quote(q.text)}” ({self.who(q.units)}).", verbatim=True)
 
     def quote(self, text: str) -> str:
         limit = self.config.max_quote_chars

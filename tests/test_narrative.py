@@ -432,7 +432,7 @@ def test_change_from_last_year_when_history_exists(
     assert f"(giảm so với năm {before}: {news} tin, bài)" in body
     assert f"thành lập Ban Chỉ đạo Phong trào thi đua (bằng năm {before})" in body
     rate = nv.pct_text(float(city["target.cdht_members"]) - 0.05)
-    assert f"(tăng so với năm {before}: {rate})" in body
+    assert f"người; tăng so với năm {before}: {rate})" in body
     assert f"năm {before}: " in body  # per-group figures carry last year's rate
     prev_units = nv.count_text(float(city["units"]) - 3)
     assert f"kết quả tổng hợp năm {before} ({prev_units} đơn vị có báo cáo)" in body
