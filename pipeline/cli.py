@@ -212,13 +212,43 @@ def _file_table(result: RunResult) -> str:
     "input_dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Thư mục các tệp báo cáo đơn vị gửi (mặc định: samples/<năm>).",
+    help="Thư mục các tệp báo cáo đơn vị gửi (mặc định: samples/<năm>). Với --phase: thư mục "
+    "chứa các thư mục năm (mặc định: samples).",
+)
+@click.option(
+    "--phase",
+    default=None,
+    metavar="NĂM-NĂM",
+    help="Lập báo cáo sơ kết/tổng kết giai đoạn (ví dụ 2023-2025, 2023-2030) từ kết quả tổng "
+    "hợp các năm; năm nào chưa tổng hợp mà có thư mục dữ liệu thì tổng hợp trước.",
 )
 @output_option
 @config_options
 @workers_option
 @quiet_option
 def consolidate_cmd(
+    year: int,
+    input_dir: Path | None,
+    phase: str | None,
+    output_root: Path,
+    schemas_dir: Path,
+    registry_path: Path,
+    settings_path: Path,
+    workers: int | None,
+    quiet: bool,
+) -> None:
+    """Tổng hợp báo cáo năm: kiểm tra, đánh giá tiêu chí, thống kê, ghi bảng tổng hợp."""
+    if phase is not None:
+        _review(
+            phase, input_dir, output_root, schemas_dir, registry_path, settings_path, workers, quiet
+        )
+        return
+    _consolidate_year(
+        year, input_dir, output_root, schemas_dir, registry_path, settings_path, workers, quiet
+    )
+
+
+def _consolidate_year(
     year: int,
     input_dir: Path | None,
     output_root: Path,
@@ -228,7 +258,6 @@ def consolidate_cmd(
     workers: int | None,
     quiet: bool,
 ) -> None:
-    """Tổng hợp báo cáo năm: kiểm tra, đánh giá tiêu chí, thống kê, ghi bảng tổng hợp."""
     from pipeline.export import write_tables
     from pipeline.feedback import write_feedback_all
     from pipeline.history import write_history
@@ -251,6 +280,50 @@ def consolidate_cmd(
     _summary(result, out_dir)
     click.echo(f"Báo cáo tổng hợp: {report_path}")
     click.echo(f"Dự thảo báo cáo (Word): {report_path.with_name(narrative_name(year))}")
+
+
+def _review(
+    phase: str,
+    input_root: Path | None,
+    output_root: Path,
+    schemas_dir: Path,
+    registry_path: Path,
+    settings_path: Path,
+    workers: int | None,
+    quiet: bool,
+) -> None:
+    """The phase review; years not yet consolidated are, when their input folder exists."""
+    from pipeline.review import load_review, load_year, parse_phase, write_review
+
+    root = input_root or ROOT / "samples"
+    try:
+        ph = parse_phase(phase)
+        notes = {}
+        for year in ph.years:
+            if load_year(output_root, year) is None and (root / str(year)).is_dir():
+                click.echo(f"Năm {year}: chưa có kết quả tổng hợp, tổng hợp từ {root / str(year)}.")
+                _consolidate_year(
+                    year,
+                    root / str(year),
+                    output_root,
+                    schemas_dir,
+                    registry_path,
+                    settings_path,
+                    workers,
+                    quiet,
+                )
+                notes[year] = f"tổng hợp khi lập báo cáo giai đoạn, từ thư mục {root.name}/{year}"
+        schemas, registry, settings = _load_config(schemas_dir, registry_path, settings_path)
+        data = load_review(output_root, ph)
+        data.notes.update(notes)
+        book = write_review(data, schemas, registry, settings, output_root)
+    except PipelineError as exc:
+        fail(exc)
+        return
+    if data.missing:
+        years = ", ".join(str(y) for y in data.missing)
+        click.echo(f"Chưa có số liệu các năm: {years} (bỏ trống trong báo cáo giai đoạn).")
+    click.echo(f"Báo cáo {ph.kind} giai đoạn {ph.start}-{ph.end}: {book}")
 
 
 @main.command("inbox")
