@@ -933,15 +933,22 @@ def _list_rows(
 ) -> list[dict[str, Located]]:
     """Rows of a list as located values; blank rows are dropped."""
     wanted = {f.code for f in lst.fields}
+    # The template's tables are pre-sized with a few hundred empty rows: work out the wanted
+    # columns and their letters once per table, and skip an empty row before building it.
+    picked = [
+        (c, code, col_letter(first_col + c)) for c, code in enumerate(columns) if code in wanted
+    ]
     out_rows = []
     for r, values in enumerate(values_rows):
+        width = len(values)
+        if not uncached and all(c >= width or values[c] == "" for c, _, _ in picked):
+            continue
         entry: dict[str, Located] = {}
         blank = True
-        for c, code in enumerate(columns):
-            if code not in wanted:
-                continue
-            v = values[c] if c < len(values) else ""
-            cell = f"{col_letter(first_col + c)}{first_row + r + 1}"
+        row_number = first_row + r + 1
+        for c, code, letters in picked:
+            v = values[c] if c < width else ""
+            cell = f"{letters}{row_number}"
             nocache = cell in uncached
             if v != "" or nocache:
                 blank = False
