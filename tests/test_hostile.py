@@ -272,6 +272,15 @@ def foreign_formulas(out_dir: Path) -> list[str]:
                 for cell in row:
                     if cell.startswith(FORMULA_PREFIXES) and not PLAIN_NUMBER.fullmatch(cell):
                         found.append(f"{rel}: {cell!r}")
+        if path.suffix == ".docx":
+            # Word runs field codes (DDEAUTO, HYPERLINK): sender text must not become one.
+            for part, body in _parts(path).items():
+                for code in re.findall(
+                    rb'<w:instrText[^>]*>(.*?)</w:instrText>|w:instr="([^"]*)"', body
+                ):
+                    text = html.unescape(b"".join(code).decode())
+                    if "DDE" in text.upper() or any(m.lower() in text.lower() for m in MARKERS):
+                        found.append(f"{rel}: field {text!r} in {part}")
         if path.suffix not in (".xlsx", ".xlsm"):
             continue
         report = not rel.startswith("feedback/")
