@@ -334,6 +334,7 @@ def _read_any(path: Path, root: Path, schema: ReportSchema, sub: RawSubmission) 
     sub.file = FileInfo(sub.file.path, "", st.st_size, _mtime(st))
     if stat.S_ISLNK(st.st_mode):
         st = _check_link(path, root)
+        sub.file = FileInfo(sub.file.path, "", st.st_size, _mtime(st))
     if base.startswith(LOCK_FILE_PREFIXES):
         return _reject(
             sub,
