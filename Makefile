@@ -10,13 +10,14 @@ INPUT ?= samples/$(YEAR)
 OUTPUT ?= output
 REGISTRY ?= registry/units.csv
 
-.PHONY: consolidate validate templates test lint typecheck bench samples clean help
+.PHONY: consolidate validate templates test lint typecheck bench samples docs clean help
 
 help:
 	@echo "make consolidate   tổng hợp báo cáo (YEAR=$(YEAR) INPUT=$(INPUT) OUTPUT=$(OUTPUT))"
 	@echo "make templates     tạo biểu mẫu trống vào input_templates/"
 	@echo "make test          chạy bộ kiểm thử"
 	@echo "make bench         đo tốc độ"
+	@echo "make docs          tạo lại hình minh họa của hướng dẫn (docs/images/)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +52,10 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pipeline.bench
+
+# Pictures of the user guides (docs/images/) from the real outputs; needs soffice, pdftoppm.
+docs: $(STAMP)
+	$(PY) -m pipeline.docs_images
 
 clean:
 	rm -rf $(VENV) output/*/
