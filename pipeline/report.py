@@ -35,6 +35,7 @@ from xlsxwriter.utility import xl_range, xl_rowcol_to_cell
 from pipeline.charts import ChartSpec, chart_specs, city_values, write_chart_pngs
 from pipeline.evaluate import FAIL, PASS, UNKNOWN
 from pipeline.export import list_frame, write_bytes
+from pipeline.history import Previous, compare_aggregates
 from pipeline.issues import CATALOGUE
 from pipeline.manifest import write_manifest
 from pipeline.narrative import write_narrative
@@ -86,7 +87,9 @@ FORMS: tuple[tuple[str, str], ...] = (
     ("11", "Các vấn đề về số liệu phát hiện khi kiểm tra"),
     ("12", "Danh sách tệp báo cáo đã nhận"),
 )
-FORM_TITLES = dict(FORMS)
+YEAR_OVER_YEAR_FORM = ("13", "So sánh với năm trước")
+"""Added after Biểu 12 when the year before was consolidated (pipeline.history)."""
+FORM_TITLES = dict((*FORMS, YEAR_OVER_YEAR_FORM))
 
 # Headline measures of Biểu 01-03: a short, deliberate choice of what the leadership reads
 # first. Labels still come from the schema; a rate column follows its numerator.
@@ -695,6 +698,9 @@ class ReportBook:
     def __init__(self, result: RunResult) -> None:
         self.result = result
         self.labels = Labels(result)
+        previous = result.extra.get("previous")
+        self.previous = previous if isinstance(previous, Previous) else None
+        self.forms = FORMS + ((YEAR_OVER_YEAR_FORM,) if self.previous is not None else ())
         self.buffer = io.BytesIO()
         self.wb = xlsxwriter.Workbook(
             self.buffer,
@@ -785,6 +791,8 @@ class ReportBook:
         self.form_10()
         self.form_11()
         self.form_12()
+        if self.previous is not None:
+            self.form_13()
         self.wb.close()
         return self.buffer.getvalue()
 
@@ -893,7 +901,7 @@ class ReportBook:
         row += 1
         ws.merge_range(row, 0, row, 9, "II. CÁC BIỂU KÈM THEO", st.get(bold=True, font_size=13))
         row += 1
-        for number, form_title in FORMS:
+        for number, form_title in self.forms:
             ws.merge_range(
                 row, 0, row, 9, f"Biểu {number}. {form_title}", st.get(font_size=12, indent=1)
             )
@@ -1881,6 +1889,113 @@ class ReportBook:
         )
         sh.autofilter(ref)
         sh.finish(freeze=(HEADER_ROW + 1, 2), repeat=HEADER_ROW)
+
+    # -- Biểu 13: the year before (only when it was consolidated)
+
+    def form_13(self) -> None:
+        """The city's figures against the year before, and the units' jumps to explain."""
+        r, prev = self.result, self.previous
+        assert prev is not None
+        report = r.schemas.report
+        sh = Sheet(
+            self,
+            "13",
+            note=(
+                f"Nguồn: kết quả tổng hợp năm {prev.year} và năm {r.year}. Thay đổi của tỷ lệ "
+                "tính bằng điểm phần trăm. Số liệu của đơn vị tăng, giảm bất thường được cảnh "
+                "báo để đơn vị giải thích (chi tiết tại Biểu 11)."
+            ),
+        )
+        both = compare_aggregates(r.aggregates, prev.aggregates, "city")
+        both = both[both["key"] == r.city_key].set_index("field")
+        targets = {f"target.{t.code}": t.label for t in r.schemas.criteria.targets}
+
+        def label(key: str) -> str:
+            if key in targets:
+                return targets[key]
+            m = re.fullmatch(r"people\.(\w+)\.(\w+)_rate", key)
+            if m and "people" in report.list_map:
+                people = report.list_map["people"]
+                group = report.choice_label(people.fixed_choices or "", m.group(1))
+                return f"{group}: {_lower_first(people.field(m.group(2)).label)}"
+            return self.labels.measure(key)
+
+        def rows_for(keys: Sequence[str]) -> list[dict[str, Any]]:
+            rows = []
+            for key in keys:
+                if key not in both.index:
+                    continue
+                x = both.loc[key]
+                rows.append(
+                    {
+                        "label": label(key),
+                        "previous": x["previous"],
+                        "current": x["current"],
+                        "change": x["change"],
+                        "pct": x["pct_change"],
+                    }
+                )
+            return rows
+
+        row = HEADER_ROW
+        sh.heading(row, "I. SỐ LIỆU CHÍNH TOÀN THÀNH PHỐ")
+        row += 1
+        lead = [
+            Col("seq", "STT", "seq"),
+            Col("label", "Chỉ tiêu thống kê", "wrap", max_width=50, min_width=34),
+        ]
+        cols = [
+            *lead,
+            Col("previous", f"Năm {prev.year}", "int", min_width=12),
+            Col("current", f"Năm {r.year}", "int", min_width=12),
+            Col("change", "Tăng (+), giảm (-)", "int", min_width=12),
+            Col("pct", "Tỷ lệ tăng, giảm", "rate", min_width=11),
+        ]
+        ref = sh.table(row, cols, rows_for(CITY_HEADLINES))
+        row = ref.end_row + 1
+        sh.heading(row, "II. CÁC TỶ LỆ")
+        row += 1
+        people = report.list_map.get("people")
+        groups = report.choices.get(people.fixed_choices or "", ()) if people else ()
+        rate_keys = [*targets, *(f"people.{g.code}.recognised_rate" for g in groups)]
+        rate_cols = [
+            *lead,
+            Col("previous", f"Năm {prev.year}", "rate", min_width=12),
+            Col("current", f"Năm {r.year}", "rate", min_width=12),
+            Col("change", "Tăng (+), giảm (-) (điểm %)", "rate", min_width=12),
+        ]
+        ref = sh.table(row, rate_cols, rows_for(rate_keys))
+        row = ref.end_row + 1
+        yoy = r.extra.get("year_over_year")
+        flagged = (
+            yoy[yoy["implausible"].astype(bool)]
+            if isinstance(yoy, pd.DataFrame) and not yoy.empty
+            else pd.DataFrame()
+        )
+        sh.heading(
+            row,
+            f"III. ĐƠN VỊ CÓ SỐ LIỆU TĂNG, GIẢM BẤT THƯỜNG (cần giải thích): {len(flagged)}",
+        )
+        row += 1
+        # The same columns as table I (they share the sheet's column widths).
+        unit_cols = [
+            Col("seq", "STT", "seq"),
+            Col("label", "Đơn vị: chỉ tiêu", "wrap", max_width=50, min_width=34),
+            *cols[2:],
+        ]
+        unit_rows = [
+            {
+                "label": f"{self.unit_name(x.unit_code)} ({x.unit_code}): "
+                f"{_lower_first(label(str(x.field)))}",
+                "previous": x.previous,
+                "current": x.current,
+                "change": x.change,
+                "pct": x.pct_change,
+            }
+            for x in flagged.itertuples(index=False)
+        ]
+        sh.table(row, unit_cols, unit_rows, empty_text="Không có.")
+        sh.finish()
 
 
 def build_workbook(result: RunResult) -> bytes:
