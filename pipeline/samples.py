@@ -130,7 +130,11 @@ def _fill_list(wb: Workbook, code: str, rows: list[dict[str, Any]]) -> None:
                         break
             for field_code, value in values.items():
                 if field_code in header:
-                    ws.cell(row=excel_row, column=min_col + header.index(field_code)).value = value
+                    cell = ws.cell(row=excel_row, column=min_col + header.index(field_code))
+                    cell.value = value
+                    if isinstance(value, str):
+                        # Typed text stays text, even "=HYPERLINK(...)" (see _cell_setter).
+                        cell.data_type = "s"
         return
 
 
