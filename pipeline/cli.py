@@ -326,6 +326,50 @@ def _review(
     click.echo(f"Báo cáo {ph.kind} giai đoạn {ph.start}-{ph.end}: {book}")
 
 
+@main.command("rollup")
+@click.argument("departments", nargs=-1, required=True, metavar="[TÊN=]THƯ_MỤC...")
+@year_option
+@click.option(
+    "--name",
+    default="Toàn quốc",
+    show_default=True,
+    help="Tên của cấp tổng hợp (dòng tổng cộng).",
+)
+@click.option(
+    "--output",
+    "output_root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=ROOT / "output" / "rollup",
+    show_default=True,
+    help="Thư mục kết quả; ghi vào <output>/<năm>/.",
+)
+@click.option(
+    "--schemas",
+    "schemas_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_SCHEMA_DIR,
+    show_default=True,
+    help="Thư mục chứa report.yaml và criteria.yaml.",
+)
+def rollup_cmd(
+    departments: tuple[str, ...], year: int, name: str, output_root: Path, schemas_dir: Path
+) -> None:
+    """Cộng kết quả tổng hợp của nhiều Sở thành bảng tổng hợp cấp trên (không nhập lại số liệu).
+
+    Mỗi THƯ_MỤC là thư mục kết quả output/<năm> của một Sở (có data/aggregates.csv);
+    TÊN=THƯ_MỤC đặt tên cho Sở đó. Tỷ lệ được tính lại từ tổng tử số và tổng mẫu số.
+    """
+    from pipeline.rollup import write_rollup
+
+    try:
+        table = write_rollup(list(departments), year, load_schemas(schemas_dir), name, output_root)
+    except PipelineError as exc:
+        fail(exc)
+        return
+    click.echo(f"Đã cộng {len(departments)} kết quả tổng hợp năm {year}: {table}")
+    click.echo(f"Số liệu: {table.parent / 'data' / 'aggregates.csv'}")
+
+
 @main.command("inbox")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
