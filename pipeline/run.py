@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import logging
 import os
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -27,9 +28,10 @@ from pipeline.identify import identify, resolve_resubmissions, value_changes
 from pipeline.inbox import INBOX_LOG_NAME, sender_issues
 from pipeline.issues import Issue, issues_frame, make_issue
 from pipeline.model import RawSubmission
+from pipeline.parse import parse_cell
 from pipeline.read import read_entry, scan_inputs
 from pipeline.registry import Registry
-from pipeline.schema import Schemas
+from pipeline.schema import ReportSchema, Schemas
 from pipeline.settings import Settings
 from pipeline.validate import Submissions, validate
 
@@ -122,15 +124,12 @@ def read_all(
         return list(results)
 
 
-def _report_date(sub: RawSubmission) -> dt.date | None:
-    from pipeline.parse import parse_cell
-
+def _report_date(sub: RawSubmission, schema: ReportSchema) -> dt.date | None:
+    """The report date the unit typed: the first key of the resubmission rule."""
     loc = sub.scalars.get("report_date")
-    if loc is None:
+    if loc is None or "report_date" not in schema.field_map:
         return None
-    from pipeline.schema import Field
-
-    value = parse_cell(loc, Field("report_date", "", "date", "unit_info")).value
+    value = parse_cell(loc, schema.field_map["report_date"]).value
     return value if isinstance(value, dt.date) else None
 
 
@@ -176,7 +175,7 @@ def consolidate(
         variant_of[sub.file.path] = str(ident.variant)
         candidates.append(sub)
     issues.extend(sender_issues(candidates, registry, mail_senders or {}))
-    report_dates = {s.file.path: _report_date(s) for s in candidates}
+    report_dates = {s.file.path: _report_date(s, report) for s in candidates}
     submitted_at = {
         s.file.path: (mail_times or {}).get(s.file.path)
         or (
@@ -396,6 +395,4 @@ def _cross_unit_checks(
 
 
 def _fold(text: str) -> str:
-    import unicodedata
-
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
