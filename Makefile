@@ -9,11 +9,13 @@ YEAR ?= 2026
 INPUT ?= samples/$(YEAR)
 OUTPUT ?= output
 REGISTRY ?= registry/units.csv
+PHASE ?= 2023-2025
 
-.PHONY: consolidate validate templates test lint typecheck bench samples docs clean help
+.PHONY: consolidate review validate templates test lint typecheck bench samples docs clean help
 
 help:
 	@echo "make consolidate   tổng hợp báo cáo (YEAR=$(YEAR) INPUT=$(INPUT) OUTPUT=$(OUTPUT))"
+	@echo "make review        báo cáo sơ kết/tổng kết giai đoạn (PHASE=$(PHASE))"
 	@echo "make templates     tạo biểu mẫu trống vào input_templates/"
 	@echo "make test          chạy bộ kiểm thử"
 	@echo "make bench         đo tốc độ"
@@ -27,6 +29,11 @@ $(STAMP): pyproject.toml
 
 consolidate: $(STAMP)
 	$(PY) -m pipeline consolidate --year $(YEAR) --input $(INPUT) --output $(OUTPUT) --registry $(REGISTRY)
+
+# The phase review (sơ kết 2023-2025; PHASE=2023-2030 for tổng kết): years not yet
+# consolidated are consolidated first from samples/<year>.
+review: $(STAMP)
+	$(PY) -m pipeline consolidate --phase $(PHASE) --output $(OUTPUT) --registry $(REGISTRY)
 
 validate: $(STAMP)
 	$(PY) -m pipeline validate $(INPUT) --year $(YEAR) --output $(OUTPUT) --registry $(REGISTRY)
