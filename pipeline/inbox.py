@@ -106,7 +106,8 @@ STATUS_LABELS = {
 
 def safe_name(name: str, default: str = "tep-dinh-kem") -> str:
     """An attachment name as a bare, harmless file name (see the module docstring)."""
-    name = unicodedata.normalize("NFC", name or "")
+    # Some mail programs store names NUL-terminated.
+    name = unicodedata.normalize("NFC", (name or "").strip("\x00"))
     # Folders are dropped whichever separator the sender's system used.
     name = re.split(r"[/\\]", name)[-1]
     name = _RESERVED.sub("_", name)
@@ -204,7 +205,8 @@ def received_time(headers: Sequence[str]) -> dt.datetime | None:
 
 
 def _text(value: Any) -> str:
-    return unicodedata.normalize("NFC", " ".join(str(value or "").split()))
+    text = str(value or "").replace("\x00", "")
+    return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
 def mail_from_message(msg: Message, source: str) -> Mail:
@@ -309,6 +311,10 @@ def mail_from_msg_object(msg: Any, source: str) -> Mail:
     if header is not None:
         with contextlib.suppress(Exception):
             mail.received_at = received_time(header.get_all("Received") or [])
+            # The transport headers, when Outlook kept them, know what the properties lack.
+            mail.sent_at = mail.sent_at or _parse_date(header.get("Date"))
+            mail.sender = mail.sender or email.utils.parseaddr(str(header.get("From", "")))[1]
+            mail.message_id = mail.message_id or _text(header.get("Message-ID", ""))
     for att in getattr(msg, "attachments", []) or []:
         name = str(
             getattr(att, "longFilename", None)

@@ -614,13 +614,13 @@ class ReviewBook:
         return [first, *[f"Năm {y}" for y in self.years], *extra]
 
     def write_values(
-        self, ws: Any, row: int, code: str, values: Sequence[float | None], col: int = 1
+        self, ws: Any, row: int, code: str, values: Sequence[float | None], **extra: Any
     ) -> None:
         for i, v in enumerate(values):
             if v is None:
-                ws.write_blank(row, col + i, None, self.cell_fmt(code))
+                ws.write_blank(row, 1 + i, None, self.cell_fmt(code, **extra))
             else:
-                ws.write_number(row, col + i, v, self.cell_fmt(code))
+                ws.write_number(row, 1 + i, v, self.cell_fmt(code, **extra))
 
     def change_cells(self, ws: Any, row: int, code: str, values: Sequence[float | None]) -> None:
         """Change from the first to the last year with a figure; percent change for counts."""
@@ -767,11 +767,13 @@ class ReviewBook:
             row += 1
             ws.set_row(row, 48)
             ws.write_string(row, 0, t.label, self.fmt(border=1, text_wrap=True, valign="top"))
-            self.write_values(ws, row, code, values)
+            self.write_values(ws, row, code, values, valign="top")
             col = 1 + n
             for y in milestone_years:
                 if y in t.milestones:
-                    ws.write_number(row, col, t.milestones[y], self.fmt(num_format="0%", border=1))
+                    ws.write_number(
+                        row, col, t.milestones[y], self.fmt(num_format="0%", border=1, valign="top")
+                    )
                 else:
                     ws.write_blank(row, col, None, self.fmt(border=1))
                 col += 1

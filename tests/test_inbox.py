@@ -349,6 +349,65 @@ def test_broken_msg_is_reported(schemas: Schemas, tmp_path: Path) -> None:
     assert (tmp_path / "dest" / "2025" / INBOX_LOG_NAME).is_file()
 
 
+def write_msg(path: Path, headers: str, subject: str, attachments: list[tuple[str, bytes]]) -> None:
+    """A minimal Outlook .msg (MS-OXMSG: an OLE file of property streams), via extract-msg."""
+    import struct
+
+    from extract_msg.ole_writer import OleWriter
+
+    def utf16(text: str) -> bytes:
+        return text.encode("utf-16-le") + b"\x00\x00"  # Outlook writes them NUL-terminated
+
+    def variable(tag: int, size: int) -> bytes:
+        return struct.pack("<IIII", tag, 0x6, size, 0)
+
+    streams = {
+        "__substg1.0_001A001F": utf16("IPM.Note"),
+        "__substg1.0_0037001F": utf16(subject),
+        "__substg1.0_007D001F": utf16(headers),
+    }
+    writer = OleWriter()
+    writer.addEntry("__nameid_version1.0", storage=True)
+    for stream in ("00020102", "00030102", "00040102"):
+        writer.addEntry(f"__nameid_version1.0/__substg1.0_{stream}", b"")
+    props = struct.pack("<8sIIII8s", b"", 0, len(attachments), 0, len(attachments), b"")
+    for name, data in streams.items():
+        writer.addEntry(name, data)
+        props += variable(int(name[-8:], 16), len(data))
+    writer.addEntry("__properties_version1.0", props)
+    for n, (name, data) in enumerate(attachments):
+        storage = f"__attach_version1.0_#{n:08X}"
+        writer.addEntry(storage, storage=True)
+        filename = utf16(name)
+        writer.addEntry(f"{storage}/__substg1.0_3707001F", filename)
+        writer.addEntry(f"{storage}/__substg1.0_37010102", data)
+        attach_props = b"\x00" * 8 + variable(0x3707001F, len(filename))
+        attach_props += variable(0x37010102, len(data))
+        attach_props += struct.pack("<IIII", 0x37050003, 0x6, 1, 0)  # attached by value
+        writer.addEntry(f"{storage}/__properties_version1.0", attach_props)
+    writer.write(str(path))
+
+
+def test_outlook_msg_file(schemas: Schemas, tmp_path: Path) -> None:
+    """A real .msg file (built in the test): attachment, sender and Received time."""
+    name, data = sample("PGD-Q06")
+    headers = (
+        "Received: from mx by mail.sgddt.mau.gov.vn; Fri, 5 Dec 2025 16:45:00 +0700\r\n"
+        "From: =?utf-8?b?UGjDsm5nIEdEREQ=?= <pgd.q06@gddt.mau.gov.vn>\r\n"
+        "To: xhht@sgddt.mau.gov.vn\r\nSubject: =?utf-8?q?B=C3=A1o_c=C3=A1o?=\r\n"
+        "Date: Fri, 5 Dec 2025 16:44:10 +0700\r\nMessage-ID: <outlook-1@x>\r\n\r\n"
+    )
+    write_msg(tmp_path / "thu.msg", headers, "Báo cáo năm 2025", [(name, data)])
+    result = run_inbox([tmp_path / "thu.msg"], tmp_path / "dest", schemas.report)
+    assert [r.status for r in result.rows] == [SAVED]
+    row = result.rows[0]
+    assert row.file == name and row.unit_code == "PGD-Q06"
+    assert row.sender == "pgd.q06@gddt.mau.gov.vn" and row.subject == "Báo cáo năm 2025"
+    assert row.sent_at == dt.datetime(2025, 12, 5, 16, 44, 10)
+    assert row.received_at == dt.datetime(2025, 12, 5, 16, 45)
+    assert (tmp_path / "dest" / "2025" / name).read_bytes() == data
+
+
 def test_msg_attachments(schemas: Schemas, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What extract-msg returns for a message is mapped like an .eml (object stubbed)."""
     import extract_msg
