@@ -942,7 +942,9 @@ def _list_rows(
     out_rows = []
     for r, values in enumerate(values_rows):
         width = len(values)
-        if not uncached and all(c >= width or values[c] == "" for c, _, _ in picked):
+        if not uncached and (
+            values.count("") == width or all(c >= width or values[c] == "" for c, _, _ in picked)
+        ):
             continue
         entry: dict[str, Located] = {}
         blank = True

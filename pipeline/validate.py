@@ -24,7 +24,7 @@ from pandera.errors import SchemaErrors
 
 from pipeline.issues import Issue, make_issue
 from pipeline.model import Located, RawSubmission
-from pipeline.parse import parse_cell
+from pipeline.parse import Parsed, parse_cell
 from pipeline.schema import Field, ReportSchema, Rule, expr_names
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,9 @@ _PANDAS_DTYPES: dict[str, str] = {
     "text": "string",
     "date": "object",
 }
+
+_MEMO_TEXT_MAX = 64
+"""Texts longer than this are parsed every time (see parse_submissions)."""
 
 _CHECK_CODES = (
     ("not_nullable", "required-missing"),
@@ -95,13 +98,43 @@ def parse_submissions(
     scalar_rows: list[dict[str, Any]] = []
     list_rows: dict[str, list[dict[str, Any]]] = {lst.code: [] for lst in schema.lists}
     unit_of: dict[str, str] = {}
+    # parse_cell is pure: the same field and raw value always parse the same way. Units type
+    # the same yes/no labels, choices and small counts over and over, so parse each distinct
+    # (field, value) once. Long texts are nearly always unique and are not kept.
+    memo: dict[tuple[int, type, Any], Parsed] = {}
+    in_variant: dict[str, list[tuple[Field, bool]]] = {}
 
     def parse_one(
         sub: RawSubmission, f: Field, loc: Located, key: tuple[str, str, int, str]
     ) -> Any:
         cells[key] = loc
+        value = loc.value
+        if value is None and loc.error is None and not loc.formula_no_cache:
+            return None  # a blank cell: what parse_cell returns for it (BLANK)
+        kind = type(value)
+        memo_key = None
+        if (
+            loc.error is None
+            and not loc.formula_no_cache
+            and (
+                kind is int
+                or kind is bool
+                or (kind is str and len(value) <= _MEMO_TEXT_MAX)
+                # 0.0 and -0.0 are equal keys: leave zero out rather than tell them apart.
+                or (kind is float and value != 0)
+            )
+        ):
+            memo_key = (id(f), kind, value)
+            parsed = memo.get(memo_key)
+            if parsed is not None:
+                return _report_problems(parsed, sub, f, loc)
         choices = schema.choices[f.choices] if f.choices else ()
         parsed = parse_cell(loc, f, choices)
+        if memo_key is not None:
+            memo[memo_key] = parsed
+        return _report_problems(parsed, sub, f, loc)
+
+    def _report_problems(parsed: Parsed, sub: RawSubmission, f: Field, loc: Located) -> Any:
         for p in parsed.problems:
             issues.append(
                 make_issue(
@@ -123,9 +156,11 @@ def parse_submissions(
         unit_of[path] = sub.unit_code
         variant = variant_of[path]
         row: dict[str, Any] = {FILE: path}
-        for f in schema.fields:
+        if variant not in in_variant:
+            in_variant[variant] = [(f, f.in_variant(variant)) for f in schema.fields]
+        for f, included in in_variant[variant]:
             loc = sub.scalars.get(f.code)
-            if loc is None or not f.in_variant(variant):
+            if loc is None or not included:
                 row[f.code] = None
                 continue
             row[f.code] = parse_one(sub, f, loc, (path, "", 0, f.code))
@@ -374,14 +409,16 @@ def exclude_errors(data: Submissions, issues: Iterable[Issue]) -> Submissions:
     """Blank every value that carries an error, so no wrong figure reaches the report."""
     scalars = data.scalars.copy()
     lists = {k: v.copy() for k, v in data.lists.items()}
+    errors = [i for i in issues if i.severity == "error" and i.field and i.file in scalars.index]
+    # Where each list cell came from, only for the files with an error in a list: indexing
+    # every cell of ten thousand files would cost more than the whole step.
+    list_files = {i.file for i in errors if "." in i.field}
     row_at = {
         (file, list_code, fld, loc.cell): row
         for (file, list_code, row, fld), loc in data.cells.items()
-        if list_code
+        if list_code and file in list_files
     }
-    for issue in issues:
-        if issue.severity != "error" or not issue.field or issue.file not in scalars.index:
-            continue
+    for issue in errors:
         if "." in issue.field:
             list_code, fld = issue.field.split(".", 1)
             row = row_at.get((issue.file, list_code, fld, issue.cell))
