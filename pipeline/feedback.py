@@ -17,9 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import math
 import re
+import shutil
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +36,15 @@ from pipeline.export import write_bytes
 from pipeline.issues import Issue
 from pipeline.read import locate_inputs
 from pipeline.run import RunResult
+from pipeline.schema import ReportSchema
 from pipeline.templates import template_bytes
 
 log = logging.getLogger(__name__)
 
 FEEDBACK_SHEET = "Lỗi cần sửa"
 ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")
-WARNING_FILL = PatternFill("solid", fgColor="FFEB9C")
+# Orange, not yellow: the template already uses light yellow for every input cell.
+WARNING_FILL = PatternFill("solid", fgColor="F8CBAD")
 SEVERITY_LABEL = {"error": "Lỗi", "warning": "Cảnh báo", "info": "Thông tin"}
 FIXED_CREATED = dt.datetime(2020, 1, 1)
 MAX_SOURCE_BYTES = 20_000_000
@@ -63,7 +67,27 @@ def _text(cell: object, value: str) -> None:
     cell.data_type = "s"  # type: ignore[attr-defined]
 
 
-def annotate(wb: Workbook, issues: Iterable[Issue], file_label: str) -> None:
+def field_labels(schema: ReportSchema) -> dict[str, str]:
+    """What the unit sees in the template for each field code an issue can name."""
+    labels = {f.code: f.label for f in schema.fields}
+    for lst in schema.lists:
+        for f in lst.fields:
+            labels[f"{lst.code}.{f.code}"] = f"{schema.sheet_name(lst.sheet)}: {f.label}"
+    return labels
+
+
+def _row_height(texts: Iterable[tuple[str, float]]) -> float:
+    """LibreOffice does not grow wrapped rows of an .xlsx on opening: size them here."""
+    lines = max((math.ceil(len(t) / max(width - 2, 1)) for t, width in texts), default=1)
+    return 15.0 * max(lines, 1)
+
+
+def annotate(
+    wb: Workbook,
+    issues: Iterable[Issue],
+    file_label: str,
+    labels: Mapping[str, str] | None = None,
+) -> None:
     """Mark problem cells and add the problem list as the first sheet."""
     issues = sorted(issues, key=lambda i: (i.severity != "error", i.sheet, i.cell, i.code))
     if FEEDBACK_SHEET in wb.sheetnames:
@@ -74,11 +98,12 @@ def annotate(wb: Workbook, issues: Iterable[Issue], file_label: str) -> None:
     normal = Font(name="Times New Roman", size=11)
     link_font = Font(name="Times New Roman", size=11, color="0563C1", underline="single")
     wrap = Alignment(wrap_text=True, vertical="top")
+    top = Alignment(vertical="top")
     _text(ws["A1"], f"CÁC VẤN ĐỀ CẦN SỬA TRONG TỆP {file_label}")
     ws["A1"].font = Font(name="Times New Roman", bold=True, size=14)
     _text(
         ws["A2"],
-        "Sửa các ô được tô đỏ (lỗi: bắt buộc sửa) và tô vàng (cảnh báo: kiểm tra lại) "
+        "Sửa các ô được tô đỏ (lỗi: bắt buộc sửa) và tô cam (cảnh báo: kiểm tra lại) "
         "ngay trong tệp này, xóa trang này nếu muốn, lưu lại rồi gửi lại cho Sở. "
         "Bấm vào địa chỉ ô để đi tới ô đó.",
     )
@@ -93,22 +118,28 @@ def annotate(wb: Workbook, issues: Iterable[Issue], file_label: str) -> None:
         ws.column_dimensions[letter].width = width
     for n, issue in enumerate(issues, start=1):
         r = 4 + n
-        ws.cell(row=r, column=1, value=n).font = normal
-        ws.cell(row=r, column=2, value=SEVERITY_LABEL[issue.severity]).font = normal
+        for col, value in ((1, n), (2, SEVERITY_LABEL[issue.severity])):
+            c = ws.cell(row=r, column=col, value=value)
+            c.font = normal
+            c.alignment = top
         where = f"{issue.sheet}!{issue.cell}" if issue.cell else "(cả tệp)"
         cell = ws.cell(row=r, column=3)
         _text(cell, where)
+        cell.alignment = top
         if issue.cell and issue.sheet in wb.sheetnames:
             quoted = issue.sheet.replace("'", "''")
             cell.hyperlink = f"#'{quoted}'!{issue.cell}"
             cell.font = link_font
         else:
             cell.font = normal
-        for col, value in ((4, issue.field), (5, issue.value), (6, issue.message)):
+        label = (labels or {}).get(issue.field, issue.field)
+        columns = ((4, label, 28.0), (5, issue.value, 22.0), (6, issue.message, 80.0))
+        for col, value, _width in columns:
             c = ws.cell(row=r, column=col)
             _text(c, value)
             c.font = normal
             c.alignment = wrap
+        ws.row_dimensions[r].height = _row_height((v, w) for _c, v, w in columns)
         if issue.cell and issue.sheet in wb.sheetnames:
             target = wb[issue.sheet][issue.cell]
             target.fill = ERROR_FILL if issue.severity == "error" else WARNING_FILL
@@ -171,13 +202,19 @@ _PLAIN_REF = re.compile(rf"^(?:'(?:[^']|'')+'|[^'!\[\]|(),=\"]+)!(?:{_CELL_AREA}
 """A sheet and one cell, range, rows or columns: no function, no other workbook, no DDE."""
 
 
-def write_feedback(source: Path, issues: list[Issue], target: Path, file_label: str) -> Path:
+def write_feedback(
+    source: Path,
+    issues: list[Issue],
+    target: Path,
+    file_label: str,
+    labels: Mapping[str, str] | None = None,
+) -> Path:
     """Write the annotated copy of `source` to `target` (atomically)."""
     # Never keep the sender's VBA: the copy is a plain .xlsx whatever came in.
     wb = openpyxl.load_workbook(source, keep_vba=False, keep_links=False)
     replaced = _neutralise_formulas(wb, source)
     _drop_active_names(wb)
-    annotate(wb, issues, file_label)
+    annotate(wb, issues, file_label, labels)
     if replaced:
         ws = wb[FEEDBACK_SHEET]
         _text(
@@ -219,6 +256,9 @@ def write_feedback_all(result: RunResult, input_dir: Path, out_dir: Path) -> lis
     for issue in result.issues:
         by_file.setdefault(issue.file, []).append(issue)
     on_disk = locate_inputs(input_dir) if result.kept else {}
+    labels = field_labels(result.schemas.report)
+    # A rerun must not leave last run's copies behind for units that have since fixed them.
+    shutil.rmtree(out_dir / "feedback", ignore_errors=True)
     written = []
     for file in sorted(result.kept.values()):
         problems = [i for i in by_file.get(file, []) if i.severity in ("error", "warning")]
@@ -233,7 +273,7 @@ def write_feedback_all(result: RunResult, input_dir: Path, out_dir: Path) -> lis
             if _source_size(source) > MAX_SOURCE_BYTES:
                 log.warning("không tạo tệp phản hồi cho %s: tệp quá lớn", file)
                 continue
-            written.append(write_feedback(source, problems, target, Path(file).name))
+            written.append(write_feedback(source, problems, target, Path(file).name, labels))
         except OutputError as exc:
             log.warning("không tạo được tệp phản hồi cho %s: %s", file, exc)
         except Exception as exc:

@@ -64,7 +64,6 @@ CATALOGUE: dict[str, IssueKind] = {
     "structure-missing-name": IssueKind("error", "Thiếu ô đặt tên của biểu mẫu"),
     "structure-missing-table": IssueKind("error", "Thiếu bảng của biểu mẫu"),
     "structure-bad-table": IssueKind("error", "Bảng bị sửa cột"),
-    "list-truncated": IssueKind("warning", "Danh sách quá dài, phần thừa bị bỏ qua"),
     # Values.
     "required-missing": IssueKind("error", "Bỏ trống ô bắt buộc"),
     "invalid-number": IssueKind("error", "Không phải số"),
@@ -79,6 +78,7 @@ CATALOGUE: dict[str, IssueKind] = {
     "invalid-email": IssueKind("warning", "Địa chỉ thư điện tử không hợp lệ"),
     "formula-no-cache": IssueKind("error", "Công thức chưa có giá trị"),
     "formula-error": IssueKind("error", "Công thức báo lỗi"),
+    "invalid-value": IssueKind("error", "Giá trị không hợp lệ"),
     "prefill-changed": IssueKind("warning", "Thông tin điền sẵn đã bị sửa"),
     # Across units.
     "wrong-area": IssueKind("warning", "Địa bàn khác với danh mục đơn vị"),

@@ -341,6 +341,7 @@ def _cross_unit_checks(
     """Problems only visible across files: wrong area, the same nominee from two units."""
     issues: list[Issue] = []
     for code, file in kept.items():
+        issues.extend(_prefill_checks(code, file, data, registry))
         loc = data.locate(file, "area_name")
         typed = data.scalars.at[file, "area_name"] if "area_name" in data.scalars else None
         area = registry.areas[registry.units[code].area_code]
@@ -395,6 +396,30 @@ def _cross_unit_checks(
                     )
                 )
     return issues
+
+
+def _prefill_checks(code: str, file: str, data: Submissions, registry: Registry) -> list[Issue]:
+    """The unit name is pre-filled and locked; a different name means the file was edited."""
+    if "unit_name" not in data.scalars:
+        return []
+    typed = data.scalars.at[file, "unit_name"]
+    unit = registry.units[code]
+    if not isinstance(typed, str) or _fold(typed) == _fold(unit.name):
+        return []
+    loc = data.locate(file, "unit_name")
+    return [
+        make_issue(
+            "prefill-changed",
+            f"Tên đơn vị điền sẵn đã bị sửa thành “{typed}”; danh mục của Sở ghi “{unit.name}”. "
+            "Không sửa các ô màu xám; nếu danh mục của Sở sai, báo Sở để sửa.",
+            file=file,
+            unit_code=code,
+            sheet=loc.sheet if loc else "",
+            cell=loc.cell if loc else "",
+            field="unit_name",
+            value=typed,
+        )
+    ]
 
 
 def _fold(text: str) -> str:

@@ -849,7 +849,10 @@ class _Builder:
         ws.page_setup.fitToWidth = 1
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-        ws.page_margins = PageMargins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+        # The footer needs room inside the bottom margin, or LibreOffice cuts the page number.
+        ws.page_margins = PageMargins(
+            left=0.5, right=0.5, top=0.6, bottom=0.75, header=0.3, footer=0.3
+        )
         ws.print_options.horizontalCentered = True
         ws.oddFooter.center.text = "Trang &P/&N"
         ws.oddFooter.center.font = FONT_NAME
