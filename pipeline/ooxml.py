@@ -14,6 +14,8 @@ import re
 import zipfile
 from collections.abc import Iterable
 
+import xlsxwriter
+
 _MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 
 
@@ -42,3 +44,22 @@ def zip_parts(parts: Iterable[tuple[str, bytes]], when: dt.datetime) -> bytes:
             info.external_attr = 0
             zf.writestr(info, data)
     return buf.getvalue()
+
+
+def text_safe_workbook(
+    buffer: io.BytesIO, font_name: str | None = None, font_size: float | None = None
+) -> xlsxwriter.Workbook:
+    """An in-memory xlsxwriter workbook that never reinterprets strings.
+
+    Text from submissions must reach the reader as text: even a stray ``write()`` of
+    ``=HYPERLINK(...)`` must not become a formula, a number or a link.
+    """
+    options: dict[str, object] = {
+        "in_memory": True,
+        "strings_to_formulas": False,
+        "strings_to_numbers": False,
+        "strings_to_urls": False,
+    }
+    if font_name is not None:
+        options["default_format_properties"] = {"font_name": font_name, "font_size": font_size}
+    return xlsxwriter.Workbook(buffer, options)

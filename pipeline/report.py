@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import xlsxwriter
 from xlsxwriter.utility import xl_range, xl_rowcol_to_cell
 
 from pipeline.charts import ChartSpec, chart_specs, city_values, write_chart_pngs
@@ -39,6 +38,7 @@ from pipeline.history import Previous, compare_aggregates
 from pipeline.issues import CATALOGUE
 from pipeline.manifest import write_manifest
 from pipeline.narrative import write_narrative
+from pipeline.ooxml import text_safe_workbook
 from pipeline.run import RunResult
 from pipeline.schema import Field, ReportSchema
 
@@ -702,18 +702,7 @@ class ReportBook:
         self.previous = previous if isinstance(previous, Previous) else None
         self.forms = FORMS + ((YEAR_OVER_YEAR_FORM,) if self.previous is not None else ())
         self.buffer = io.BytesIO()
-        self.wb = xlsxwriter.Workbook(
-            self.buffer,
-            {
-                "in_memory": True,
-                # Belt and braces: even a stray write() must not turn text into formulas,
-                # numbers or links.
-                "strings_to_formulas": False,
-                "strings_to_numbers": False,
-                "strings_to_urls": False,
-                "default_format_properties": {"font_name": FONT, "font_size": BODY_SIZE},
-            },
-        )
+        self.wb = text_safe_workbook(self.buffer, FONT, BODY_SIZE)
         self.styles = Styles(self.wb)
         s = result.settings
         self.subtitle = (

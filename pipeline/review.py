@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import xlsxwriter
 
 from pipeline.errors import PipelineError
 from pipeline.export import write_bytes, write_csv
+from pipeline.ooxml import text_safe_workbook
 from pipeline.registry import Registry
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
@@ -506,16 +506,7 @@ class ReviewBook:
         self.labels = Labels(schemas, registry)
         self.years = data.phase.years
         self.buffer = io.BytesIO()
-        self.wb = xlsxwriter.Workbook(
-            self.buffer,
-            {
-                "in_memory": True,
-                "strings_to_formulas": False,
-                "strings_to_numbers": False,
-                "strings_to_urls": False,
-                "default_format_properties": {"font_name": FONT, "font_size": 11},
-            },
-        )
+        self.wb = text_safe_workbook(self.buffer, FONT, 11)
         self._formats: dict[tuple[tuple[str, Any], ...], Any] = {}
 
     def fmt(self, **props: Any) -> Any:

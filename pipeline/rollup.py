@@ -36,11 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import xlsxwriter
 
 from pipeline.aggregate import ratios
 from pipeline.errors import PipelineError
 from pipeline.export import write_bytes, write_csv
+from pipeline.ooxml import text_safe_workbook
 from pipeline.schema import Schemas
 
 log = logging.getLogger(__name__)
@@ -217,15 +217,7 @@ def national_table(
 
     labels = Labels(schemas, Registry(areas={}, units={}))
     buffer = io.BytesIO()
-    wb = xlsxwriter.Workbook(
-        buffer,
-        {
-            "in_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_numbers": False,
-            "strings_to_urls": False,
-        },
-    )
+    wb = text_safe_workbook(buffer)
     wb.set_properties(
         {"title": f"Bảng tổng hợp năm {year}: {name}", "created": dt.datetime(year, 12, 31)}
     )
