@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -29,6 +30,17 @@ log = logging.getLogger(__name__)
 
 FONT_FAMILY = ["DejaVu Sans", "Liberation Sans"]
 """Fonts shipped with matplotlib (DejaVu) or common on Linux; both cover Vietnamese."""
+# Shared by the yearly charts and the review's trend charts so they look alike; a fixed
+# hash salt keeps the PNG bytes reproducible.
+CHART_RC: dict[Any, Any] = {
+    "font.family": "sans-serif",
+    "font.sans-serif": FONT_FAMILY,
+    "font.size": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.hashsalt": "xhht",
+    "path.simplify": True,
+}
 BAR_COLOUR = "#2F5597"
 TARGET_COLOUR = "#C00000"
 
@@ -185,17 +197,7 @@ def render_png(spec: ChartSpec) -> bytes:
     n = max(len(spec.categories), 1)
     size = (8.0, max(3.0, 1.2 + 0.32 * n)) if spec.horizontal else (8.0, 4.5)
     values = [0.0 if v is None or math.isnan(v) else v for v in spec.bars.values]
-    with matplotlib.rc_context(
-        {
-            "font.family": "sans-serif",
-            "font.sans-serif": FONT_FAMILY,
-            "font.size": 10,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "svg.hashsalt": "xhht",
-            "path.simplify": True,
-        }
-    ):
+    with matplotlib.rc_context(CHART_RC):
         fig = Figure(figsize=size, dpi=100)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()

@@ -412,18 +412,9 @@ def render_png(spec: TrendChart) -> bytes:
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    from pipeline.charts import FONT_FAMILY
+    from pipeline.charts import CHART_RC
 
-    with matplotlib.rc_context(
-        {
-            "font.family": "sans-serif",
-            "font.sans-serif": FONT_FAMILY,
-            "font.size": 10,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "svg.hashsalt": "xhht",
-        }
-    ):
+    with matplotlib.rc_context(CHART_RC):
         fig = Figure(figsize=(8.0, 4.5), dpi=100)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
