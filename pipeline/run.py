@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import logging
 import os
 import unicodedata
@@ -116,12 +117,22 @@ def read_all(
         if progress:
             results = progress(results, len(paths))
         return list(results)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        chunk = max(1, len(paths) // (workers * 8))
-        results = pool.map(reader, paths, chunksize=chunk)
-        if progress:
-            results = progress(results, len(paths))
-        return list(results)
+    # The submissions coming back are millions of small objects that all live to the end of
+    # the run: the cyclic collector would walk them over and over while they arrive (a tenth
+    # of the reading time at 10,000 files). Read data holds no reference cycle, so it is
+    # paused here, and switched back on in the workers, whose garbage is ordinary.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with ProcessPoolExecutor(max_workers=workers, initializer=gc.enable) as pool:
+            chunk = max(1, len(paths) // (workers * 8))
+            results = pool.map(reader, paths, chunksize=chunk)
+            if progress:
+                results = progress(results, len(paths))
+            return list(results)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _report_date(sub: RawSubmission, schema: ReportSchema) -> dt.date | None:
