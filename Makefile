@@ -21,10 +21,10 @@ help:
 	@echo "make bench         đo tốc độ"
 	@echo "make docs          tạo lại hình minh họa của hướng dẫn (docs/images/)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 consolidate: $(STAMP)
