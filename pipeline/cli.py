@@ -182,7 +182,7 @@ def validate_cmd(
         )
         out_dir = output_root / str(year)
         write_tables(result, out_dir)
-        write_feedback_all(result, input_dir, out_dir)
+        write_feedback_all(result, input_dir, out_dir, workers)
     except PipelineError as exc:
         fail(exc)
         return
@@ -272,7 +272,7 @@ def _consolidate_year(
         out_dir = output_root / str(year)
         write_tables(result, out_dir)
         write_history(result, out_dir)
-        write_feedback_all(result, input_dir, out_dir)
+        write_feedback_all(result, input_dir, out_dir, workers)
         report_path = write_report_outputs(result, input_dir, out_dir)
     except PipelineError as exc:
         fail(exc)

@@ -18,10 +18,12 @@ import datetime as dt
 import hashlib
 import logging
 import math
+import os
 import re
 import shutil
 import zipfile
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -250,8 +252,32 @@ def _source_size(source: Path) -> int:
         return sum(i.file_size for i in zf.infolist())
 
 
-def write_feedback_all(result: RunResult, input_dir: Path, out_dir: Path) -> list[Path]:
-    """One feedback workbook per kept submission that has problems."""
+def _feedback_task(task: tuple[str, Path, list[Issue], Path, dict[str, str]]) -> Path | None:
+    """Write one feedback copy; a failure costs only that file (logged, never raised)."""
+    file, source, problems, target, labels = task
+    try:
+        if _source_size(source) > MAX_SOURCE_BYTES:
+            log.warning("không tạo tệp phản hồi cho %s: tệp quá lớn", file)
+            return None
+        return write_feedback(source, problems, target, Path(file).name, labels)
+    except OutputError as exc:
+        log.warning("không tạo được tệp phản hồi cho %s: %s", file, exc)
+    except Exception as exc:
+        # openpyxl meets every oddity a sender's file can hold; one file's feedback
+        # copy is not worth the run.
+        log.warning("không tạo được tệp phản hồi cho %s: %r", file, exc)
+    return None
+
+
+def write_feedback_all(
+    result: RunResult, input_dir: Path, out_dir: Path, workers: int | None = None
+) -> list[Path]:
+    """One feedback workbook per kept submission that has problems.
+
+    Each copy costs a full openpyxl load and save (about 0.1 s), so many of them are written
+    by a process pool; every copy depends only on its own inputs, so the bytes are the same
+    whatever the number of workers.
+    """
     by_file: dict[str, list[Issue]] = {}
     for issue in result.issues:
         by_file.setdefault(issue.file, []).append(issue)
@@ -259,7 +285,7 @@ def write_feedback_all(result: RunResult, input_dir: Path, out_dir: Path) -> lis
     labels = field_labels(result.schemas.report)
     # A rerun must not leave last run's copies behind for units that have since fixed them.
     shutil.rmtree(out_dir / "feedback", ignore_errors=True)
-    written = []
+    tasks = []
     for file in sorted(result.kept.values()):
         problems = [i for i in by_file.get(file, []) if i.severity in ("error", "warning")]
         if not problems:
@@ -268,16 +294,11 @@ def write_feedback_all(result: RunResult, input_dir: Path, out_dir: Path) -> lis
         source = on_disk.get(file, input_dir / file)
         if source.suffix.lower() not in (".xlsx", ".xlsm"):
             continue
-        target = out_dir / "feedback" / feedback_name(file)
-        try:
-            if _source_size(source) > MAX_SOURCE_BYTES:
-                log.warning("không tạo tệp phản hồi cho %s: tệp quá lớn", file)
-                continue
-            written.append(write_feedback(source, problems, target, Path(file).name, labels))
-        except OutputError as exc:
-            log.warning("không tạo được tệp phản hồi cho %s: %s", file, exc)
-        except Exception as exc:
-            # openpyxl meets every oddity a sender's file can hold; one file's feedback
-            # copy is not worth the run.
-            log.warning("không tạo được tệp phản hồi cho %s: %r", file, exc)
-    return written
+        tasks.append((file, source, problems, out_dir / "feedback" / feedback_name(file), labels))
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
+    if workers <= 1 or len(tasks) < 16:
+        results = [_feedback_task(t) for t in tasks]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_feedback_task, tasks, chunksize=4))
+    return [p for p in results if p is not None]
