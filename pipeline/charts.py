@@ -25,6 +25,7 @@ import pandas as pd
 
 from pipeline.export import write_bytes
 from pipeline.run import RunResult
+from pipeline.schema import Field
 
 log = logging.getLogger(__name__)
 
@@ -123,39 +124,41 @@ def citizens_chart(result: RunResult) -> ChartSpec:
     )
 
 
-def learning_unit_chart(result: RunResult) -> ChartSpec:
-    report = result.schemas.report
-    field = report.field_map["ldu_recognised_level"]
+def _count_by_choice_chart(
+    result: RunResult, field: Field, prefix: str, key: str, title: str, series: str
+) -> ChartSpec:
+    """Counts per choice of `field`, read from the city aggregates `<prefix>.<choice>`."""
     city = city_values(result)
-    levels = report.choices[field.choices or ""]
+    levels = result.schemas.report.choices[field.choices or ""]
     return ChartSpec(
-        key="don-vi-hoc-tap-theo-muc",
-        title="Số đơn vị theo mức “Đơn vị học tập” được công nhận",
+        key=key,
+        title=title,
         category_header=field.label,
         categories=tuple(c.label for c in levels),
-        bars=Series(
-            "Số đơn vị",
-            tuple(_get(city, f"ldu_recognised_level.{c.code}") or 0.0 for c in levels),
-        ),
+        bars=Series(series, tuple(_get(city, f"{prefix}.{c.code}") or 0.0 for c in levels)),
         percent=False,
     )
 
 
+def learning_unit_chart(result: RunResult) -> ChartSpec:
+    return _count_by_choice_chart(
+        result,
+        result.schemas.report.field_map["ldu_recognised_level"],
+        "ldu_recognised_level",
+        "don-vi-hoc-tap-theo-muc",
+        "Số đơn vị theo mức “Đơn vị học tập” được công nhận",
+        "Số đơn vị",
+    )
+
+
 def initiatives_chart(result: RunResult) -> ChartSpec:
-    report = result.schemas.report
-    field = report.list_map["initiatives"].field("level")
-    city = city_values(result)
-    levels = report.choices[field.choices or ""]
-    return ChartSpec(
-        key="sang-kien-theo-cap",
-        title="Số sáng kiến, giải pháp theo cấp công nhận",
-        category_header=field.label,
-        categories=tuple(c.label for c in levels),
-        bars=Series(
-            "Số sáng kiến",
-            tuple(_get(city, f"initiatives.level.{c.code}") or 0.0 for c in levels),
-        ),
-        percent=False,
+    return _count_by_choice_chart(
+        result,
+        result.schemas.report.list_map["initiatives"].field("level"),
+        "initiatives.level",
+        "sang-kien-theo-cap",
+        "Số sáng kiến, giải pháp theo cấp công nhận",
+        "Số sáng kiến",
     )
 
 

@@ -505,6 +505,17 @@ class Inbox:
         rows.append(row)
         self.new_rows.append(row)
 
+    def _not_stored(
+        self, year: int, base: dict[str, Any], attachment: str, status: str, reason: str
+    ) -> None:
+        """Log a mail or attachment that saved no file: it is listed, never dropped."""
+        self._add(
+            year,
+            LogRow(
+                "", year, "", **base, attachment=attachment, sha256="", status=status, reason=reason
+            ),
+        )
+
     def take(self, mail: Mail) -> None:
         base: dict[str, Any] = {
             "sender": mail.sender,
@@ -516,34 +527,10 @@ class Inbox:
         }
         mail_year = self._mail_year(mail)
         if mail.problem:
-            self._add(
-                mail_year,
-                LogRow(
-                    "",
-                    mail_year,
-                    "",
-                    **base,
-                    attachment="",
-                    sha256="",
-                    status=UNREADABLE,
-                    reason=mail.problem,
-                ),
-            )
+            self._not_stored(mail_year, base, "", UNREADABLE, mail.problem)
             return
         if not mail.attachments:
-            self._add(
-                mail_year,
-                LogRow(
-                    "",
-                    mail_year,
-                    "",
-                    **base,
-                    attachment="",
-                    sha256="",
-                    status=SKIPPED,
-                    reason="Thư không có tệp đính kèm.",
-                ),
-            )
+            self._not_stored(mail_year, base, "", SKIPPED, "Thư không có tệp đính kèm.")
             return
         for att in mail.attachments:
             items = expand(att) if att.data and _is_zip(att.name, att.data) else [att]
@@ -553,33 +540,17 @@ class Inbox:
     def _one(self, att: Attachment, mail: Mail, mail_year: int, base: dict[str, Any]) -> None:
         name = safe_name(att.name.rpartition(" › ")[2])
         if att.skipped or (att.data is not None and not att.problem and not _is_spreadsheet(name)):
-            self._add(
+            self._not_stored(
                 mail_year,
-                LogRow(
-                    "",
-                    mail_year,
-                    "",
-                    **base,
-                    attachment=att.name,
-                    sha256="",
-                    status=SKIPPED,
-                    reason="Không phải bảng tính (Excel/LibreOffice); không đưa vào tổng hợp.",
-                ),
+                base,
+                att.name,
+                SKIPPED,
+                "Không phải bảng tính (Excel/LibreOffice); không đưa vào tổng hợp.",
             )
             return
         if att.problem or att.data is None:
-            self._add(
-                mail_year,
-                LogRow(
-                    "",
-                    mail_year,
-                    "",
-                    **base,
-                    attachment=att.name,
-                    sha256="",
-                    status=UNREADABLE,
-                    reason=f"Không lấy được tệp: {att.problem}.",
-                ),
+            self._not_stored(
+                mail_year, base, att.name, UNREADABLE, f"Không lấy được tệp: {att.problem}."
             )
             return
         data = att.data
