@@ -8,7 +8,7 @@ For each size N it times, in one run:
 
 (a) ``consolidate`` end to end, as a user runs it (a fresh ``python -m pipeline`` process,
     imports and every output included), with the peak memory of that process tree;
-(b) the reading stage alone (``pipeline.run.read_all``), with the default worker count and
+(b) the reading stage alone (``pipeline.collect.read_all``), with the default worker count and
     with one worker;
 (c) the baseline a data officer would write: ``pandas.read_excel(path, sheet_name=None)``
     with its default engine over every file;
@@ -551,7 +551,7 @@ def time_templates(ds: DataSet, out_dir: Path) -> Timed:
 
 
 def time_read(ds: DataSet, workers: int | None) -> float:
-    from pipeline.run import read_all
+    from pipeline.collect import read_all
 
     schemas = load_schemas(DEFAULT_SCHEMA_DIR)
     started = time.perf_counter()

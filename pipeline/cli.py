@@ -99,13 +99,16 @@ def _run(
     output_root: Path | None = None,
 ) -> RunResult:
     """Read and consolidate; the mail log of the folder and last year's exports join in."""
-    from pipeline.history import load_previous
+    # Only the light reading modules are imported before the reading workers start; pandas,
+    # pandera and the writers are imported while they read (see _preload).
+    from pipeline.collect import read_all
     from pipeline.inbox import load_mail_info
-    from pipeline.run import consolidate as consolidate_run
-    from pipeline.run import read_all
 
     schemas, registry, settings = _load_config(schemas_dir, registry_path, settings_path)
-    raws = read_all(input_dir, schemas, workers, _progress(quiet, "Đọc tệp"))
+    raws = read_all(input_dir, schemas, workers, _progress(quiet, "Đọc tệp"), _preload)
+    from pipeline.history import load_previous
+    from pipeline.run import consolidate as consolidate_run
+
     mail = load_mail_info(input_dir)
     previous = load_previous(output_root, year) if output_root is not None else None
     return consolidate_run(
@@ -118,6 +121,12 @@ def _run(
         mail_senders=mail.senders,
         previous=previous,
     )
+
+
+def _preload() -> None:
+    from pipeline.render import preload
+
+    preload()
 
 
 def _summary(result: RunResult, out_dir: Path) -> None:
@@ -258,22 +267,16 @@ def _consolidate_year(
     workers: int | None,
     quiet: bool,
 ) -> None:
-    from pipeline.export import write_tables
-    from pipeline.feedback import write_feedback_all
-    from pipeline.history import write_history
-    from pipeline.narrative import narrative_name
-    from pipeline.report import write_report_outputs
-
     input_dir = input_dir or ROOT / "samples" / str(year)
     try:
         result = _run(
             input_dir, year, schemas_dir, registry_path, settings_path, workers, quiet, output_root
         )
+        from pipeline.narrative import narrative_name
+        from pipeline.render import write_outputs
+
         out_dir = output_root / str(year)
-        write_tables(result, out_dir)
-        write_history(result, out_dir)
-        write_feedback_all(result, input_dir, out_dir, workers)
-        report_path = write_report_outputs(result, input_dir, out_dir)
+        report_path = write_outputs(result, input_dir, out_dir, workers)
     except PipelineError as exc:
         fail(exc)
         return

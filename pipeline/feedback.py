@@ -18,12 +18,10 @@ import datetime as dt
 import hashlib
 import logging
 import math
-import os
 import re
 import shutil
 import zipfile
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ from pipeline.read import locate_inputs
 from pipeline.run import RunResult
 from pipeline.schema import ReportSchema
 from pipeline.templates import template_bytes
+from pipeline.workers import process_pool, worker_count
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +53,8 @@ MAX_SOURCE_BYTES = 20_000_000
 row of a workbook in memory (a sheet of a million formatted rows would take gigabytes)."""
 MAX_CELL_TEXT = 32_767
 """Excel's limit on the text of one cell; longer text makes Excel call the file corrupt."""
+POOL_FROM = 16
+"""From this many copies on, a process pool writes them."""
 MAX_NAME_BYTES = 200
 """File names stay under the usual 255-byte limit, with room for the writer's temp suffix."""
 
@@ -252,7 +253,11 @@ def _source_size(source: Path) -> int:
         return sum(i.file_size for i in zf.infolist())
 
 
-def _feedback_task(task: tuple[str, Path, list[Issue], Path, dict[str, str]]) -> Path | None:
+FeedbackTask = tuple[str, Path, list[Issue], Path, dict[str, str]]
+"""One feedback copy to write: display name, source, its problems, target, field labels."""
+
+
+def feedback_task(task: FeedbackTask) -> Path | None:
     """Write one feedback copy; a failure costs only that file (logged, never raised)."""
     file, source, problems, target, labels = task
     try:
@@ -269,21 +274,17 @@ def _feedback_task(task: tuple[str, Path, list[Issue], Path, dict[str, str]]) ->
     return None
 
 
-def write_feedback_all(
-    result: RunResult, input_dir: Path, out_dir: Path, workers: int | None = None
-) -> list[Path]:
-    """One feedback workbook per kept submission that has problems.
+def feedback_tasks(result: RunResult, input_dir: Path, out_dir: Path) -> list[FeedbackTask]:
+    """The feedback copies a run calls for: one per kept .xlsx/.xlsm submission with problems.
 
-    Each copy costs a full openpyxl load and save (about 0.1 s), so many of them are written
-    by a process pool; every copy depends only on its own inputs, so the bytes are the same
-    whatever the number of workers.
+    Clears last run's copies first: a rerun must not leave them behind for units that have
+    since fixed their file.
     """
     by_file: dict[str, list[Issue]] = {}
     for issue in result.issues:
         by_file.setdefault(issue.file, []).append(issue)
     on_disk = locate_inputs(input_dir) if result.kept else {}
     labels = field_labels(result.schemas.report)
-    # A rerun must not leave last run's copies behind for units that have since fixed them.
     shutil.rmtree(out_dir / "feedback", ignore_errors=True)
     tasks = []
     for file in sorted(result.kept.values()):
@@ -295,10 +296,24 @@ def write_feedback_all(
         if source.suffix.lower() not in (".xlsx", ".xlsm"):
             continue
         tasks.append((file, source, problems, out_dir / "feedback" / feedback_name(file), labels))
-    workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
-    if workers <= 1 or len(tasks) < 16:
-        results = [_feedback_task(t) for t in tasks]
+    return tasks
+
+
+def write_feedback_all(
+    result: RunResult, input_dir: Path, out_dir: Path, workers: int | None = None
+) -> list[Path]:
+    """One feedback workbook per kept submission that has problems.
+
+    Each copy costs a full openpyxl load and save (about 0.1 s), so many of them are written
+    by a process pool; every copy depends only on its own inputs, so the bytes are the same
+    whatever the number of workers. (``consolidate`` writes them with its other outputs, in
+    :func:`pipeline.render.write_outputs`.)
+    """
+    tasks = feedback_tasks(result, input_dir, out_dir)
+    workers = worker_count(workers)
+    if workers <= 1 or len(tasks) < POOL_FROM:
+        results = [feedback_task(t) for t in tasks]
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_feedback_task, tasks, chunksize=4))
+        with process_pool(workers) as pool:
+            results = list(pool.map(feedback_task, tasks, chunksize=4))
     return [p for p in results if p is not None]

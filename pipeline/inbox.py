@@ -27,7 +27,7 @@ Rules, each a decision the department can rely on:
   (``sender-not-registered``) when it is not the registered address of the file's unit.
 
 The log is a CSV (UTF-8 with BOM, opens in Excel) at the top of the year's folder; the
-reader (:func:`pipeline.run.read_all`) skips exactly that name, so the log is never taken
+reader (:func:`pipeline.collect.read_all`) skips exactly that name, so the log is never taken
 for a submission. Running ``inbox`` again on the same mail adds nothing twice.
 """
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 Severity = Literal["error", "warning", "info"]
 
@@ -123,6 +124,10 @@ def make_issue(code: str, message: str, severity: Severity | None = None, **wher
 
 def issues_frame(issues: Iterable[Issue]) -> pd.DataFrame:
     """Flatten issues to the `issues.csv` table, in a stable order."""
+    # Imported here: the reading workers build issues and never need pandas (a third of a
+    # second to import in every process).
+    import pandas as pd
+
     rows = [dataclasses.asdict(i) for i in issues]
     frame = pd.DataFrame(rows, columns=ISSUE_COLUMNS)
     if frame.empty:

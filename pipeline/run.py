@@ -9,28 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import gc
 import logging
-import os
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import partial
-from pathlib import Path
 
 import pandas as pd
 
 from pipeline import aggregate as agg
-from pipeline.errors import InputFolderError
 from pipeline.evaluate import evaluate_criteria, evaluate_learning_unit, unit_frame
 from pipeline.history import Previous, unit_changes
 from pipeline.identify import identify, resolve_resubmissions, value_changes
-from pipeline.inbox import INBOX_LOG_NAME, sender_issues
+from pipeline.inbox import sender_issues
 from pipeline.issues import Issue, issues_frame, make_issue
 from pipeline.model import RawSubmission
 from pipeline.parse import parse_cell
-from pipeline.read import read_entry, scan_inputs
 from pipeline.registry import Registry
 from pipeline.schema import ReportSchema, Schemas
 from pipeline.settings import Settings
@@ -63,7 +56,6 @@ class RunResult:
     schemas: Schemas
     registry: Registry
     settings: Settings
-    raws: list[RawSubmission]
     submissions: pd.DataFrame
     issues: list[Issue]
     data: Submissions
@@ -90,49 +82,6 @@ class RunResult:
 
 
 STATUSES = ("accepted", "accepted_with_warnings", "rejected", "superseded")
-
-
-def read_all(
-    root: Path,
-    schemas: Schemas,
-    workers: int | None = None,
-    progress: Callable[[Iterable[RawSubmission], int], Iterable[RawSubmission]] | None = None,
-) -> list[RawSubmission]:
-    """Read every entry under `root`; a process pool when there are enough files.
-
-    Every entry of the folder yields exactly one submission, in the order of
-    :func:`pipeline.read.scan_inputs`: entries that cannot be read come back rejected with
-    their reason, so nothing the department put in the folder goes unaccounted for. The one
-    exception is the mail log that ``pipeline inbox`` keeps at the top of the folder
-    (:data:`pipeline.inbox.INBOX_LOG_NAME`): it is the department's record of the mails,
-    read by the CLI for the submission times, not a submission.
-    """
-    if not root.is_dir():
-        raise InputFolderError(f"Không tìm thấy thư mục dữ liệu vào: {root}")
-    paths = [e for e in scan_inputs(root) if e.name != INBOX_LOG_NAME]
-    reader = partial(read_entry, root=root, schema=schemas.report)
-    workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
-    if workers <= 1 or len(paths) < 8:
-        results: Iterable[RawSubmission] = map(reader, paths)
-        if progress:
-            results = progress(results, len(paths))
-        return list(results)
-    # The submissions coming back are millions of small objects that all live to the end of
-    # the run: the cyclic collector would walk them over and over while they arrive (a tenth
-    # of the reading time at 10,000 files). Read data holds no reference cycle, so it is
-    # paused here, and switched back on in the workers, whose garbage is ordinary.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        with ProcessPoolExecutor(max_workers=workers, initializer=gc.enable) as pool:
-            chunk = max(1, len(paths) // (workers * 8))
-            results = pool.map(reader, paths, chunksize=chunk)
-            if progress:
-                results = progress(results, len(paths))
-            return list(results)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _report_date(sub: RawSubmission, schema: ReportSchema) -> dt.date | None:
@@ -279,7 +228,6 @@ def consolidate(
         schemas=schemas,
         registry=registry,
         settings=settings,
-        raws=raws,
         submissions=submissions,
         issues=issues,
         data=data,

@@ -33,12 +33,13 @@ from hypothesis import strategies as st
 import pipeline.export as export
 import pipeline.read as read_mod
 from pipeline.cli import main
+from pipeline.collect import read_all
 from pipeline.export import FORMULA_PREFIXES, write_bytes, write_tables
 from pipeline.feedback import write_feedback_all
 from pipeline.issues import CATALOGUE
 from pipeline.read import display_name, scan_inputs
 from pipeline.registry import Registry
-from pipeline.run import STATUSES, consolidate, read_all
+from pipeline.run import STATUSES, consolidate
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
 from pipeline.templates import template_bytes

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from pipeline.collect import read_all
 from pipeline.inbox import (
     DUPLICATE,
     INBOX_LOG_NAME,
@@ -34,7 +35,7 @@ from pipeline.inbox import (
     safe_name,
 )
 from pipeline.registry import Registry
-from pipeline.run import consolidate, read_all
+from pipeline.run import consolidate
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
 

@@ -30,9 +30,10 @@ from docx.shared import Mm
 
 from pipeline import narrative as nv
 from pipeline import report as rp
+from pipeline.collect import read_all
 from pipeline.export import write_tables
 from pipeline.registry import Registry
-from pipeline.run import RunResult, consolidate, read_all
+from pipeline.run import RunResult, consolidate
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
 

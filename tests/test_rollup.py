@@ -16,10 +16,11 @@ from click.testing import CliRunner
 
 from pipeline.aggregate import ratios
 from pipeline.cli import main
+from pipeline.collect import read_all
 from pipeline.export import write_tables
 from pipeline.registry import Registry
 from pipeline.review import load_review, parse_phase
-from pipeline.run import consolidate, read_all
+from pipeline.run import consolidate
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
 

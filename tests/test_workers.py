@@ -1,8 +1,8 @@
-"""Nothing traded for speed: one reading process or several give byte-identical outputs.
+"""Nothing traded for speed: one process or several give byte-identical outputs.
 
-`consolidate` reads files in a process pool (pipeline.run.read_all) when there are enough
-of them; results must not depend on how many processes read or in which order they
-finish. Twelve sample submissions (a resubmission and files with problems among them) are
+`consolidate` reads files in a process pool (pipeline.collect.read_all) when there are enough
+of them, and writes its outputs in another (pipeline.render.write_outputs); results must not
+depend on how many processes work or in which order they finish. Twelve sample submissions (a resubmission and files with problems among them) are
 consolidated with --workers 1 and --workers 2 and every output file is compared byte for
 byte: the CSV exports, issues.csv, the report workbook, the feedback workbooks, charts and
 the manifest.
@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from pipeline import run
+from pipeline import workers as workers_mod
 from pipeline.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "2026"
 FILES = 12
 POOL_MIN_FILES = 8
-"""pipeline.run.read_all reads in a process pool from this many files on."""
+"""pipeline.collect.read_all reads in a process pool from this many files on."""
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +62,8 @@ def _consolidate(input_dir: Path, out: Path, workers: int) -> dict[str, bytes]:
 POOLS: list[int] = []
 
 
-class _CountingPool(run.ProcessPoolExecutor):
-    """The real pool, counted, so the test knows --workers 2 did read in parallel."""
+class _CountingPool(workers_mod.ProcessPoolExecutor):
+    """The real pool, counted, so the test knows --workers 2 did work in parallel."""
 
     def __init__(self, max_workers: int | None = None, **kwargs: Any) -> None:
         POOLS.append(max_workers or 0)
@@ -73,7 +73,7 @@ class _CountingPool(run.ProcessPoolExecutor):
 @pytest.fixture(scope="module")
 def outputs(input_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, bytes]]:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(run, "ProcessPoolExecutor", _CountingPool)
+        mp.setattr(workers_mod, "ProcessPoolExecutor", _CountingPool)
         return [
             _consolidate(input_dir, tmp_path_factory.mktemp(f"out{w}"), workers=w) for w in (1, 2)
         ]
@@ -81,7 +81,8 @@ def outputs(input_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[d
 
 def test_the_pool_was_used(input_dir: Path, outputs: list[dict[str, bytes]]) -> None:
     assert len(list(input_dir.iterdir())) >= POOL_MIN_FILES
-    assert POOLS == [2], "--workers 1 must read in-process, --workers 2 in a pool of two"
+    # One pool reads, one writes the outputs; --workers 1 does both in this process.
+    assert POOLS == [2, 2], "--workers 1 must work in-process, --workers 2 in pools of two"
 
 
 def test_same_files_written(outputs: list[dict[str, bytes]]) -> None:

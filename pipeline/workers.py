@@ -1,0 +1,42 @@
+"""Process pools for the two per-item maps of a run: reading files and writing outputs.
+
+Both maps fork the running process where the system can (Linux, macOS by choice): a forked
+worker starts in milliseconds with every module and every computed frame already in memory,
+where a spawned one would re-import pandas and receive the data pickled. Where fork does not
+exist (Windows) the system's default start method is used and callers pass everything a task
+needs explicitly, so the work and its bytes are the same either way.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.context import BaseContext
+from typing import Any
+
+MAX_WORKERS = 8
+
+
+def worker_count(workers: int | None) -> int:
+    """The number of processes to use: the user's choice, else one per core (at most 8)."""
+    if workers is not None:
+        return max(1, workers)
+    return min(os.cpu_count() or 1, MAX_WORKERS)
+
+
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def fork_context() -> BaseContext | None:
+    """The fork start method, or None where the system has none."""
+    return multiprocessing.get_context("fork") if can_fork() else None
+
+
+def process_pool(workers: int, **kwargs: Any) -> ProcessPoolExecutor:
+    """A pool of `workers` processes, forked where the system can."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=fork_context(), **kwargs)
+
+
+__all__ = ["MAX_WORKERS", "can_fork", "fork_context", "process_pool", "worker_count"]
