@@ -7,7 +7,7 @@ runs on it, so it prints them (and writes them to output/bench/bench.md and the 
 For each size N it times, in one run:
 
 (a) ``consolidate`` end to end, as a user runs it (a fresh ``python -m pipeline`` process,
-    imports and every output included), with the peak memory of that process tree;
+    imports and every output included), with the peak memory (PSS) of that process tree;
 (b) the reading stage alone (``pipeline.collect.read_all``), with the default worker count and
     with one worker;
 (c) the baseline a data officer would write: ``pandas.read_excel(path, sheet_name=None)``
@@ -477,8 +477,29 @@ def dataset(n: int, cache: Path, workers: int, log: Callable[[str], None]) -> Da
 # --------------------------------------------------------------------------- measurements
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Resident memory of a process and all its descendants (Linux /proc), in kB."""
+def _memory_kb(pid: int) -> int:
+    """A process's share of physical memory (PSS), else its resident size (RSS), in kB.
+
+    Forked workers share the parent's pages until they write to them. Adding up resident
+    sizes would count each shared page once per process; the proportional set size splits
+    it among them, so the sum over a process tree is the memory the tree really holds.
+    """
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    with open(f"/proc/{pid}/status", "rb") as fh:
+        for line in fh:
+            if line.startswith(b"VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _tree_memory_kb(pid: int) -> int:
+    """Physical memory of a process and all its descendants (Linux /proc), in kB."""
     total, stack, seen = 0, [pid], set()
     while stack:
         p = stack.pop()
@@ -486,11 +507,7 @@ def _tree_rss_kb(pid: int) -> int:
             continue
         seen.add(p)
         try:
-            with open(f"/proc/{p}/status", "rb") as fh:
-                for line in fh:
-                    if line.startswith(b"VmRSS:"):
-                        total += int(line.split()[1])
-                        break
+            total += _memory_kb(p)
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children", "rb") as fh:
                     stack.extend(int(c) for c in fh.read().split())
@@ -518,7 +535,7 @@ def run_process(cmd: list[str], cwd: Path) -> Timed:
         nonlocal peak
         while not stop.is_set():
             if os.path.isdir("/proc"):
-                peak = max(peak, _tree_rss_kb(proc.pid))
+                peak = max(peak, _tree_memory_kb(proc.pid))
             stop.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -752,8 +769,9 @@ def render(rows: list[Row], workers: int | None) -> str:
     lines.append("")
     lines.append(
         f"(a) `python -m pipeline consolidate` trong tiến trình mới (gồm khởi động, mọi tệp "
-        f"kết quả), {w} tiến trình đọc; bộ nhớ đỉnh là tổng bộ nhớ của tiến trình đó và các "
-        "tiến trình con. (b) `read_all` với cùng số tiến trình; (b₁) một tiến trình. "
+        f"kết quả), {w} tiến trình đọc và ghi; bộ nhớ đỉnh là tổng bộ nhớ thực (PSS: trang "
+        "dùng chung giữa tiến trình cha và các tiến trình con chỉ tính một lần) của tiến trình "
+        "đó và các tiến trình con. (b) `read_all` với cùng số tiến trình; (b₁) một tiến trình. "
         "(c) `pandas.read_excel(tệp, sheet_name=None)`, engine mặc định, đọc tuần tự. "
         "(d) python-calamine đọc mọi trang của mọi tệp, tuần tự, không làm gì khác. "
         + (
