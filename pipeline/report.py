@@ -24,13 +24,13 @@ import io
 import logging
 import math
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from xlsxwriter.utility import xl_range, xl_rowcol_to_cell
+from xlsxwriter.utility import xl_col_to_name, xl_range, xl_rowcol_to_cell
 
 from pipeline.charts import ChartSpec, chart_specs, city_values, write_chart_pngs
 from pipeline.evaluate import FAIL, PASS, UNKNOWN
@@ -157,6 +157,11 @@ def _text(value: object) -> str:
     if _missing(value):
         return ""
     return str(value)[:MAX_TEXT]
+
+
+def _by_index(frame: pd.DataFrame, column: str) -> dict[Any, Any]:
+    """A column as {row label: value}: a dict lookup per unit costs far less than `.loc`."""
+    return dict(zip(frame.index, frame[column].tolist(), strict=True))
 
 
 def _lower_first(text: str) -> str:
@@ -318,6 +323,7 @@ class Styles:
     def __init__(self, wb: Any) -> None:
         self.wb = wb
         self._cache: dict[tuple[tuple[str, Any], ...], Any] = {}
+        self._cells: dict[tuple[Any, ...], Any] = {}
 
     def get(self, **props: Any) -> Any:
         full: dict[str, Any] = {"font_name": FONT, "font_size": BODY_SIZE, "valign": "top"}
@@ -330,6 +336,14 @@ class Styles:
         return fmt
 
     def cell(self, kind: str, *, total: bool = False, **extra: Any) -> Any:
+        # Asked for once per written cell: skip rebuilding and sorting the full property set.
+        key = (kind, total, *sorted(extra.items())) if extra else (kind, total)
+        fmt = self._cells.get(key)
+        if fmt is None:
+            fmt = self._cells[key] = self._cell(kind, total, extra)
+        return fmt
+
+    def _cell(self, kind: str, total: bool, extra: Mapping[str, Any]) -> Any:
         props: dict[str, Any] = {"border": 1}
         if kind in NUMBER_FORMATS:
             props["num_format"] = NUMBER_FORMATS[kind]
@@ -396,9 +410,19 @@ def _units(text: str, *, bold: bool = False, size: float = BODY_SIZE) -> float:
     return _px(text, bold=bold, size=size) / UNIT_PX + 1.2
 
 
+# The widest character's advance: `len(text)` times it bounds the printed width from above.
+_WIDEST_PX = {False: max(_REGULAR_PX.values()), True: max(_BOLD_PX.values())}
+_ROUNDING = 1e-9
+"""Relative margin on those bounds, far above float rounding of the sums they stand for."""
+
+
 def _lines(text: str, width_units: float, *, bold: bool = False, size: float = BODY_SIZE) -> int:
     """Lines of `text` wrapped (greedily, at spaces) in a cell `width_units` wide."""
     room = max(width_units * UNIT_PX - 4.0, 1.0)
+    # Most cells fit on one line even at the widest letter's width: skip measuring them.
+    bound = len(text) * _WIDEST_PX[bold] * size / BODY_SIZE * 1.05
+    if bound * (1 + _ROUNDING) <= room and "\n" not in text:
+        return 1
     space = _px(" ", bold=bold, size=size)
     lines = 0
     for paragraph in text.split("\n"):
@@ -432,6 +456,50 @@ def _display_width(value: object, kind: str) -> float:
         digits = len(f"{abs(n):,.0f}") + (1 if n < 0 else 0)
         return digits + (3 if kind == "num" else 0) + 2.5
     return max((_units(line) for line in _text(value).split("\n")), default=0.0)
+
+
+def _widest_number(values: Iterable[object], kind: str) -> float:
+    """The largest `_display_width` of `values` in a numeric column."""
+    widest = 0.0
+    seen: dict[float, float] = {}
+    for value in values:
+        # Columns of counts repeat the same few numbers.
+        if value.__class__ is float:
+            width = seen.get(value)
+            if width is None:
+                width = seen[value] = _display_width(value, kind)
+        else:
+            width = _display_width(value, kind)
+        if width > widest:
+            widest = width
+    return widest
+
+
+_UNITS_PER_CHAR = _WIDEST_PX[False] * 1.05 / UNIT_PX
+
+
+def _widest_text(values: Iterable[object], cap: float) -> float:
+    """The largest `_display_width` of `values` in a text column, or one ≥ `cap` once reached.
+
+    A column is no wider than its cap, so measuring stops there; a text too short to beat
+    the widest so far (at the widest letter's width) is not measured at all.
+    """
+    widest = 0.0
+    for value in values:
+        text = value if value.__class__ is str else _text(value)
+        bound = len(text) * _UNITS_PER_CHAR + 1.2
+        if bound * (1 + _ROUNDING) < widest:
+            continue
+        width = _display_width(text, "text")
+        if width > widest:
+            widest = width
+            if widest >= cap:
+                break
+    return widest
+
+
+# How `Sheet.table` writes a column's cells.
+_TEXT, _NUMBER, _SEQ, _RATE, _DATE = "text", "number", "seq", "rate", "date"
 
 
 @dataclass(frozen=True)
@@ -472,6 +540,8 @@ class Sheet:
         self.landscape = landscape
         self.heights: dict[int, float] = {}
         self.wrapped: list[_Wrapped] = []
+        self.cell_texts: dict[tuple[int, int], list[tuple[int, str]]] = {}
+        """Texts of data cells by (column, span): (row, text), all in the body font."""
 
     # -- cells
 
@@ -540,42 +610,8 @@ class Sheet:
                 ws.merge_range(first, left, first, right, empty_text, fmt)
             else:
                 ws.write_string(first, left, empty_text, fmt)
-        for i, values in enumerate(rows):
-            r = first + i
-            extra = (row_style(values) if row_style else None) or {}
-            for c in cols:
-                col = index[c.key]
-                styled = style_keys is None or c.key in style_keys
-                fmt = st.cell(c.kind, **(extra if styled else {}))
-                self._merged(r, col, c.span, fmt)
-                value = i + 1 if c.kind == "seq" else values.get(c.key)
-                if c.kind == "rate" and c.rate is not None:
-                    num_key, den_key = c.rate
-                    n = xl_rowcol_to_cell(r, index[num_key])
-                    d = xl_rowcol_to_cell(r, index[den_key])
-                    cached = _rate(_num(values.get(num_key)), _num(values.get(den_key)))
-                    ws.write_formula(
-                        r, col, f'=IF(COUNT({n},{d})<2,"",IFERROR({n}/{d},""))', fmt, cached
-                    )
-                elif c.kind in ("rate", *NUMERIC_KINDS):
-                    if isinstance(value, str):
-                        self.string(r, col, value, fmt)
-                    else:
-                        self.number(r, col, value, fmt)
-                elif c.kind == "date":
-                    when = _date(value)
-                    if when is None:
-                        ws.write_blank(r, col, None, fmt)
-                    else:
-                        ws.write_datetime(r, col, when, fmt)
-                else:
-                    self.string(r, col, value, fmt)
-                    if _text(value):
-                        self.wrapped.append(_Wrapped(r, col, c.span, _text(value)))
-                if c.span == 1:
-                    self.note_width(
-                        col, max(_display_width(value, c.kind), c.min_width), c.max_width
-                    )
+        else:
+            self._rows(first, cols, index, rows, row_style, style_keys)
         last = first + len(rows) - 1
         end = first + max(len(rows), 1)
         total_row: int | None = None
@@ -584,6 +620,102 @@ class Sheet:
             self._totals_row(total_row, cols, index, first, max(last, first), totals, total_label)
             end += 1
         return TableRef(top, first, last, total_row, index, end)
+
+    def _rows(
+        self,
+        first: int,
+        cols: Sequence[Col],
+        index: Mapping[str, int],
+        rows: Sequence[Mapping[str, Any]],
+        row_style: Callable[[Mapping[str, Any]], dict[str, Any] | None] | None,
+        style_keys: Collection[str] | None,
+    ) -> None:
+        """The data rows of `table`: the per-cell hot path of the report (a row per unit).
+
+        Cells are written row by row, as the shared-string table numbers strings in the
+        order they are first written; widths are measured afterwards, column by column.
+        """
+        ws, st = self.ws, self.st
+        write_blank, write_number, write_string = ws.write_blank, ws.write_number, ws.write_string
+        plan: list[tuple[str, str, int, int, Any]] = []  # how, key, column, span, extra
+        for c in cols:
+            col = index[c.key]
+            if c.kind == "rate" and c.rate is not None:
+                num_key, den_key = c.rate
+                refs = (xl_col_to_name(index[num_key]), xl_col_to_name(index[den_key]))
+                plan.append((_RATE, c.key, col, c.span, (num_key, den_key, *refs)))
+            elif c.kind == "seq":
+                plan.append((_SEQ, c.key, col, c.span, None))
+            elif c.kind in ("rate", *NUMERIC_KINDS):
+                plan.append((_NUMBER, c.key, col, c.span, None))
+            elif c.kind == "date":
+                plan.append((_DATE, c.key, col, c.span, None))
+            else:
+                texts = self.cell_texts.setdefault((col, c.span), [])
+                plan.append((_TEXT, c.key, col, c.span, texts))
+        # One list of cell formats per row style, asked for in the order the cells use them
+        # (the order formats are created in stays the same as cell by cell).
+        formats: dict[tuple[tuple[str, Any], ...], list[Any]] = {}
+        for i, values in enumerate(rows):
+            r = first + i
+            extra = (row_style(values) if row_style else None) or {}
+            style = tuple(sorted(extra.items()))
+            fmts = formats.get(style)
+            if fmts is None:
+                fmts = formats[style] = [
+                    st.cell(c.kind, **(extra if style_keys is None or c.key in style_keys else {}))
+                    for c in cols
+                ]
+            for (how, key, col, span, data), fmt in zip(plan, fmts, strict=True):
+                if span > 1:
+                    ws.merge_range(r, col, r, col + span - 1, "", fmt)
+                if how == _TEXT:
+                    value = values.get(key)
+                    text = value[:MAX_TEXT] if value.__class__ is str else _text(value)
+                    if text:
+                        write_string(r, col, text, fmt)
+                        data.append((r, text))
+                    else:
+                        write_blank(r, col, None, fmt)
+                elif how == _NUMBER:
+                    value = values.get(key)
+                    if value.__class__ is float:
+                        if value == value:
+                            write_number(r, col, value, fmt)
+                        else:
+                            write_blank(r, col, None, fmt)
+                    elif isinstance(value, str):
+                        self.string(r, col, value, fmt)
+                    else:
+                        self.number(r, col, value, fmt)
+                elif how == _SEQ:
+                    write_number(r, col, float(i + 1), fmt)
+                elif how == _RATE:
+                    num_key, den_key, num_col, den_col = data
+                    n, d = f"{num_col}{r + 1}", f"{den_col}{r + 1}"
+                    cached = _rate(_num(values.get(num_key)), _num(values.get(den_key)))
+                    ws.write_formula(
+                        r, col, f'=IF(COUNT({n},{d})<2,"",IFERROR({n}/{d},""))', fmt, cached
+                    )
+                else:
+                    when = _date(values.get(key))
+                    if when is None:
+                        write_blank(r, col, None, fmt)
+                    else:
+                        ws.write_datetime(r, col, when, fmt)
+        for (how, key, col, span, _), c in zip(plan, cols, strict=True):
+            if span != 1:
+                continue
+            if how == _SEQ:
+                # Widths grow with the number: the last one is the widest.
+                widest = _display_width(len(rows), c.kind)
+            elif how in (_RATE, _DATE):
+                widest = _display_width(None, c.kind)
+            elif how == _NUMBER:
+                widest = _widest_number((v.get(key) for v in rows), c.kind)
+            else:
+                widest = _widest_text((v.get(key) for v in rows), c.max_width)
+            self.note_width(col, max(widest, c.min_width), c.max_width)
 
     def _merged(self, row: int, col: int, span: int, fmt: Any) -> None:
         if span > 1:
@@ -670,6 +802,14 @@ class Sheet:
             height = LINE_HEIGHT * w.size / BODY_SIZE * lines + 3
             if lines > 1 or w.size > BODY_SIZE or w.bold:
                 self.heights[w.row] = max(self.heights.get(w.row, 0.0), height)
+        for (col, span), texts in self.cell_texts.items():
+            width = self.width_of(col, span)
+            counted: dict[str, int] = {}  # the same answers recur down a column
+            for row, text in texts:
+                lines = counted.get(text) or counted.setdefault(text, _lines(text, width))
+                if lines > 1:
+                    height = LINE_HEIGHT * BODY_SIZE / BODY_SIZE * lines + 3
+                    self.heights[row] = max(self.heights.get(row, 0.0), height)
         for row, height in sorted(self.heights.items()):
             ws.set_row(row, round(height, 1))
         if freeze is not None:
@@ -1127,13 +1267,18 @@ class ReportBook:
         r = self.result
         sh = Sheet(self, "03", note=self.source_note)
         cols = self.unit_cols() + self.headline_cols(TABLE_HEADLINES)
+        measures = {
+            c.key: _by_index(r.measures, c.key)
+            for c in cols
+            if c.total and c.key in r.measures.columns
+        }
         rows = []
         for u in self.ordered_units().itertuples(index=False):
             values = self.unit_row(u)
-            m = r.measures.loc[u.unit_code] if u.unit_code in r.measures.index else None
             for c in cols:
                 if c.total:
-                    values[c.key] = _num(m[c.key]) if m is not None and c.key in m.index else None
+                    m = measures.get(c.key)
+                    values[c.key] = _num(m.get(u.unit_code)) if m is not None else None
             rows.append(values)
         totals = {c.key: self.city_value(c.key) for c in cols if c.total}
         ref = sh.table(HEADER_ROW, cols, rows, totals)
@@ -1284,7 +1429,11 @@ class ReportBook:
             ),
         )
         fm = report.field_map
-        ldu = r.learning_unit.set_index("unit_code")
+        ldu = r.learning_unit.set_index("unit_code").to_dict("index")
+        units = {
+            key: _by_index(r.units, key) if key in r.units else {}
+            for key in ("ldu_registered", "emulation_title", "digital_level")
+        }
         cols = [
             *self.unit_cols(),
             Col("ldu_registered", fm["ldu_registered"].label, "text", min_width=12, max_width=14),
@@ -1318,15 +1467,11 @@ class ReportBook:
         rows = []
         for u in self.ordered_units().itertuples(index=False):
             values = self.unit_row(u)
-            x = ldu.loc[u.unit_code] if u.unit_code in ldu.index else None
-            reg = r.units.at[u.unit_code, "ldu_registered"] if "ldu_registered" in r.units else None
+            x = ldu.get(u.unit_code)
+            reg = units["ldu_registered"].get(u.unit_code)
             values["ldu_registered"] = "" if _missing(reg) else YES_NO[bool(reg)]
-            values["emulation_title"] = labels.choice(
-                "emulation_title", r.units.at[u.unit_code, "emulation_title"]
-            )
-            values["digital_level"] = labels.choice(
-                "digital_level", r.units.at[u.unit_code, "digital_level"]
-            )
+            for key in ("emulation_title", "digital_level"):
+                values[key] = labels.choice(key, units[key][u.unit_code])
             if x is not None:
                 values["self_level"] = labels.choice("ldu_level", x["self_level"])
                 values["recognised_level"] = labels.choice("ldu_level", x["recognised_level"])
@@ -1504,11 +1649,13 @@ class ReportBook:
                 min_width=18,
             ),
         ] + [Col(f.code, f.label, "wrap", max_width=45, min_width=30) for f in texts]
+        answers = {f.code: _by_index(r.units, f.code) for f in texts if f.code in r.units}
         rows = []
         for u in self.ordered_units().itertuples(index=False):
             values = self.unit_row(u)
             for f in texts:
-                values[f.code] = r.units.at[u.unit_code, f.code] if f.code in r.units else None
+                answer = answers.get(f.code)
+                values[f.code] = answer[u.unit_code] if answer is not None else None
             rows.append(values)
         ref = sh.table(HEADER_ROW, cols, rows)
         sh.autofilter(ref)
