@@ -156,7 +156,7 @@ workers_option = click.option(
     "--workers",
     type=int,
     default=None,
-    help="Số tiến trình đọc tệp song song (mặc định: số nhân CPU).",
+    help="Số tiến trình chạy song song để đọc tệp và ghi kết quả (mặc định: số nhân CPU).",
 )
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Không hiện thanh tiến trình.")
 output_option = click.option(
