@@ -21,13 +21,18 @@ Files come by e-mail from hundreds of senders, so nothing in a file is trusted:
   workbook (an OLE container), an old .xls renamed .xlsx and an .xlsb are told apart by
   their first bytes and package parts.
 * Before calamine touches a package, the declared sizes are capped (total, per member,
-  compression ratio, member count); every XML part calamine will parse is decompressed once
-  by :mod:`zipfile`, which stops at the declared size and checks the CRC, so a member lying
-  about its size is caught; and each sheet calamine will load is scanned for the cells that
-  hold a value, because calamine allocates the whole rectangle from A1 to the farthest
-  such cell (a two-cell sheet with a cell at XFD1048576 aborts the process, uncatchably)
-  and an Excel table's ``ref`` is sliced the same way. Checks stay cheap: one pass of
-  zlib plus a regular expression over parts that are a few dozen kB in a real template.
+  compression ratio, member count); every part calamine may parse is decompressed once,
+  with zipfile's checks (:class:`_Parts`), never past its declared size, and the CRC
+  checked, so a member lying about its size is caught; and each sheet calamine will load is
+  scanned for the cells that hold a value, because calamine allocates the whole rectangle
+  from A1 to the farthest such cell (a two-cell sheet with a cell at XFD1048576 aborts the
+  process, uncatchably) and an Excel table's ``ref`` is sliced the same way.
+* calamine then opens, from memory, a package rebuilt from the parts so checked: it parses
+  the very bytes that were checked (not the file on disk again), and does not inflate them
+  a second time. The file is read from disk once, hashed and all.
+
+Checks stay cheap, a small fraction of calamine's own parse: one pass of zlib, and two
+regular-expression searches over a sheet written the usual way (:func:`_measure_sheet`).
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ import contextlib
 import dataclasses
 import datetime as dt
 import errno
+import functools
 import hashlib
+import io
 import logging
 import os
 import posixpath
@@ -44,6 +51,7 @@ import re
 import shutil
 import signal
 import stat
+import struct
 import subprocess
 import tempfile
 import unicodedata
@@ -104,6 +112,16 @@ _TABLE_HEAD = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?table\s([^>]*)>")
 _ATTR = re.compile(rb'\b(name|displayName|ref)\s*=\s*"([^"]*)"')
 _AREA = re.compile(r"^\$?([A-Z]{1,3})\$?([0-9]{1,9})(?::\$?([A-Z]{1,3})\$?([0-9]{1,9}))?$")
 _TABLE_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/table"
+# zipfile's own layouts of the local header, the central directory entry and its end.
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_CENTRAL_HEADER = struct.Struct("<4s6H3L5H2L")
+_END_RECORD = struct.Struct("<4s4H2LH")
+_INFLATABLE = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
+_ZIP_UNUSUAL_FLAGS = 0x1 | 0x20 | 0x40
+"""Encrypted, patched or strongly encrypted: left to zipfile, which refuses them."""
+_STORE_MAX = 1_000_000
+"""Checked parts up to this size are handed to calamine uncompressed; larger ones as found."""
+_INFLATE_CHUNK = 1 << 20
 
 
 class _Rejected(Exception):
@@ -235,13 +253,29 @@ def locate_inputs(root: Path) -> dict[str, Path]:
 
 
 def _hash_and_head(path: Path) -> tuple[str, bytes]:
+    """The file's digest and its bytes, read once (up to the size cap, past which the file
+    was stat-ed smaller than it now is): everything after reads them, not the disk."""
+    with path.open("rb") as fh:
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise _Rejected(*_file_too_large(len(data)))
+    return hashlib.sha256(data).hexdigest(), data
+
+
+def _file_too_large(size: int) -> tuple[str, str]:
+    return (
+        "file-too-large",
+        f"Tệp nặng {size // 1_000_000} MB, vượt giới hạn {MAX_FILE_BYTES // 1_000_000} MB của "
+        "một biểu mẫu. Xóa hình ảnh, trang thừa rồi gửi lại.",
+    )
+
+
+def _hash_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
-        head = fh.read(4096)
-        digest.update(head)
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest(), head
+    return digest.hexdigest()
 
 
 def _mtime(st: os.stat_result) -> dt.datetime:
@@ -253,7 +287,7 @@ def _mtime(st: os.stat_result) -> dt.datetime:
 
 def file_info(path: Path, root: Path, name: str | None = None) -> FileInfo:
     """Hash and stat a file without modifying it (read in chunks)."""
-    digest, _ = _hash_and_head(path)
+    digest = _hash_file(path)
     st = path.stat()
     if name is None:
         name = display_name(os.path.relpath(path, root) if path.is_relative_to(root) else path.name)
@@ -350,30 +384,24 @@ def _read_any(path: Path, root: Path, schema: ReportSchema, sub: RawSubmission) 
             "Không phải tệp dữ liệu thông thường (ống dẫn, thiết bị…), không đọc.",
         )
     if st.st_size > MAX_FILE_BYTES:
-        return _reject(
-            sub,
-            "file-too-large",
-            f"Tệp nặng {st.st_size // 1_000_000} MB, vượt giới hạn "
-            f"{MAX_FILE_BYTES // 1_000_000} MB của một biểu mẫu. Xóa hình ảnh, trang thừa "
-            "rồi gửi lại.",
-        )
-    digest, head = _hash_and_head(path)
+        return _reject(sub, *_file_too_large(st.st_size))
+    digest, data = _hash_and_head(path)
     sub.file = dataclasses.replace(sub.file, sha256=digest)
-    if sub.file.size == 0 or not head:
+    if sub.file.size == 0 or not data:
         return _reject(sub, "file-empty", "Tệp rỗng (0 byte). Gửi lại tệp biểu mẫu đã điền.")
     ext = path.suffix.lower()
-    kind = _sniff(head)
+    kind = _sniff(data[:4096])
     if ext in XLSX_EXTENSIONS:
         if kind == "zip":
-            return _read_xlsx(path, sub, schema)
+            return _read_xlsx(path, sub, schema, data)
         if kind == "ole":
-            if _looks_encrypted(path):
+            if _looks_encrypted(data):
                 raise _Rejected("file-encrypted", _ENCRYPTED)
             # An Excel 97-2003 workbook saved under an .xlsx name: convert it like an .xls.
             return _read_legacy(path, sub, schema, ".xls")
         raise _Rejected(*_wrong_content(kind, ext))
     if ext in LEGACY_EXTENSIONS:
-        if kind == "ole" and _looks_encrypted(path):
+        if kind == "ole" and _looks_encrypted(data):
             raise _Rejected("file-encrypted", _ENCRYPTED)
         return _read_legacy(path, sub, schema, ext)
     if ext == ".xlsb":
@@ -462,10 +490,8 @@ def _wrong_content(kind: str, ext: str) -> tuple[str, str]:
     )
 
 
-def _looks_encrypted(path: Path) -> bool:
+def _looks_encrypted(data: bytes) -> bool:
     """Encrypted OOXML files are OLE compound documents holding an EncryptedPackage stream."""
-    with path.open("rb") as fh:
-        data = fh.read(MAX_FILE_BYTES)
     if not data.startswith(_OLE_MAGIC):
         return False
     return "EncryptedPackage".encode("utf-16-le") in data
@@ -497,10 +523,13 @@ class _SheetShape:
 @dataclass(frozen=True)
 class _Package:
     contract: _Contract
-    sheets: dict[str, _SheetShape]
-    """The sheets calamine may load, by name, all checked against the cell cap."""
+    sheets: dict[str, frozenset[str]]
+    """The sheets calamine may load, all checked against the cell cap: name → the cells
+    holding a formula but no cached value."""
     tables: dict[str, str]
     """Table name → its sheet, for the tables the schema reads, all checked."""
+    verified: bytes
+    """The package calamine opens, rebuilt from the parts checked here (see :func:`_repack`)."""
 
 
 def _too_large(detail: str) -> _Rejected:
@@ -544,22 +573,149 @@ def _check_members(zf: zipfile.ZipFile) -> None:
             )
 
 
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None = None) -> bytes:
-    """Decompress one member: zipfile stops at the declared size and checks the CRC."""
-    if limit is not None and info.file_size > limit:
-        raise _too_large(
-            f"Thành phần “{info.filename}” dài {_thousands(info.file_size)} byte, vượt giới "
-            f"hạn {_thousands(limit)} byte."
-        )
-    with zf.open(info) as fh:
-        return fh.read()
+class _Parts:
+    """The members of a package held in memory, each decompressed once.
 
+    Read as :mod:`zipfile` reads them, with the same checks (local header, declared size, CRC)
+    and the same exceptions, but without its overhead per member, which was most of the time
+    of the checks; and one check stricter: a member that inflates beyond its declared size is
+    refused rather than cut short. The parts read here are the parts calamine is given
+    (:meth:`repack`), so what was checked is what calamine parses.
+    """
 
-def _drain(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-    """Decompress and discard, in chunks: verifies size and CRC without holding the data."""
-    with zf.open(info) as fh:
-        while fh.read(1 << 20):
-            pass
+    def __init__(self, zf: zipfile.ZipFile, data: bytes) -> None:
+        self.zf = zf
+        self.data = data
+        self.members = {i.filename: i for i in zf.infolist()}
+        self.kept: dict[str, bytes] = {}
+        self.checked: set[str] = set()
+
+    def read(self, info: zipfile.ZipInfo, limit: int | None = None) -> bytes:
+        if limit is not None and info.file_size > limit:
+            raise _too_large(
+                f"Thành phần “{info.filename}” dài {_thousands(info.file_size)} byte, vượt giới "
+                f"hạn {_thousands(limit)} byte."
+            )
+        body = self.kept.get(info.filename)
+        if body is None:
+            body = self._inflate(info, keep=True)
+            self.checked.add(info.filename)
+            if len(body) <= _STORE_MAX:
+                self.kept[info.filename] = body
+        return body
+
+    def check(self, info: zipfile.ZipInfo) -> None:
+        """Verify a member; a large one (an image) is verified in pieces, not held."""
+        if info.filename in self.checked:
+            return
+        if info.file_size <= _STORE_MAX:
+            self.read(info)
+        else:
+            self._inflate(info, keep=False)
+            self.checked.add(info.filename)
+
+    def _inflate(self, info: zipfile.ZipInfo, keep: bool) -> bytes:
+        if info.compress_type not in _INFLATABLE or info.flag_bits & _ZIP_UNUSUAL_FLAGS:
+            # Rare methods (bzip2, lzma) and flags: zipfile's own reader and its errors.
+            with self.zf.open(info) as fh:
+                if keep:
+                    return fh.read()
+                while fh.read(_INFLATE_CHUNK):
+                    pass
+                return b""
+        data = self.data
+        offset = info.header_offset
+        header = data[offset : offset + _LOCAL_HEADER.size]
+        if len(header) != _LOCAL_HEADER.size:
+            raise zipfile.BadZipFile("Truncated file header")
+        fields = _LOCAL_HEADER.unpack(header)
+        if fields[0] != b"PK\x03\x04":
+            raise zipfile.BadZipFile("Bad magic number for file header")
+        name_end = offset + _LOCAL_HEADER.size + fields[10]
+        name = data[offset + _LOCAL_HEADER.size : name_end]
+        if name.decode("utf-8" if fields[3] & 0x800 else "cp437") != info.orig_filename:
+            raise zipfile.BadZipFile(f"File name in directory and header differ: {name!r}")
+        start = name_end + fields[11]
+        compressed = data[start : start + info.compress_size]
+        if info.compress_size and not compressed:
+            raise EOFError
+        complete = len(compressed) == info.compress_size
+        limit = info.file_size
+        if info.compress_type == zipfile.ZIP_STORED:
+            body = compressed
+            size, crc, ended = len(body), zlib.crc32(body), complete
+        else:
+            inflater = zlib.decompressobj(-15)
+            # Held: at most one byte past the declared size, enough to catch a lie. Only
+            # verified: a piece at a time, so a large image is never held whole.
+            step = limit + 1 if keep else _INFLATE_CHUNK
+            pieces = []
+            size = crc = 0
+            while True:
+                piece = inflater.decompress(compressed, step)
+                compressed = inflater.unconsumed_tail
+                size += len(piece)
+                crc = zlib.crc32(piece, crc)
+                if keep:
+                    pieces.append(piece)
+                if inflater.eof or not compressed or size > limit:
+                    break
+            ended = inflater.eof or (complete and not compressed)
+            if ended and size <= limit:
+                piece = inflater.flush()
+                if piece:
+                    size += len(piece)
+                    crc = zlib.crc32(piece, crc)
+                    pieces.append(piece)
+            # Nearly always one piece: joining it would copy it.
+            body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        if size > limit:
+            raise zipfile.BadZipFile(f"{info.filename!r} is longer than its declared size")
+        if not ended and size < limit:
+            raise EOFError
+        if crc != info.CRC:
+            raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
+        return body
+
+    def repack(self) -> bytes:
+        """The package calamine reads: every member in the original order, the parts checked
+        and held here stored uncompressed (calamine then does not inflate them a second
+        time), any other member copied as found in the file, local header and all."""
+        data = self.data
+        local: list[bytes] = []
+        central: list[bytes] = []
+        offset = 0
+        for info in self.zf.infolist():
+            name = info.orig_filename.encode()
+            body = self.kept.get(info.filename)
+            if body is None:
+                # A sheet calamine will not be asked for, or a part too large to hold.
+                start = end = info.header_offset
+                header = data[start : start + _LOCAL_HEADER.size]
+                if len(header) == _LOCAL_HEADER.size:
+                    fields = _LOCAL_HEADER.unpack(header)
+                    end += _LOCAL_HEADER.size + fields[10] + fields[11]
+                entry = [data[start : end + info.compress_size]]
+                method, flags, packed = info.compress_type, info.flag_bits, info.compress_size
+            else:
+                method, flags, packed = zipfile.ZIP_STORED, 0, len(body)
+                header = _LOCAL_HEADER.pack(
+                    b"PK\x03\x04", 20, 0, 0x800, method, 0, 0x21, info.CRC, packed, packed,
+                    len(name), 0,
+                )  # fmt: skip
+                entry = [header, name, body]
+            record = _CENTRAL_HEADER.pack(
+                b"PK\x01\x02", 20, 20, flags | 0x800, method, 0, 0x21, info.CRC, packed,
+                info.file_size, len(name), 0, 0, 0, 0, 0, offset,
+            )  # fmt: skip
+            central += (record, name)
+            local += entry
+            offset += sum(map(len, entry))
+        count = len(central) // 2
+        size = sum(map(len, central))
+        # One join: each concatenation would copy the whole package again.
+        tail = _END_RECORD.pack(b"PK\x05\x06", 0, 0, count, count, size, offset, 0)
+        return b"".join([*local, *central, tail])
 
 
 def _resolve(base_dir: str, target: str) -> str:
@@ -568,25 +724,36 @@ def _resolve(base_dir: str, target: str) -> str:
     return posixpath.normpath(posixpath.join(base_dir, target))
 
 
-def _rels(zf: zipfile.ZipFile, part: str, members: dict[str, zipfile.ZipInfo]) -> list[ET.Element]:
-    info = members.get(part)
+def _rels(parts: _Parts, part: str) -> tuple[tuple[str, str, str], ...]:
+    """A relationship part's (Id, Type, Target) triples."""
+    info = parts.members.get(part)
     if info is None:
-        return []
-    root = ET.fromstring(_read_member(zf, info, MAX_WORKBOOK_XML_BYTES))
-    return root.findall("rel:Relationship", _NS)
+        return ()
+    return _parse_rels(parts.read(info, MAX_WORKBOOK_XML_BYTES))
 
 
-def _read_contract(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> _Contract:
-    wb = ET.fromstring(_read_member(zf, members["xl/workbook.xml"], MAX_WORKBOOK_XML_BYTES))
-    rels = {
-        rel.get("Id", ""): _resolve("xl", rel.get("Target", ""))
-        for rel in _rels(zf, "xl/_rels/workbook.xml.rels", members)
-    }
-    sheet_parts: dict[str, str] = {}
-    for sheet in wb.findall("m:sheets/m:sheet", _NS):
-        rid = sheet.get(f"{{{_NS['r']}}}id", "")
-        sheet_parts[sheet.get("name", "")] = rels.get(rid, "")
-    names: dict[str, tuple[str, str]] = {}
+# Every file made from one template carries the same workbook.xml and relationship parts, byte
+# for byte: parsed once per process, keyed by the bytes themselves (a parse error is raised
+# again for each file, never cached).
+@functools.lru_cache(maxsize=64)
+def _parse_rels(xml: bytes) -> tuple[tuple[str, str, str], ...]:
+    return tuple(
+        (rel.get("Id", ""), rel.get("Type", ""), rel.get("Target", ""))
+        for rel in ET.fromstring(xml).findall("rel:Relationship", _NS)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_workbook(
+    xml: bytes,
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, tuple[str, str]], ...]]:
+    """(sheet name, relationship id) in workbook order, (defined name, (sheet, cell))."""
+    wb = ET.fromstring(xml)
+    sheets = tuple(
+        (sheet.get("name", ""), sheet.get(f"{{{_NS['r']}}}id", ""))
+        for sheet in wb.findall("m:sheets/m:sheet", _NS)
+    )
+    names: list[tuple[str, tuple[str, str]]] = []
     for dn in wb.findall("m:definedNames/m:definedName", _NS):
         if dn.get("localSheetId") is not None:
             continue
@@ -594,16 +761,54 @@ def _read_contract(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> 
         if not m:
             continue
         sheet_name = (m.group(1) or "").replace("''", "'") or m.group(2)
-        names[dn.get("name", "")] = (sheet_name, f"{m.group(3)}{m.group(4)}")
+        names.append((dn.get("name", ""), (sheet_name, f"{m.group(3)}{m.group(4)}")))
+    return sheets, tuple(names)
+
+
+def _read_contract(parts: _Parts) -> _Contract:
+    members = parts.members
+    sheets, names = _parse_workbook(parts.read(members["xl/workbook.xml"], MAX_WORKBOOK_XML_BYTES))
+    rels = {
+        rid: _resolve("xl", target) for rid, _, target in _rels(parts, "xl/_rels/workbook.xml.rels")
+    }
     return _Contract(
-        names=names,
-        sheet_parts=sheet_parts,
+        names=dict(names),
+        sheet_parts={name: rels.get(rid, "") for name, rid in sheets},
         has_macros="xl/vbaProject.bin" in members,
         has_external_links=any(n.startswith("xl/externalLinks/") for n in members),
     )
 
 
 _V_FILLED = re.compile(rb"<v>[^<]|<is>")
+# A cell element with anything but an address first (<c>, <c s=...>, <c\tr=...>, <c/>), an
+# address beyond column Z or row 9999 (26 x 9,999 cells is far under the cap), or a formula.
+_IRREGULAR = re.compile(rb'<(?:c(?:[\t\r\n/>]| (?!r="[A-Z][0-9]{1,4}"))|f[ >])')
+# A namespace prefix (<x:c>). As a pattern, not bytes.find: the search then keys on the rare
+# ":" rather than the frequent "c", several times faster.
+_PREFIXED = re.compile(rb":c")
+
+
+def _measure_sheet(sheet: str, data: bytes) -> frozenset[str]:
+    """Check a sheet against the cell cap; return its formula cells without a cached value.
+
+    Most sheets are settled by two searches. When neither finds anything, every element
+    calamine reads as a cell (local name ``c``: no prefix, and a start tag ``<c`` followed
+    by white space, ``/`` or ``>``) starts ``<c r="`` with one letter and at most four digits,
+    and calamine places a cell by that first ``r``: every cell lies in A1:Z9999, far under
+    the cap. Nor is there a formula, so no cell lacks a cached value. :func:`_sheet_shape`
+    would then count the same cells and reach the same verdict, so its full pass is needed
+    only for the other sheets.
+    """
+    if _PREFIXED.search(data) is None and _IRREGULAR.search(data) is None:
+        return frozenset()
+    shape = _sheet_shape(data)
+    if shape.rows * shape.cols > MAX_CELLS_PER_SHEET:
+        raise _too_large(
+            f"Trang “{sheet}” có dữ liệu tới ô {col_letter(shape.cols - 1)}{shape.rows} "
+            f"(vùng {_thousands(shape.rows * shape.cols)} ô), vượt giới hạn "
+            f"{_thousands(MAX_CELLS_PER_SHEET)} ô một trang."
+        )
+    return shape.uncached
 
 
 def _sheet_shape(data: bytes) -> _SheetShape:
@@ -659,25 +864,26 @@ def _area(ref: str) -> tuple[int, int]:
     return abs(r2 - r1) + 1, abs(c2 - c1) + 1
 
 
-def _inspect(zf: zipfile.ZipFile, schema: ReportSchema) -> _Package:
+def _inspect(zf: zipfile.ZipFile, data: bytes, schema: ReportSchema) -> _Package:
     """Everything calamine will parse, verified and measured first."""
-    members = {i.filename: i for i in zf.infolist()}
-    contract = _read_contract(zf, members)
+    parts = _Parts(zf, data)
+    members = parts.members
+    contract = _read_contract(parts)
     worksheet_parts = set(contract.sheet_parts.values())
     for name, info in members.items():
         if name not in worksheet_parts and not info.is_dir():
-            _drain(zf, info)
+            parts.check(info)
     wanted_tables = {lst.code for lst in schema.lists}
     tables: dict[str, str] = {}
     for sheet, part in contract.sheet_parts.items():
         directory, file = posixpath.split(part)
-        for rel in _rels(zf, f"{directory}/_rels/{file}.rels", members):
-            if rel.get("Type") != _TABLE_REL:
+        for _, rel_type, target in _rels(parts, f"{directory}/_rels/{file}.rels"):
+            if rel_type != _TABLE_REL:
                 continue
-            table_info = members.get(_resolve(directory, rel.get("Target", "")))
+            table_info = members.get(_resolve(directory, target))
             if table_info is None:
                 continue
-            head = _TABLE_HEAD.search(_read_member(zf, table_info, MAX_WORKBOOK_XML_BYTES))
+            head = _TABLE_HEAD.search(parts.read(table_info, MAX_WORKBOOK_XML_BYTES))
             attrs = dict(_ATTR.findall(head.group(1))) if head else {}
             table_names = {
                 attrs.get(b"name", b"").decode(),
@@ -699,20 +905,13 @@ def _inspect(zf: zipfile.ZipFile, schema: ReportSchema) -> _Package:
     needed |= {sheet for sheet, _ in contract.names.values() if sheet in contract.sheet_parts}
     # A list whose table was lost is looked for on its own sheet, so that sheet is checked too.
     needed |= {schema.sheet_name(lst.sheet) for lst in schema.lists if lst.code not in tables}
-    sheets: dict[str, _SheetShape] = {}
+    sheets: dict[str, frozenset[str]] = {}
     for sheet in sorted(needed & set(contract.sheet_parts)):
         sheet_info = members.get(contract.sheet_parts[sheet])
         if sheet_info is None:
             raise _Rejected("file-unreadable", _BROKEN)
-        shape = _sheet_shape(_read_member(zf, sheet_info))
-        if shape.rows * shape.cols > MAX_CELLS_PER_SHEET:
-            raise _too_large(
-                f"Trang “{sheet}” có dữ liệu tới ô {col_letter(shape.cols - 1)}{shape.rows} "
-                f"(vùng {_thousands(shape.rows * shape.cols)} ô), vượt giới hạn "
-                f"{_thousands(MAX_CELLS_PER_SHEET)} ô một trang."
-            )
-        sheets[sheet] = shape
-    return _Package(contract, sheets, tables)
+        sheets[sheet] = _measure_sheet(sheet, parts.read(sheet_info))
+    return _Package(contract, sheets, tables, parts.repack())
 
 
 def _open_package(zf: zipfile.ZipFile) -> str:
@@ -741,9 +940,14 @@ def _open_package(zf: zipfile.ZipFile) -> str:
     )
 
 
-def _read_xlsx(path: Path, sub: RawSubmission, schema: ReportSchema) -> RawSubmission:
+def _read_xlsx(
+    path: Path, sub: RawSubmission, schema: ReportSchema, data: bytes | None = None
+) -> RawSubmission:
+    """Read a package from its bytes, `data` (read from `path` when not given)."""
+    if data is None:
+        data = path.read_bytes()
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, EOFError, ValueError) as exc:
         log.debug("not a zip: %s: %s", path, exc)
         raise _Rejected(
@@ -756,7 +960,7 @@ def _read_xlsx(path: Path, sub: RawSubmission, schema: ReportSchema) -> RawSubmi
         try:
             if _open_package(zf) == "ods":
                 return _read_legacy(path, sub, schema, ".ods")
-            package = _inspect(zf, schema)
+            package = _inspect(zf, data, schema)
         except (
             KeyError,
             ET.ParseError,
@@ -779,7 +983,7 @@ def _read_xlsx(path: Path, sub: RawSubmission, schema: ReportSchema) -> RawSubmi
                 "lưu dạng “Excel Workbook (.xlsx)” rồi gửi lại.",
             ) from None
         try:
-            return _read_values(path, package, sub, schema)
+            return _read_values(package, sub, schema)
         except (pc.CalamineError, zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
             log.debug("calamine failed: %s: %s", path, exc)
             raise _Rejected(
@@ -789,32 +993,32 @@ def _read_xlsx(path: Path, sub: RawSubmission, schema: ReportSchema) -> RawSubmi
             ) from None
 
 
-def _open_workbook(path: Path) -> pc.CalamineWorkbook:
-    try:
-        os.fsencode(path).decode("utf-8")
-    except UnicodeDecodeError:
-        # calamine cannot open a path that is not UTF-8 (a name from an old Windows code
-        # page): hand it the open file instead.
-        with path.open("rb") as fh:
-            return pc.CalamineWorkbook.from_filelike(fh, load_tables=True)
-    return pc.CalamineWorkbook.from_path(path, load_tables=True)
+def _open_workbook(package: _Package) -> pc.CalamineWorkbook:
+    # From memory, never from the path: calamine parses exactly the parts checked (a file
+    # replaced on disk meanwhile cannot slip past), and a name that is not UTF-8 (an old
+    # Windows code page), which calamine cannot open by path, needs no special case.
+    return pc.CalamineWorkbook.from_filelike(io.BytesIO(package.verified), load_tables=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _position(cell: str) -> tuple[int, int]:
+    """ "D16" → (15, 3): the same few dozen names in every file, parsed once."""
+    m = re.match(r"([A-Z]+)(\d+)", cell)
+    assert m
+    return int(m.group(2)) - 1, col_index(m.group(1))
 
 
 def _value(rows: list[list[Any]], cell: str) -> Any:
-    m = re.match(r"([A-Z]+)(\d+)", cell)
-    assert m
-    r, c = int(m.group(2)) - 1, col_index(m.group(1))
+    r, c = _position(cell)
     if r < len(rows) and c < len(rows[r]):
         v = rows[r][c]
         return None if v == "" else v
     return None
 
 
-def _read_values(
-    path: Path, package: _Package, sub: RawSubmission, schema: ReportSchema
-) -> RawSubmission:
+def _read_values(package: _Package, sub: RawSubmission, schema: ReportSchema) -> RawSubmission:
     contract = package.contract
-    wb = _open_workbook(path)
+    wb = _open_workbook(package)
     sheet_names = list(wb.sheet_names)
     if META_SHEET not in sheet_names or META_SHEET not in package.sheets:
         return _reject(
@@ -870,7 +1074,7 @@ def _read_values(
             _value(rows, cell),
             sheet,
             cell,
-            formula_no_cache=cell in package.sheets[sheet].uncached,
+            formula_no_cache=cell in package.sheets[sheet],
         )
     tables = set(wb.table_names or []) & set(package.tables)
     for lst in schema.lists:
@@ -893,8 +1097,7 @@ def _read_values(
                 )
             )
         first_row, first_col = table.start or (0, 0)
-        shape = package.sheets.get(table.sheet)
-        uncached = shape.uncached if shape is not None else frozenset()
+        uncached = package.sheets.get(table.sheet, frozenset())
         sub.lists[lst.code] = _list_rows(
             lst, table.to_python(), columns, first_row, first_col, table.sheet, uncached
         )
@@ -919,7 +1122,7 @@ def _find_header_row(
             first_col = min(texts.index(c) for c in codes)
             columns = texts[first_col:]
             data = [row[first_col:] for row in rows[r + 1 :]]
-            return data, columns, r + 1, first_col, sheet, package.sheets[sheet].uncached
+            return data, columns, r + 1, first_col, sheet, package.sheets[sheet]
     return None
 
 
