@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.issues import Issue
 
@@ -24,14 +24,17 @@ META_KEYS = ("template_id", "template_version", "schema_id", "report_year", "uni
 INSTRUCTIONS_SHEET = "Hướng dẫn"
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(NamedTuple):
     """A raw cell value as read from the file, with where it came from.
 
     `value` is what the spreadsheet holds: str, int, float, bool, datetime/date or None.
     `formula_no_cache` marks a formula cell whose cached value is missing (a file written
     by a program and never opened in Excel), which must be reported, not read as blank.
     `error` holds an Excel error literal such as "#REF!" when the cell shows one.
+
+    A named tuple rather than a dataclass: a 10,000-file run holds about a million of them,
+    and every one crosses from a reading worker to the main process; tuples pickle in half
+    the time and take half the memory.
     """
 
     value: Any
