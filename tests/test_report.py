@@ -16,6 +16,7 @@ Tests marked ``libreoffice`` need LibreOffice (``soffice``) and are skipped with
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import hashlib
 import html
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+import xlsxwriter
 
 from pipeline import report as rp
 from pipeline.charts import chart_specs, city_values, render_png
@@ -604,3 +606,96 @@ def test_libreoffice_recalculates_the_cached_totals(book: Path, tmp_path: Path) 
                 assert value == pytest.approx(float(str(cached))), f"{name}!{ref} {formula}"
             checked += 1
     assert checked > 60
+
+
+# --------------------------------------------------------------------------- fast paths
+
+
+def _package(worksheet_class: type | None) -> dict[str, bytes]:
+    """A workbook with every kind of cell, written by xlsxwriter or by the report's sheets."""
+    buffer = io.BytesIO()
+    wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    wb.set_properties({"created": dt.datetime(2026, 12, 31)})
+    ws = wb.add_worksheet("Data", worksheet_class=worksheet_class)
+    bold = wb.add_format({"bold": True})
+    day = wb.add_format({"num_format": "dd/mm/yyyy"})
+    ws.set_column(3, 3, 12, bold)  # cells written without a format take the column's
+    ws.set_row(2, 30)
+    ws.set_row(60, 40)  # a row with a height and no cells
+    for r in range(40):  # rows over three blocks of 16 (the spans)
+        ws.write_string(r, 1, f"text {r % 7} & <b>\n", bold)
+        ws.write_number(r, 2, r * 1.5 - 7, bold)
+        ws.write_string(r, 3, "no format")
+        ws.write_blank(r, 4, None, bold)
+        ws.write_datetime(r, 5, dt.datetime(2026, 1, 1 + r % 28), day)
+        ws.write_formula(r, 6, f"=SUM(C{r + 1}:C{r + 2})", bold, r * 1.5)
+        ws.write_formula(r, 7, f'=IF(COUNT(A{r + 1},B1)<2,"",IFERROR(A1/B1,""))', bold, "")
+        ws.write_formula(r, 8, '=COUNTIF(A1:A9,"Đạt (SORT(")', bold, 2)
+        ws.write_formula(r, 12, "=ACOT(C1)+SUM(C1)", bold, 0.25)
+        ws.write_formula(r, 9, "=XLOOKUP(A1,B1:B3,C1:C3)", bold, "#N/A")
+        ws.write_formula(r, 10, "=_xlfn.STDEV.S(C1:C3)", None, 0.5)
+        ws.write_boolean(r, 11, r % 2 == 0, bold)
+    ws.write_string(45, 0, "", bold)
+    ws.write_comment(47, 2, "a row with a comment only")
+    ws.write_number(50, 30, 1e20, bold)
+    ws.write_formula(52, 1, "={1,2}")
+    wb.close()
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def test_report_sheets_write_the_same_xml_as_xlsxwriter() -> None:
+    """The report's faster worksheet writer changes no byte of any part."""
+    worksheet_class = rp._worksheet_class()
+    if worksheet_class is None:
+        pytest.skip(f"xlsxwriter {xlsxwriter.__version__}: the report uses its own writer")
+    assert _package(worksheet_class) == _package(None)
+
+
+def test_measuring_shortcuts_give_the_full_measures() -> None:
+    """Widths and line counts with the shortcuts equal measuring every text in full."""
+    texts = [
+        "",
+        "Đạt",
+        "Trường Trung học cơ sở Nguyễn Văn Trỗi, phường Bến Thành",
+        "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW",
+        "ill.;:|' " * 12,
+        "dòng một\ndòng hai rất dài " * 4,
+        "  khoảng   trắng\tvà tab  ",
+        *(f"Mã {i:05d} {'x' * (i % 37)}" for i in range(200)),
+    ]
+    for cap in (8.0, 16.0, 30.0, 60.0):
+        widest = max(rp._display_width(t, "text") for t in texts)
+        assert min(rp._widest_text(texts, cap), cap) == min(widest, cap)
+    numbers = [None, float("nan"), 0.0, -0.4, 7, 12.5, -1234.0, 1e9, "12", "n/a"]
+    for kind in ("int", "num", "money", "year"):
+        widest = max(rp._display_width(v, kind) for v in numbers)
+        assert rp._widest_number(numbers, kind) == widest
+    for text in texts:
+        for width in (4.0, 9.0, 16.0, 34.0, 52.0, 80.0):
+            for bold, size in ((False, 11), (True, 11), (False, 13)):
+                expected = _lines_measured(text, width, bold, size)
+                assert rp._lines(text, width, bold=bold, size=size) == expected, (text, width)
+
+
+def _lines_measured(text: str, width_units: float, bold: bool, size: float) -> int:
+    """`report._lines` before its shortcut: every word measured."""
+    room = max(width_units * rp.UNIT_PX - 4.0, 1.0)
+    space = rp._px(" ", bold=bold, size=size)
+    lines = 0
+    for paragraph in text.split("\n"):
+        lines += 1
+        current = 0.0
+        for word in paragraph.split():
+            size_px = rp._px(word, bold=bold, size=size)
+            if current == 0:
+                current = size_px
+            elif current + space + size_px <= room:
+                current += space + size_px
+            else:
+                lines += 1
+                current = size_px
+            while current > room:
+                lines += 1
+                current -= room
+    return max(lines, 1)
