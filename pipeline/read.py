@@ -101,13 +101,6 @@ _NS = {
 }
 _REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^!]+))!\$?([A-Z]{1,3})\$?(\d+)$")
 _CELL = re.compile(rb'<c r="([A-Z]{1,3}[0-9]+)"([^>]*?)(?:/>|>(.*?)</c>)', re.S)
-# Element names may carry a namespace prefix (<x:c>); calamine accepts them, so must we.
-_C_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c(\s[^>]*)?>")
-# A cell element with content (neither self-closing nor immediately closed) and its address.
-_C_VALUED = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,9})"[^>/]*>(?!</)')
-_ROW_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row(\s[^>]*)?>")
-_R_ATTR = re.compile(rb'\br\s*=\s*"\$?([A-Z]{1,3})\$?([0-9]{1,9})"')
-_ROW_R_ATTR = re.compile(rb'\br\s*=\s*"([0-9]{1,9})"')
 _TABLE_HEAD = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?table\s([^>]*)>")
 _ATTR = re.compile(rb'\b(name|displayName|ref)\s*=\s*"([^"]*)"')
 _AREA = re.compile(r"^\$?([A-Z]{1,3})\$?([0-9]{1,9})(?::\$?([A-Z]{1,3})\$?([0-9]{1,9}))?$")
@@ -780,12 +773,30 @@ def _read_contract(parts: _Parts) -> _Contract:
 
 
 _V_FILLED = re.compile(rb"<v>[^<]|<is>")
-# A cell element with anything but an address first (<c>, <c s=...>, <c\tr=...>, <c/>), an
-# address beyond column Z or row 9999 (26 x 9,999 cells is far under the cap), or a formula.
-_IRREGULAR = re.compile(rb'<(?:c(?:[\t\r\n/>]| (?!r="[A-Z][0-9]{1,4}"))|f[ >])')
-# A namespace prefix (<x:c>). As a pattern, not bytes.find: the search then keys on the rare
-# ":" rather than the frequent "c", several times faster.
-_PREFIXED = re.compile(rb":c")
+
+# How calamine finds cells (its xlsx reader, over quick-xml): an element whose local name is
+# "c", the part of the name after its first ":", the name ending at white space (space, tab,
+# CR, LF), "/" or ">"; placed by its first attribute named exactly "r" (letters, then digits,
+# either case), else one column after the previous cell, in the row of the last <row r=...>
+# counted on by one at each </row>. A cell with no content (<c .../>, <c ...></c>) is not
+# kept. Every pattern below errs towards finding more.
+_CELL_PREFIXED = re.compile(rb":c[\t\n\r />]")
+"""A cell element with a namespace prefix (<x:c>). A pattern, not bytes.find: the search
+then keys on the rare ":" rather than the frequent "c", several times faster."""
+_PLAIN_BREAK = re.compile(rb'<(?:c(?:[\t\r\n/>]| (?!r="[A-Z][0-9]{1,4}"))|f[ >])')
+"""A cell element not written ``<c r="`` + one letter + at most four digits, or a formula."""
+_USUAL_BREAK = re.compile(rb'<c(?:[\t\r\n/>]| (?!r="[A-Z]{1,3}[1-9][0-9]{0,6}"))')
+"""A cell element not written ``<c r="`` + an address as Excel writes it."""
+_ATTRS = rb"""(?:[^>"']|"[^"]*"|'[^']*')*"""
+"""A start tag's attributes: a quoted value may hold ">" or "/"."""
+_USUAL_VALUED = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"' + _ATTRS + rb"(?<!/)>(?!</)")
+_PREFIX = rb"(?:[^\s/>:!?][^\s/>:]*:)?"
+"""Any namespace prefix; a name runs to white space, "/" or ">" (``<!`` and ``<?`` are not
+elements)."""
+_CELL_OR_ROW = re.compile(rb"<(" + _PREFIX + rb"(?:c|row))(?=[\s/>])(" + _ATTRS + rb")>")
+_ROW_END = re.compile(rb"</" + _PREFIX + rb"row\s*>")
+_ATTRIBUTE = re.compile(rb"""([^\s=]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_ADDRESS = re.compile(rb"([A-Za-z]*)([0-9]*)")
 
 
 def _measure_sheet(sheet: str, data: bytes) -> frozenset[str]:
@@ -794,12 +805,11 @@ def _measure_sheet(sheet: str, data: bytes) -> frozenset[str]:
     Most sheets are settled by two searches. When neither finds anything, every element
     calamine reads as a cell (local name ``c``: no prefix, and a start tag ``<c`` followed
     by white space, ``/`` or ``>``) starts ``<c r="`` with one letter and at most four digits,
-    and calamine places a cell by that first ``r``: every cell lies in A1:Z9999, far under
-    the cap. Nor is there a formula, so no cell lacks a cached value. :func:`_sheet_shape`
-    would then count the same cells and reach the same verdict, so its full pass is needed
-    only for the other sheets.
+    and calamine places a cell by that first ``r``: every cell lies in A1:Z9999 (26 x 9,999
+    cells, far under the cap). Nor is there a formula, so no cell lacks a cached value.
+    :func:`_sheet_shape` would reach the same verdict; it is needed for the other sheets.
     """
-    if _PREFIXED.search(data) is None and _IRREGULAR.search(data) is None:
+    if _CELL_PREFIXED.search(data) is None and _PLAIN_BREAK.search(data) is None:
         return frozenset()
     shape = _sheet_shape(data)
     if shape.rows * shape.cols > MAX_CELLS_PER_SHEET:
@@ -813,15 +823,14 @@ def _measure_sheet(sheet: str, data: bytes) -> frozenset[str]:
 
 def _sheet_shape(data: bytes) -> _SheetShape:
     """How far the cells holding something reach, by regular expressions, not a parse."""
-    addressed = data.count(b'<c r="')
-    if b":c" not in data and data.count(b"<c ") + data.count(b"<c>") == addressed:
-        # Every cell starts <c r="..." (Excel, LibreOffice and openpyxl write it so): only
+    if _CELL_PREFIXED.search(data) is None and _USUAL_BREAK.search(data) is None:
+        # Every cell starts <c r="A1" (Excel, LibreOffice and openpyxl write it so): only
         # the non-empty ones count, calamine keeps no cell for <c r="A5" s="3"/>.
-        cells = _C_VALUED.findall(data)
+        cells = _USUAL_VALUED.findall(data)
         max_col = max((col_index(c.decode()) + 1 for c in {c for c, _ in cells}), default=0)
         max_row = max((int(r) for r in {r for _, r in cells}), default=0)
     else:
-        max_row, max_col = _implicit_shape(data)
+        max_row, max_col = _tolerant_shape(data)
     uncached: set[str] = set()
     if b"<f>" in data or b"<f " in data:
         for m in _CELL.finditer(data):
@@ -832,27 +841,51 @@ def _sheet_shape(data: bytes) -> _SheetShape:
     return _SheetShape(max_row, max_col, frozenset(uncached))
 
 
-def _implicit_shape(data: bytes) -> tuple[int, int]:
-    """Any markup: cells without an address follow the previous one, so bound generously."""
-    max_row = max_col = implicit_cells = 0
-    for m in _C_OPEN.finditer(data):
-        attrs = m.group(1) or b""
-        if attrs.endswith(b"/") or data.startswith(b"</", m.end()):
+def _address(ref: bytes) -> tuple[int, int] | None:
+    """An ``r`` attribute as calamine reads it: (row, column), 1-based, column 0 when it has
+    none; None where calamine refuses it (and so the sheet: no cell is placed)."""
+    m = _ADDRESS.fullmatch(ref)
+    if m is None or not m.group(2) or int(m.group(2)) == 0:
+        return None
+    col = 0
+    for ch in m.group(1).upper():
+        col = col * 26 + ch - 64
+    # calamine's arithmetic wraps past 32 bits; counting exactly can only find more.
+    return int(m.group(2)), col
+
+
+def _tolerant_shape(data: bytes) -> tuple[int, int]:
+    """Any markup, slowly: each cell and row element, its attributes parsed as quick-xml
+    parses them. Cells without an address follow the previous one, so bound generously."""
+    max_row = max_col = 0  # cells holding something, placed by their address
+    any_row = any_col = rows_set = implicit = 0
+    for m in _CELL_OR_ROW.finditer(data):
+        attrs = m.group(2)
+        ref = None
+        for attr in _ATTRIBUTE.finditer(attrs):
+            if attr.group(1) == b"r":
+                ref = attr.group(2) if attr.group(2) is not None else attr.group(3)
+                break
+        where = None if ref is None else _address(ref)
+        if m.group(1).endswith(b"row"):
+            if where is not None:
+                rows_set = max(rows_set, where[0])
             continue
-        ref = _R_ATTR.search(attrs)
         if ref is None:
-            implicit_cells += 1
+            implicit += not attrs.endswith(b"/")  # calamine skips <c/>: it moves nothing
             continue
-        max_col = max(max_col, col_index(ref.group(1).decode()) + 1)
-        max_row = max(max_row, int(ref.group(2)))
-    rows_without_r = 0
-    for m in _ROW_OPEN.finditer(data):
-        r = _ROW_R_ATTR.search(m.group(1) or b"")
-        if r is None:
-            rows_without_r += 1
-        else:
-            max_row = max(max_row, int(r.group(1)))
-    return max_row + rows_without_r, max_col + implicit_cells
+        if where is None or where[1] == 0 or attrs.endswith(b"/"):
+            continue
+        any_row, any_col = max(any_row, where[0]), max(any_col, where[1])
+        if not data.startswith(b"</", m.end()):
+            max_row, max_col = max(max_row, where[0]), max(max_col, where[1])
+    if implicit:
+        # An unaddressed cell lies in the row calamine counts (set by <row r=...>, plus one
+        # at each </row>; the addressed cells' rows are taken too, to be safe) and one
+        # column after the previous cell.
+        max_row = max(max_row, any_row, rows_set) + len(_ROW_END.findall(data))
+        max_col = max(max_col, any_col) + implicit
+    return max_row, max_col
 
 
 def _area(ref: str) -> tuple[int, int]:

@@ -64,6 +64,8 @@ def test_template_as_written_is_measured_by_the_quick_searches(
         b'<c s="0" r="XFD1048576" t="n"><v>1</v></c>',  # address not first
         b'<x:c xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
         b' r="XFD1048576" t="n"><x:v>1</x:v></x:c>',  # namespace prefix
+        # Unaddressed: one column after an empty addressed cell, in the row last set.
+        b'</row><row r="1048576"><c r="XFC1"></c><c t="n"><v>1</v></c>',
     ],
 )
 def test_far_cell_is_rejected_before_calamine(
@@ -149,3 +151,30 @@ def test_calamine_reads_the_rebuilt_package_as_it_reads_the_file(
             b.columns,
             b.to_python(),
         )
+
+
+# Each of these placed a valued cell at XFD1048576 past the measure before (calamine then
+# aborted the process): the measure now reads cells the way calamine does.
+@pytest.mark.parametrize(
+    "cell",
+    [
+        b'<c\tr="XFD1048576" t="n"><v>1</v></c>',
+        b'<c\nr="XFD1048576" t="n"><v>1</v></c>',
+        b"<c r='XFD1048576' t='n'><v>1</v></c>",
+        b'<c r="XFD1048576" t="n" x="a/b"><v>1</v></c>',
+        b'<c r="xfd1048576" t="n"><v>1</v></c>',
+        b'<c r="XFD0000000001048576" t="n"><v>1</v></c>',
+        '<ä:c xmlns:ä="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+        ' r="XFD1048576" t="n"><ä:v>1</ä:v></ä:c>'.encode(),
+    ],
+)
+def test_far_cell_in_unusual_markup_is_rejected(
+    tmp_path: Path, schemas: Schemas, good: bytes, cell: bytes
+) -> None:
+    assert _read(tmp_path, schemas, _add_cells(good, cell)) == (True, ["file-too-large"])
+
+
+def test_unaddressed_cells_are_read(tmp_path: Path, schemas: Schemas, good: bytes) -> None:
+    cells = b'<c r="A90"/>' + b"<c/>" * 20_000 + b'<c t="n"><v>1</v></c>'
+    rejected, codes = _read(tmp_path, schemas, _add_cells(good, cells))
+    assert not rejected and "file-too-large" not in codes
