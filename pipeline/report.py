@@ -408,7 +408,7 @@ def _char_kind(ch: str) -> str:
 # Cached: the same words and values recur across thousands of rows (a 10,000-unit report
 # measured 28 million characters without it).
 @functools.lru_cache(maxsize=1 << 17)
-def _px(text: str, *, bold: bool = False, size: float = BODY_SIZE) -> float:
+def _px(text: str, bold: bool = False, size: float = BODY_SIZE) -> float:
     """Estimated printed width of one line of text, in pixels (5% safety margin)."""
     table = _BOLD_PX if bold else _REGULAR_PX
     return sum(table[_char_kind(ch)] for ch in text) * size / BODY_SIZE * 1.05
@@ -432,13 +432,13 @@ def _lines(text: str, width_units: float, *, bold: bool = False, size: float = B
     bound = len(text) * _WIDEST_PX[bold] * size / BODY_SIZE * 1.05
     if bound * (1 + _ROUNDING) <= room and "\n" not in text:
         return 1
-    space = _px(" ", bold=bold, size=size)
+    space = _px(" ", bold, size)
     lines = 0
     for paragraph in text.split("\n"):
         lines += 1
         current = 0.0
         for word in paragraph.split():
-            size_px = _px(word, bold=bold, size=size)
+            size_px = _px(word, bold, size)  # positional: the cache's quickest key
             if current == 0:
                 current = size_px
             elif current + space + size_px <= room:
@@ -495,11 +495,12 @@ def _widest_text(values: Iterable[object], cap: float) -> float:
     """
     widest = 0.0
     for value in values:
-        text = value if value.__class__ is str else _text(value)
+        text = value[:MAX_TEXT] if value.__class__ is str else _text(value)
         bound = len(text) * _UNITS_PER_CHAR + 1.2
         if bound * (1 + _ROUNDING) < widest:
             continue
-        width = _display_width(text, "text")
+        # As `_display_width` measures it (the line is its own `_units`).
+        width = _display_width(text, "text") if "\n" in text else _px(text) / UNIT_PX + 1.2
         if width > widest:
             widest = width
             if widest >= cap:
@@ -645,7 +646,7 @@ class Sheet:
         order they are first written; widths are measured afterwards, column by column.
         """
         ws, st = self.ws, self.st
-        write_blank, write_number, write_string = ws.write_blank, ws.write_number, ws.write_string
+        write_string, write_number, write_blank = _cell_writers(ws)
         plan: list[tuple[str, str, int, int, Any]] = []  # how, key, column, span, extra
         for c in cols:
             col = index[c.key]
@@ -693,6 +694,10 @@ class Sheet:
                             write_number(r, col, value, fmt)
                         else:
                             write_blank(r, col, None, fmt)
+                    elif value is None:
+                        write_blank(r, col, None, fmt)
+                    elif value.__class__ is int:
+                        write_number(r, col, float(value), fmt)
                     elif isinstance(value, str):
                         self.string(r, col, value, fmt)
                     else:
@@ -811,11 +816,12 @@ class Sheet:
             height = LINE_HEIGHT * w.size / BODY_SIZE * lines + 3
             if lines > 1 or w.size > BODY_SIZE or w.bold:
                 self.heights[w.row] = max(self.heights.get(w.row, 0.0), height)
+        counted = self.book.line_counts
         for (col, span), texts in self.cell_texts.items():
             width = self.width_of(col, span)
-            counted: dict[str, int] = {}  # the same answers recur down a column
             for row, text in texts:
-                lines = counted.get(text) or counted.setdefault(text, _lines(text, width))
+                key = (text, width)
+                lines = counted.get(key) or counted.setdefault(key, _lines(text, width))
                 if lines > 1:
                     height = LINE_HEIGHT * BODY_SIZE / BODY_SIZE * lines + 3
                     self.heights[row] = max(self.heights.get(row, 0.0), height)
@@ -922,6 +928,19 @@ class _Worksheet(Worksheet):
 
 _FUNCTION_NAME = re.compile(r"([\w.]*)\(")
 _PLAIN_FUNCTIONS = frozenset({"", "SUM", "IF", "IFERROR", "COUNT", "COUNTIF"})
+
+
+def _cell_writers(ws: Worksheet) -> tuple[Callable[..., Any], ...]:
+    """`ws`'s write_string, write_number and write_blank, taking row and column numbers.
+
+    On `_Worksheet`, xlsxwriter's undecorated ones: the decorator that reads "A1" cell
+    references costs a tenth of a write.
+    """
+    if isinstance(ws, _Worksheet):
+        return ws._write_string, ws._write_number, ws._write_blank
+    return ws.write_string, ws.write_number, ws.write_blank
+
+
 _PLAIN_CELLS = frozenset({CellStringTuple, CellNumberTuple, CellDatetimeTuple, CellBlankTuple})
 _CHECKED_XLSXWRITER = "3.3.1"
 
@@ -957,6 +976,9 @@ class ReportBook:
             "số liệu lỗi không được tính."
         )
         self.type_rank = {c.code: i for i, c in enumerate(result.schemas.report.unit_types)}
+        self.line_counts: dict[tuple[str, float], int] = {}
+        """`_lines` of data cells by (text, width): names and answers recur down a column,
+        and in the columns of other sheets, often as wide."""
 
     # -- helpers over the result
 
@@ -1443,27 +1465,27 @@ class ReportBook:
         ws = sh.ws
         first_c = ref.columns[crit.criteria[0].code] if crit.criteria else 0
         last_c = ref.columns[crit.criteria[-1].code] if crit.criteria else 0
+        note = {
+            "author": self.result.settings.issuing_body_short,
+            "x_scale": 3,
+            "font_name": FONT,
+            "font_size": 10,
+            "y_scale": 2.5,
+        }
+        shades: dict[bool, Any] = {}  # by "does not apply": greyed
         for i, (u, values) in enumerate(zip(units, rows, strict=True)):
             rr = ref.first_row + i
+            unit_code = str(u.unit_code)
             for c in crit.criteria:
                 col = ref.columns[c.code]
-                hit = status.get((str(u.unit_code), c.code))
-                grey: dict[str, Any] = {} if hit else {"font_color": "#808080"}
-                fmt = st.cell("text", align="center", **grey)
+                hit = status.get((unit_code, c.code))
+                fmt = shades.get(hit is None)
+                if fmt is None:
+                    grey: dict[str, Any] = {} if hit else {"font_color": "#808080"}
+                    fmt = shades[hit is None] = st.cell("text", align="center", **grey)
                 sh.string(rr, col, values[c.code], fmt)
                 if hit and hit[1]:
-                    ws.write_comment(
-                        rr,
-                        col,
-                        f"{c.code}. {c.label}\n{hit[1]}"[:MAX_TEXT],
-                        {
-                            "author": self.result.settings.issuing_body_short,
-                            "x_scale": 3,
-                            "font_name": FONT,
-                            "font_size": 10,
-                            "y_scale": 2.5,
-                        },
-                    )
+                    ws.write_comment(rr, col, f"{c.code}. {c.label}\n{hit[1]}"[:MAX_TEXT], note)
             rng = xl_range(rr, first_c, rr, last_c)
             passed = sum(1 for c in crit.criteria if values[c.code] == "Đạt")
             ws.write_formula(
