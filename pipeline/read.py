@@ -115,6 +115,11 @@ _ZIP_UNUSUAL_FLAGS = 0x1 | 0x20 | 0x40
 _STORE_MAX = 1_000_000
 """Checked parts up to this size are handed to calamine uncompressed; larger ones as found."""
 _INFLATE_CHUNK = 1 << 20
+_SHARED_PARTS: dict[tuple[int, bytes, int, int], bytes] = {}
+"""Checked parts common to the files of one template, by (method, compressed bytes, size,
+CRC): inflated and checked once per process, not once per file."""
+_SHARED_ENTRIES = 256
+_SHARED_MAX = 200_000
 
 
 class _Rejected(Exception):
@@ -583,7 +588,12 @@ class _Parts:
         self.kept: dict[str, bytes] = {}
         self.checked: set[str] = set()
 
-    def read(self, info: zipfile.ZipInfo, limit: int | None = None) -> bytes:
+    def read(
+        self, info: zipfile.ZipInfo, limit: int | None = None, *, shared: bool = True
+    ) -> bytes:
+        """A member's bytes, checked. `shared`: a part every file made from one template
+        holds byte for byte (workbook, styles, theme, tables), remembered by its compressed
+        bytes across files; not a sheet of data."""
         if limit is not None and info.file_size > limit:
             raise _too_large(
                 f"Thành phần “{info.filename}” dài {_thousands(info.file_size)} byte, vượt giới "
@@ -591,7 +601,7 @@ class _Parts:
             )
         body = self.kept.get(info.filename)
         if body is None:
-            body = self._inflate(info, keep=True)
+            body = self._inflate(info, keep=True, shared=shared)
             self.checked.add(info.filename)
             if len(body) <= _STORE_MAX:
                 self.kept[info.filename] = body
@@ -607,7 +617,7 @@ class _Parts:
             self._inflate(info, keep=False)
             self.checked.add(info.filename)
 
-    def _inflate(self, info: zipfile.ZipInfo, keep: bool) -> bytes:
+    def _inflate(self, info: zipfile.ZipInfo, keep: bool, shared: bool = False) -> bytes:
         if info.compress_type not in _INFLATABLE or info.flag_bits & _ZIP_UNUSUAL_FLAGS:
             # Rare methods (bzip2, lzma) and flags: zipfile's own reader and its errors.
             with self.zf.open(info) as fh:
@@ -634,6 +644,13 @@ class _Parts:
             raise EOFError
         complete = len(compressed) == info.compress_size
         limit = info.file_size
+        key = None
+        if shared and keep and complete and limit <= _SHARED_MAX:
+            # The same compressed bytes, declared size and CRC: the same verdict and body.
+            key = (info.compress_type, compressed, limit, info.CRC)
+            known = _SHARED_PARTS.get(key)
+            if known is not None:
+                return known
         if info.compress_type == zipfile.ZIP_STORED:
             body = compressed
             size, crc, ended = len(body), zlib.crc32(body), complete
@@ -668,6 +685,10 @@ class _Parts:
             raise EOFError
         if crc != info.CRC:
             raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
+        if key is not None:
+            if len(_SHARED_PARTS) >= _SHARED_ENTRIES:
+                _SHARED_PARTS.clear()
+            _SHARED_PARTS[key] = body
         return body
 
     def repack(self) -> bytes:
@@ -943,7 +964,7 @@ def _inspect(zf: zipfile.ZipFile, data: bytes, schema: ReportSchema) -> _Package
         sheet_info = members.get(contract.sheet_parts[sheet])
         if sheet_info is None:
             raise _Rejected("file-unreadable", _BROKEN)
-        sheets[sheet] = _measure_sheet(sheet, parts.read(sheet_info))
+        sheets[sheet] = _measure_sheet(sheet, parts.read(sheet_info, shared=False))
     return _Package(contract, sheets, tables, parts.repack())
 
 

@@ -178,3 +178,17 @@ def test_unaddressed_cells_are_read(tmp_path: Path, schemas: Schemas, good: byte
     cells = b'<c r="A90"/>' + b"<c/>" * 20_000 + b'<c t="n"><v>1</v></c>'
     rejected, codes = _read(tmp_path, schemas, _add_cells(good, cells))
     assert not rejected and "file-too-large" not in codes
+
+
+def test_parts_remembered_across_files_are_still_checked(
+    tmp_path: Path, schemas: Schemas, good: bytes
+) -> None:
+    # The styles part is the same in every file of a template, so it is inflated once per
+    # process; a file whose copy differs, even in its declared CRC alone, is checked anew.
+    assert _read(tmp_path, schemas, good, "a.xlsx") == (False, [])
+    with zipfile.ZipFile(io.BytesIO(good)) as zf:
+        info = zf.getinfo("xl/styles.xml")
+    assert read_mod._SHARED_PARTS
+    wrong_crc = _forge(good, "xl/styles.xml", info.file_size, info.CRC ^ 1)
+    assert _read(tmp_path, schemas, wrong_crc, "b.xlsx") == (True, ["file-unreadable"])
+    assert _read(tmp_path, schemas, good, "c.xlsx") == (False, [])
