@@ -1197,7 +1197,14 @@ def _list_rows(
         (c, code, col_letter(first_col + c)) for c, code in enumerate(columns) if code in wanted
     ]
     out_rows = []
-    for r, values in enumerate(values_rows):
+    # Wholly empty rows dropped first, in one comprehension: nearly every row of a table is.
+    candidates = (
+        range(len(values_rows))
+        if uncached
+        else [r for r, values in enumerate(values_rows) if values.count("") != len(values)]
+    )
+    for r in candidates:
+        values = values_rows[r]
         width = len(values)
         if not uncached and (
             values.count("") == width or all(c >= width or values[c] == "" for c, _, _ in picked)
