@@ -25,14 +25,17 @@ import io
 import logging
 import math
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import xlsxwriter
+from xlsxwriter.comments import Comments
+from xlsxwriter.packager import Packager
 from xlsxwriter.utility import xl_col_to_name, xl_range, xl_rowcol_to_cell
+from xlsxwriter.vml import Vml
 from xlsxwriter.worksheet import (
     CellBlankTuple,
     CellDatetimeTuple,
@@ -405,13 +408,27 @@ def _char_kind(ch: str) -> str:
     return "other"
 
 
+class _CharPx(dict[str, float]):
+    """Advance width of each character met, by its kind."""
+
+    def __init__(self, by_kind: Mapping[str, float]) -> None:
+        super().__init__()
+        self.by_kind = by_kind
+
+    def __missing__(self, ch: str) -> float:
+        px = self[ch] = self.by_kind[_char_kind(ch)]
+        return px
+
+
+_CHAR_PX = {False: _CharPx(_REGULAR_PX), True: _CharPx(_BOLD_PX)}
+
+
 # Cached: the same words and values recur across thousands of rows (a 10,000-unit report
 # measured 28 million characters without it).
 @functools.lru_cache(maxsize=1 << 17)
 def _px(text: str, bold: bool = False, size: float = BODY_SIZE) -> float:
     """Estimated printed width of one line of text, in pixels (5% safety margin)."""
-    table = _BOLD_PX if bold else _REGULAR_PX
-    return sum(table[_char_kind(ch)] for ch in text) * size / BODY_SIZE * 1.05
+    return sum(map(_CHAR_PX[bold].__getitem__, text)) * size / BODY_SIZE * 1.05
 
 
 def _units(text: str, *, bold: bool = False, size: float = BODY_SIZE) -> float:
@@ -943,11 +960,116 @@ def _cell_writers(ws: Worksheet) -> tuple[Callable[..., Any], ...]:
 
 _PLAIN_CELLS = frozenset({CellStringTuple, CellNumberTuple, CellDatetimeTuple, CellBlankTuple})
 _CHECKED_XLSXWRITER = "3.3.1"
+_FAST_XLSXWRITER = xlsxwriter.__version__ == _CHECKED_XLSXWRITER
+"""The faster writers below, used only with the xlsxwriter release they were checked against."""
 
 
 def _worksheet_class() -> type[Worksheet] | None:
     """`_Worksheet` with the xlsxwriter it was checked against; xlsxwriter's own otherwise."""
-    return _Worksheet if xlsxwriter.__version__ == _CHECKED_XLSXWRITER else None
+    return _Worksheet if _FAST_XLSXWRITER else None
+
+
+class _Repeats:
+    """For an xlsxwriter XML writer: parts that are the same in every note, written once.
+
+    Biểu 04 has a note (cell comment) per criterion and unit, 50,000 at 10,000 units, and
+    xlsxwriter writes each note's fixed elements (fill, shadow, text box, font, ...) anew
+    from attribute lists; here xlsxwriter writes each of them once, then it is copied.
+    """
+
+    fh: Any
+
+    def _repeat(self, key: Hashable, write: Callable[[], None]) -> None:
+        parts: dict[Hashable, str] = self.__dict__.setdefault("_repeated", {})
+        part = parts.get(key)
+        if part is None:
+            fh, self.fh = self.fh, io.StringIO()
+            try:
+                write()
+                part = parts[key] = self.fh.getvalue()
+            finally:
+                self.fh = fh
+        self.fh.write(part)
+
+
+class _Vml(_Repeats, Vml):
+    def _write_comment_fill(self) -> None:
+        self._repeat("fill", super()._write_comment_fill)
+
+    def _write_shadow(self) -> None:
+        self._repeat("shadow", super()._write_shadow)
+
+    def _write_comment_path(self, gradientshapeok: Any, connecttype: Any) -> None:
+        write = functools.partial(super()._write_comment_path, gradientshapeok, connecttype)
+        self._repeat(("path", gradientshapeok, connecttype), write)
+
+    def _write_comment_textbox(self) -> None:
+        self._repeat("textbox", super()._write_comment_textbox)
+
+    def _write_move_with_cells(self) -> None:
+        self._repeat("move", super()._write_move_with_cells)
+
+    def _write_size_with_cells(self) -> None:
+        self._repeat("size", super()._write_size_with_cells)
+
+    def _write_auto_fill(self) -> None:
+        self._repeat("autofill", super()._write_auto_fill)
+
+    # Numbers need none of the escaping xlsxwriter's data elements go through.
+
+    def _write_anchor(self, vertices: Any) -> None:
+        numbers = [vertices[i] for i in (0, 2, 1, 3, 4, 6, 5, 7)]  # as xlsxwriter orders them
+        if all(n.__class__ is int for n in numbers):
+            self.fh.write(f"<x:Anchor>{', '.join(map(str, numbers))}</x:Anchor>")
+        else:
+            super()._write_anchor(vertices)
+
+    def _write_row(self, data: Any) -> None:
+        if data.__class__ is int:
+            self.fh.write(f"<x:Row>{data}</x:Row>")
+        else:
+            super()._write_row(data)
+
+    def _write_column(self, data: Any) -> None:
+        if data.__class__ is int:
+            self.fh.write(f"<x:Column>{data}</x:Column>")
+        else:
+            super()._write_column(data)
+
+
+class _Comments(_Repeats, Comments):
+    def _write_r_pr(self, comment: Any) -> None:
+        # repr: a size of 10 and one of 10.0 are written differently.
+        key = (repr(comment.font_size), comment.font_name, repr(comment.font_family))
+        self._repeat(key, functools.partial(super()._write_r_pr, comment))
+
+
+class _Packager(Packager):
+    """xlsxwriter's package writer, with `_Vml` and `_Comments` for the notes."""
+
+    def _write_vml_files(self) -> None:
+        sheets = self.workbook.worksheets()
+        if any(ws.has_header_vml or ws.buttons_list for ws in sheets):
+            super()._write_vml_files()
+            return
+        index = 1
+        for ws in sheets:
+            if ws.has_vml:
+                vml = _Vml()
+                vml._set_xml_writer(self._filename(f"xl/drawings/vmlDrawing{index}.vml"))
+                vml._assemble_xml_file(
+                    ws.vml_data_id, ws.vml_shape_id, ws.comments_list, ws.buttons_list
+                )
+                index += 1
+
+    def _write_comment_files(self) -> None:
+        index = 1
+        for ws in self.workbook.worksheets():
+            if ws.has_comments:
+                comments = _Comments()
+                comments._set_xml_writer(self._filename(f"xl/comments{index}.xml"))
+                comments._assemble_xml_file(ws.comments_list)
+                index += 1
 
 
 # --------------------------------------------------------------------------- the book
@@ -964,6 +1086,9 @@ class ReportBook:
         self.forms = FORMS + ((YEAR_OVER_YEAR_FORM,) if self.previous is not None else ())
         self.buffer = io.BytesIO()
         self.wb = text_safe_workbook(self.buffer, FONT, BODY_SIZE)
+        if _FAST_XLSXWRITER:
+            # xlsxwriter's hook for another package writer, set on this workbook only.
+            self.wb._get_packager = _Packager
         self.styles = Styles(self.wb)
         s = result.settings
         self.subtitle = (

@@ -611,10 +611,13 @@ def test_libreoffice_recalculates_the_cached_totals(book: Path, tmp_path: Path) 
 # --------------------------------------------------------------------------- fast paths
 
 
-def _package(worksheet_class: type | None) -> dict[str, bytes]:
-    """A workbook with every kind of cell, written by xlsxwriter or by the report's sheets."""
+def _package(fast: bool, button: bool = False) -> dict[str, bytes]:
+    """A workbook with every kind of cell and notes, by xlsxwriter or the report's writers."""
     buffer = io.BytesIO()
     wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    if fast:
+        wb._get_packager = rp._Packager
+    worksheet_class = rp._Worksheet if fast else None
     wb.set_properties({"created": dt.datetime(2026, 12, 31)})
     ws = wb.add_worksheet("Data", worksheet_class=worksheet_class)
     bold = wb.add_format({"bold": True})
@@ -639,17 +642,29 @@ def _package(worksheet_class: type | None) -> dict[str, bytes]:
     ws.write_comment(47, 2, "a row with a comment only")
     ws.write_number(50, 30, 1e20, bold)
     ws.write_formula(52, 1, "={1,2}")
+    notes = wb.add_worksheet("Notes", worksheet_class=worksheet_class)
+    wb.add_worksheet("Empty", worksheet_class=worksheet_class)
+    for r in range(30):
+        notes.write_string(r, 0, f"C{r}")
+        options: dict[str, object] = {"author": f"Sở {r % 3}", "x_scale": 3, "y_scale": 2.5}
+        options.update({"font_name": "Times New Roman", "font_size": (10, 10.0, 9.5)[r % 3]})
+        if r % 7 == 0:
+            options.update(visible=True, color="#FFCC00", font_family=3)
+        notes.write_comment(r, r % 4, f"  C{r}. Tiêu chí & <điều kiện>\nLý do {r}_x0041_ ", options)
+    if button:
+        notes.insert_button(40, 1, {"caption": "Nút"})
+    notes.write_comment(60, 200, "far right")
     wb.close()
     with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as zf:
         return {name: zf.read(name) for name in zf.namelist()}
 
 
-def test_report_sheets_write_the_same_xml_as_xlsxwriter() -> None:
-    """The report's faster worksheet writer changes no byte of any part."""
-    worksheet_class = rp._worksheet_class()
-    if worksheet_class is None:
-        pytest.skip(f"xlsxwriter {xlsxwriter.__version__}: the report uses its own writer")
-    assert _package(worksheet_class) == _package(None)
+@pytest.mark.parametrize("button", [False, True])
+def test_report_writers_write_the_same_xml_as_xlsxwriter(button: bool) -> None:
+    """The report's faster sheet and note writers change no byte of any part."""
+    if not rp._FAST_XLSXWRITER:
+        pytest.skip(f"xlsxwriter {xlsxwriter.__version__}: the report uses its own writers")
+    assert _package(fast=True, button=button) == _package(fast=False, button=button)
 
 
 def test_measuring_shortcuts_give_the_full_measures() -> None:
