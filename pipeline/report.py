@@ -567,8 +567,8 @@ class Sheet:
         self.landscape = landscape
         self.heights: dict[int, float] = {}
         self.wrapped: list[_Wrapped] = []
+        # Texts of data cells, in the body font, by (column, span): (row, text).
         self.cell_texts: dict[tuple[int, int], list[tuple[int, str]]] = {}
-        """Texts of data cells by (column, span): (row, text), all in the body font."""
 
     # -- cells
 
@@ -872,12 +872,12 @@ def _print_setup(ws: Any, *, landscape: bool, fit: bool = True) -> None:
 class _Worksheet(Worksheet):
     """xlsxwriter's worksheet, writing its cell table to XML faster: the same bytes.
 
-    Writing the sheets' XML was half of the whole report's build: xlsxwriter builds an
+    Writing the sheets' XML was a quarter of the report's build: xlsxwriter builds an
     attribute list per cell and escapes every attribute, when a formatted string, number,
     date or blank cell (all but a few formulas here) needs only its reference and style
     index, neither of which can hold a character to escape. Other cells go through
     xlsxwriter's own writer. Used only with the xlsxwriter release it was checked against
-    (see `_worksheet_class`): the golden workbook test holds it to the same bytes.
+    (`_FAST_XLSXWRITER`); tests/test_report.py compares its output with xlsxwriter's.
     """
 
     def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
@@ -1101,9 +1101,9 @@ class ReportBook:
             "số liệu lỗi không được tính."
         )
         self.type_rank = {c.code: i for i, c in enumerate(result.schemas.report.unit_types)}
+        # `_lines` of data cells by (text, width): names and answers recur down a column, and
+        # in other sheets' columns, often as wide.
         self.line_counts: dict[tuple[str, float], int] = {}
-        """`_lines` of data cells by (text, width): names and answers recur down a column,
-        and in the columns of other sheets, often as wide."""
 
     # -- helpers over the result
 
