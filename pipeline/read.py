@@ -527,7 +527,7 @@ class _Package:
     tables: dict[str, str]
     """Table name → its sheet, for the tables the schema reads, all checked."""
     verified: bytes
-    """The package calamine opens, rebuilt from the parts checked here (see :func:`_repack`)."""
+    """The package calamine opens, rebuilt from the parts checked here (:meth:`_Parts.repack`)."""
 
 
 def _too_large(detail: str) -> _Rejected:
