@@ -562,6 +562,7 @@ class Sheet:
         self.title = FORM_TITLES[number]
         self.note = note
         self.ws = book.wb.add_worksheet(self.name, worksheet_class=_worksheet_class())
+        self.write_string, self.write_number, self.write_blank = _cell_writers(self.ws)
         self.st = book.styles
         self.widths: dict[int, float] = {}
         self.landscape = landscape
@@ -579,16 +580,16 @@ class Sheet:
         """Write text as a string cell, whatever it looks like (no formula, no URL, no number)."""
         text = _text(value)
         if text:
-            self.ws.write_string(row, col, text, fmt)
+            self.write_string(row, col, text, fmt)
         else:
-            self.ws.write_blank(row, col, None, fmt)
+            self.write_blank(row, col, None, fmt)
 
     def number(self, row: int, col: int, value: object, fmt: Any = None) -> None:
         n = _num(value)
         if n is None:
-            self.ws.write_blank(row, col, None, fmt)
+            self.write_blank(row, col, None, fmt)
         else:
-            self.ws.write_number(row, col, n, fmt)
+            self.write_number(row, col, n, fmt)
 
     def heading(self, row: int, text: str, col: int = 0) -> None:
         self.ws.write_string(row, col, text, self.st.get(bold=True, font_size=12))
