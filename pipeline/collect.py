@@ -49,13 +49,6 @@ def read_all(
     paths = [e for e in scan_inputs(root) if e.name != INBOX_LOG_NAME]
     reader = partial(read_entry, root=root, schema=schemas.report)
     workers = worker_count(workers)
-    if workers <= 1 or len(paths) < POOL_FROM:
-        if meanwhile:
-            meanwhile()
-        results: Iterable[RawSubmission] = map(reader, paths)
-        if progress:
-            results = progress(results, len(paths))
-        return list(results)
     # The submissions coming back are millions of small objects that all live to the end of
     # the run: the cyclic collector would walk them over and over while they arrive (a tenth
     # of the reading time at 10,000 files). Read data holds no reference cycle, so it is
@@ -63,6 +56,13 @@ def read_all(
     collecting = gc.isenabled()
     gc.disable()
     try:
+        if workers <= 1 or len(paths) < POOL_FROM:
+            if meanwhile:
+                meanwhile()
+            results: Iterable[RawSubmission] = map(reader, paths)
+            if progress:
+                results = progress(results, len(paths))
+            return list(results)
         with process_pool(workers, initializer=gc.enable) as pool:
             chunk = max(1, len(paths) // (workers * 8))
             results = pool.map(reader, paths, chunksize=chunk)
