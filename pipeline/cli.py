@@ -129,8 +129,11 @@ def _run(
 
 
 def _preload() -> None:
+    """What the later stages load on first use, done while the reading workers read."""
     from pipeline.render import preload
+    from pipeline.validate import warm_up
 
+    warm_up()
     preload()
 
 
