@@ -18,7 +18,7 @@ from pipeline.inbox import INBOX_LOG_NAME
 from pipeline.model import RawSubmission
 from pipeline.read import read_entry, scan_inputs
 from pipeline.schema import Schemas
-from pipeline.workers import process_pool, worker_count
+from pipeline.workers import process_pool, worker_count, worker_deaths
 
 POOL_FROM = 8
 """Below this many files one process reads them: starting a pool would cost more."""
@@ -63,7 +63,8 @@ def read_all(
             if progress:
                 results = progress(results, len(paths))
             return list(results)
-        with process_pool(workers, initializer=gc.enable) as pool:
+        died = worker_deaths("đọc tệp", "Chưa có tệp kết quả nào được ghi.")
+        with died, process_pool(workers, initializer=gc.enable) as pool:
             chunk = max(1, len(paths) // (workers * 8))
             results = pool.map(reader, paths, chunksize=chunk)
             if meanwhile:

@@ -29,3 +29,10 @@ class OutputError(PipelineError):
 
 class InputFolderError(PipelineError):
     """The input folder does not exist or cannot be listed."""
+
+
+class WorkerError(PipelineError):
+    """A worker process died mid-run (the system stopped it, usually for lack of memory).
+
+    The run stops rather than go on with files unread or outputs unwritten.
+    """

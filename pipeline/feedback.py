@@ -38,7 +38,7 @@ from pipeline.read import locate_inputs
 from pipeline.run import RunResult
 from pipeline.schema import ReportSchema
 from pipeline.templates import template_bytes
-from pipeline.workers import process_pool, worker_count
+from pipeline.workers import process_pool, worker_count, worker_deaths
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +314,7 @@ def write_feedback_all(
     if workers <= 1 or len(tasks) < POOL_FROM:
         results = [feedback_task(t) for t in tasks]
     else:
-        with process_pool(workers) as pool:
+        died = worker_deaths("ghi tệp phản hồi", "Một số tệp phản hồi có thể chưa được ghi.")
+        with died, process_pool(workers) as pool:
             results = list(pool.map(feedback_task, tasks, chunksize=4))
     return [p for p in results if p is not None]

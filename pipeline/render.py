@@ -22,7 +22,7 @@ from pipeline.manifest import write_manifest
 from pipeline.narrative import write_narrative
 from pipeline.report import build_workbook, workbook_path
 from pipeline.run import RunResult
-from pipeline.workers import can_fork, process_pool, worker_count
+from pipeline.workers import can_fork, process_pool, worker_count, worker_deaths
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,11 @@ def write_outputs(
     else:
         _RUN = result
         try:
-            with process_pool(workers) as pool:
+            died = worker_deaths(
+                "ghi kết quả",
+                "Bộ kết quả của năm này chưa đầy đủ: đừng dùng nó trước khi chạy lại thành công.",
+            )
+            with died, process_pool(workers) as pool:
                 # Longest first: the workbook takes as long as everything else together.
                 jobs: list[Future[object]] = [
                     pool.submit(_workbook, out_dir),

@@ -9,11 +9,16 @@ needs explicitly, so the work and its bytes are the same either way.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
 from typing import Any
+
+from pipeline.errors import WorkerError
 
 MAX_WORKERS = 8
 
@@ -39,4 +44,24 @@ def process_pool(workers: int, **kwargs: Any) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=fork_context(), **kwargs)
 
 
-__all__ = ["MAX_WORKERS", "can_fork", "fork_context", "process_pool", "worker_count"]
+@contextlib.contextmanager
+def worker_deaths(stage: str, consequence: str) -> Iterator[None]:
+    """Turn a pool broken by a dead worker into a :class:`WorkerError` saying what it left."""
+    try:
+        yield
+    except BrokenProcessPool as exc:
+        raise WorkerError(
+            f"Một tiến trình con bị hệ điều hành dừng đột ngột khi {stage} (thường do máy "
+            f"thiếu bộ nhớ). {consequence} Hãy đóng bớt chương trình khác rồi chạy lại, hoặc "
+            "chạy với --workers 1 để dùng ít bộ nhớ hơn."
+        ) from exc
+
+
+__all__ = [
+    "MAX_WORKERS",
+    "can_fork",
+    "fork_context",
+    "process_pool",
+    "worker_count",
+    "worker_deaths",
+]

@@ -2,14 +2,16 @@
 
 `consolidate` reads files in a process pool (pipeline.collect.read_all) when there are enough
 of them, and writes its outputs in another (pipeline.render.write_outputs); results must not
-depend on how many processes work or in which order they finish. Twelve sample submissions (a resubmission and files with problems among them) are
-consolidated with --workers 1 and --workers 2 and every output file is compared byte for
-byte: the CSV exports, issues.csv, the report workbook, the feedback workbooks, charts and
-the manifest.
+depend on how many processes work or in which order they finish. Twelve sample submissions
+(a resubmission and files with problems among them) are consolidated with --workers 1 and
+--workers 2 and every output file is compared byte for byte: the CSV exports, issues.csv,
+the report workbook, the feedback workbooks, charts and the manifest. A worker that dies
+(killed by the system) stops the run with a message, not a traceback.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from pipeline import collect, render
 from pipeline import workers as workers_mod
 from pipeline.cli import main
 
@@ -101,3 +104,29 @@ def test_byte_identical(outputs: list[dict[str, bytes]], kind: str) -> None:
         assert names, f"no {kind} output"
     different = [n for n in names if one[n] != two.get(n)]
     assert not different, f"differ between --workers 1 and --workers 2: {different}"
+
+
+def _die(*_args: Any, **_kwargs: Any) -> None:
+    """What the system's out-of-memory killer does to a worker, as far as the pool sees."""
+    os._exit(9)
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "stage"),
+    [(collect, "read_entry", "đọc tệp"), (render, "_workbook", "ghi kết quả")],
+)
+def test_a_dead_worker_stops_the_run_with_a_message(
+    input_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    module: Any,
+    name: str,
+    stage: str,
+) -> None:
+    monkeypatch.setattr(module, name, _die)
+    args = ["consolidate", "--year", "2026", "--input", str(input_dir)]
+    result = CliRunner().invoke(main, [*args, "--output", str(tmp_path), "--workers", "2", "-q"])
+    assert result.exit_code == 2, result.output
+    assert f"bị hệ điều hành dừng đột ngột khi {stage}" in result.output
+    assert "--workers 1" in result.output
+    assert "Traceback" not in result.output
