@@ -523,8 +523,13 @@ class Timed:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def run_process(cmd: list[str], cwd: Path) -> Timed:
-    """Run `cmd`; wall time and peak memory of its process tree (sampled, and ru_maxrss)."""
+def run_process(cmd: list[str], cwd: Path, *, memory: bool = False) -> Timed:
+    """Run `cmd`; its wall time and, with `memory`, the peak memory of its process tree.
+
+    The peak is sampled from /proc every 0.1 s (and floored by ru_maxrss). Sampling takes
+    CPU from the run it watches on a two-core machine, so timed runs do not sample: memory
+    is measured in a run of its own.
+    """
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -539,26 +544,32 @@ def run_process(cmd: list[str], cwd: Path) -> Timed:
             stop.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    if memory:
+        sampler.start()
     out, err = proc.communicate()
     seconds = time.perf_counter() - started
     stop.set()
-    sampler.join()
+    if memory:
+        sampler.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.decode()[-3000:]}")
+    if not memory:
+        return Timed(seconds, 0.0, {"stdout": out.decode()})
     # ru_maxrss of children is the largest single descendant: a floor for the tree's peak.
     largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     peak_kb = max(peak, largest if largest > before else 0)
     return Timed(seconds, peak_kb / 1024, {"stdout": out.decode()})
 
 
-def time_consolidate(ds: DataSet, out_dir: Path, workers: int | None) -> Timed:
+def time_consolidate(
+    ds: DataSet, out_dir: Path, workers: int | None, *, memory: bool = False
+) -> Timed:
     cmd = [sys.executable, "-m", "pipeline", "consolidate", "--year", str(YEAR)]
     cmd += ["--input", str(ds.input_dir), "--output", str(out_dir), "-q"]
     cmd += ["--registry", str(ds.registry_path)]
     if workers is not None:
         cmd += ["--workers", str(workers)]
-    return run_process(cmd, ROOT)
+    return run_process(cmd, ROOT, memory=memory)
 
 
 def time_templates(ds: DataSet, out_dir: Path) -> Timed:
@@ -644,13 +655,13 @@ def best_of(run: Callable[[], Timed], budget: float = REPEAT_BUDGET_S) -> Timed:
     """The fastest of up to REPEATS runs, repeating only while the runs are cheap.
 
     Other work on a shared machine only ever slows a run down, so the minimum is the least
-    noisy estimate; the peak memory reported is the highest seen.
+    noisy estimate.
     """
     runs = [run()]
     while len(runs) < REPEATS and sum(r.seconds for r in runs) < budget:
         runs.append(run())
     best = min(runs, key=lambda r: r.seconds)
-    return Timed(best.seconds, max(r.peak_mb for r in runs), best.detail | {"runs": len(runs)})
+    return Timed(best.seconds, 0.0, best.detail | {"runs": len(runs)})
 
 
 def measure(
@@ -665,9 +676,9 @@ def measure(
     with tempfile.TemporaryDirectory(prefix="xhht-bench-") as tmp:
         out = Path(tmp) / "out"
 
-        def consolidate() -> Timed:
+        def consolidate(memory: bool = False) -> Timed:
             shutil.rmtree(out, ignore_errors=True)
-            return time_consolidate(ds, out, workers)
+            return time_consolidate(ds, out, workers, memory=memory)
 
         def templates() -> Timed:
             shutil.rmtree(Path(tmp) / "templates", ignore_errors=True)
@@ -675,6 +686,8 @@ def measure(
 
         log(f"[N={ds.n}] (a) consolidate...")
         a = best_of(consolidate)
+        log(f"[N={ds.n}] (a) bộ nhớ...")
+        peak_mb = consolidate(memory=True).peak_mb
         statuses = _statuses(out)
         feedback = sum(1 for p in (out / str(YEAR) / "feedback").rglob("*.xlsx"))
         log(f"[N={ds.n}] templates --per-unit...")
@@ -693,7 +706,7 @@ def measure(
     return Row(
         n=ds.n,
         consolidate=a.seconds,
-        peak_mb=a.peak_mb,
+        peak_mb=peak_mb,
         read=b.seconds,
         read_1=b1.seconds,
         pandas=c,
@@ -771,7 +784,9 @@ def render(rows: list[Row], workers: int | None) -> str:
         f"(a) `python -m pipeline consolidate` trong tiến trình mới (gồm khởi động, mọi tệp "
         f"kết quả), {w} tiến trình đọc và ghi; bộ nhớ đỉnh là tổng bộ nhớ thực (PSS: trang "
         "dùng chung giữa tiến trình cha và các tiến trình con chỉ tính một lần) của tiến trình "
-        "đó và các tiến trình con. (b) `read_all` với cùng số tiến trình; (b₁) một tiến trình. "
+        "đó và các tiến trình con, đo trong một lần chạy riêng (việc lấy mẫu bộ nhớ cũng tốn "
+        "CPU nên không làm trong các lần đo thời gian). (b) `read_all` với cùng số tiến "
+        "trình; (b₁) một tiến trình. "
         "(c) `pandas.read_excel(tệp, sheet_name=None)`, engine mặc định, đọc tuần tự. "
         "(d) python-calamine đọc mọi trang của mọi tệp, tuần tự, không làm gì khác. "
         + (
