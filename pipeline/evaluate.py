@@ -208,7 +208,6 @@ def evaluate_learning_unit(
                 claimed_field, claimed_rank = fld, r
         flagged = claimed_field is not None
         if flagged and claimed_field is not None:
-            loc = data.locate(str(u["file"]), claimed_field)
             claimed = report.choice_label("ldu_level", str(u.get(claimed_field)))
             issues.append(
                 make_issue(
@@ -218,8 +217,7 @@ def evaluate_learning_unit(
                     "Kiểm tra lại số liệu hoặc mức đánh giá.",
                     file=str(u["file"]),
                     unit_code=str(code),
-                    sheet=loc.sheet if loc else "",
-                    cell=loc.cell if loc else "",
+                    **data.where(str(u["file"]), claimed_field),
                     field=claimed_field,
                     value=claimed,
                 )

@@ -195,7 +195,6 @@ def unit_changes(
             )
             if not why:
                 continue
-            loc = data.locate(file, f.code)
             issues.append(
                 make_issue(
                     "implausible-change",
@@ -204,8 +203,7 @@ def unit_changes(
                     "trong phần đánh giá chung; nếu nhầm, sửa lại ô này rồi gửi lại.",
                     file=file,
                     unit_code=code,
-                    sheet=loc.sheet if loc else "",
-                    cell=loc.cell if loc else "",
+                    **data.where(file, f.code),
                     field=f.code,
                     value=number_text(new),
                 )

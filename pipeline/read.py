@@ -268,28 +268,11 @@ def _file_too_large(size: int) -> tuple[str, str]:
     )
 
 
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _mtime(st: os.stat_result) -> dt.datetime:
     try:
         return dt.datetime.fromtimestamp(st.st_mtime).replace(microsecond=0)
     except (OverflowError, OSError, ValueError):
         return dt.datetime(1970, 1, 1)
-
-
-def file_info(path: Path, root: Path, name: str | None = None) -> FileInfo:
-    """Hash and stat a file without modifying it (read in chunks)."""
-    digest = _hash_file(path)
-    st = path.stat()
-    if name is None:
-        name = display_name(os.path.relpath(path, root) if path.is_relative_to(root) else path.name)
-    return FileInfo(path=name, sha256=digest, size=st.st_size, mtime=_mtime(st))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -301,7 +301,6 @@ def _cross_unit_checks(
     issues: list[Issue] = []
     for code, file in kept.items():
         issues.extend(_prefill_checks(code, file, data, registry))
-        loc = data.locate(file, "area_name")
         typed = data.scalars.at[file, "area_name"] if "area_name" in data.scalars else None
         area = registry.areas[registry.units[code].area_code]
         if isinstance(typed, str) and _fold(typed) not in (_fold(area.name), _fold(area.code)):
@@ -312,8 +311,7 @@ def _cross_unit_checks(
                     "Nếu danh mục sai, báo Sở để sửa; nếu ghi nhầm, sửa lại ô này.",
                     file=file,
                     unit_code=code,
-                    sheet=loc.sheet if loc else "",
-                    cell=loc.cell if loc else "",
+                    **data.where(file, "area_name"),
                     field="area_name",
                     value=typed,
                 )
@@ -332,7 +330,6 @@ def _cross_unit_checks(
                 same_file = int((group["file"] == row["file"]).sum()) > 1
                 if not others and not same_file:
                     continue
-                loc = data.locate(str(row["file"]), "nominee_name", "nominations", int(row["row"]))
                 code = "duplicate-nominee" if others else "duplicate-nominee-in-file"
                 who = ", ".join(data.unit_of[f] for f in others)
                 msg = (
@@ -348,8 +345,9 @@ def _cross_unit_checks(
                         msg,
                         file=str(row["file"]),
                         unit_code=data.unit_of[str(row["file"])],
-                        sheet=loc.sheet if loc else "",
-                        cell=loc.cell if loc else "",
+                        **data.where(
+                            str(row["file"]), "nominee_name", "nominations", int(row["row"])
+                        ),
                         field="nominations.nominee_name",
                         value=str(row["nominee_name"]),
                     )
@@ -365,7 +363,6 @@ def _prefill_checks(code: str, file: str, data: Submissions, registry: Registry)
     unit = registry.units[code]
     if not isinstance(typed, str) or _fold(typed) == _fold(unit.name):
         return []
-    loc = data.locate(file, "unit_name")
     return [
         make_issue(
             "prefill-changed",
@@ -373,8 +370,7 @@ def _prefill_checks(code: str, file: str, data: Submissions, registry: Registry)
             "Không sửa các ô màu xám; nếu danh mục của Sở sai, báo Sở để sửa.",
             file=file,
             unit_code=code,
-            sheet=loc.sheet if loc else "",
-            cell=loc.cell if loc else "",
+            **data.where(file, "unit_name"),
             field="unit_name",
             value=typed,
         )

@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import pandas as pd
 import pandera.pandas as pa
@@ -54,6 +54,13 @@ _CHECK_CODES = (
 )
 
 
+class Where(TypedDict):
+    """Where an issue points: keyword arguments of :func:`pipeline.issues.make_issue`."""
+
+    sheet: str
+    cell: str
+
+
 @dataclass
 class Submissions:
     """Typed data of the accepted submissions, one row per file, plus where each value sits."""
@@ -69,6 +76,11 @@ class Submissions:
 
     def locate(self, file: str, fld: str, list_code: str = "", row: int = 0) -> Located | None:
         return self.cells.get((file, list_code, row, fld))
+
+    def where(self, file: str, fld: str, list_code: str = "", row: int = 0) -> Where:
+        """The sheet and cell of an issue about this value (empty when it was never read)."""
+        loc = self.locate(file, fld, list_code, row)
+        return Where(sheet=loc.sheet, cell=loc.cell) if loc else Where(sheet="", cell="")
 
 
 def _typed_column(values: list[Any], ftype: str) -> pd.Series:
@@ -285,8 +297,7 @@ def _issue_at(
         severity,
         file=file,
         unit_code=data.unit_of.get(file, ""),
-        sheet=loc.sheet if loc else "",
-        cell=loc.cell if loc else "",
+        **data.where(file, fld, list_code, row),
         field=fld if not list_code else f"{list_code}.{fld}",
         value=_raw_text(loc.value) if loc is not None else _raw_text(value),
     )
