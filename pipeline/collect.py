@@ -14,8 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from pipeline.errors import InputFolderError
-from pipeline.inbox import INBOX_LOG_NAME
-from pipeline.model import RawSubmission
+from pipeline.model import INBOX_LOG_NAME, RawSubmission
 from pipeline.read import read_entry, scan_inputs
 from pipeline.schema import Schemas
 from pipeline.workers import process_pool, worker_count, worker_deaths
@@ -37,7 +36,7 @@ def read_all(
     :func:`pipeline.read.scan_inputs`: entries that cannot be read come back rejected with
     their reason, so nothing the department put in the folder goes unaccounted for. The one
     exception is the mail log that ``pipeline inbox`` keeps at the top of the folder
-    (:data:`pipeline.inbox.INBOX_LOG_NAME`): it is the department's record of the mails,
+    (:data:`pipeline.model.INBOX_LOG_NAME`): it is the department's record of the mails,
     read by the CLI for the submission times, not a submission.
 
     `meanwhile` runs in this process once the workers have started (before reading, when

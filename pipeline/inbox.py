@@ -55,13 +55,12 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.issues import Issue, make_issue
-from pipeline.model import RawSubmission
+from pipeline.model import INBOX_LOG_NAME, RawSubmission
 from pipeline.registry import Registry
 from pipeline.schema import ReportSchema
 
 log = logging.getLogger(__name__)
 
-INBOX_LOG_NAME = "_inbox_log.csv"
 LOG_COLUMNS = [
     "file",
     "year",

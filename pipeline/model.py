@@ -22,6 +22,8 @@ from pipeline.issues import Issue
 META_SHEET = "_meta"
 META_KEYS = ("template_id", "template_version", "schema_id", "report_year", "unit_code")
 INSTRUCTIONS_SHEET = "Hướng dẫn"
+INBOX_LOG_NAME = "_inbox_log.csv"
+"""The mail log `inbox` keeps in each year's input folder; it is not a submission."""
 
 
 class Located(NamedTuple):

@@ -366,7 +366,10 @@ def _rule_frame(data: Submissions, rule: Rule) -> pd.DataFrame:
 
 def _eval_bool(frame: pd.DataFrame, expr: str) -> pd.Series:
     expr = _LOCAL.sub(lambda m: f"__{m.group(1)}", expr)
-    result = frame.eval(expr, engine="python")
+    # Only the columns the expression names: eval prepares every column of the frame it is
+    # given, and the scalar frame has dozens.
+    used = [c for c in expr_names(expr) if c in frame.columns]
+    result = frame[used].eval(expr, engine="python")
     if not isinstance(result, pd.Series):
         result = pd.Series(result, index=frame.index)
     return result.astype("boolean").fillna(False).astype(bool)
