@@ -21,7 +21,7 @@ import math
 import re
 import shutil
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,15 @@ from openpyxl.workbook.workbook import Workbook
 
 from pipeline.errors import OutputError
 from pipeline.export import write_bytes
+from pipeline.feedback_package import (
+    COMMENT_HEIGHT_PX,
+    COMMENT_WIDTH_PX,
+    Listing,
+    ListingRow,
+    Mark,
+    NotEligible,
+    build,
+)
 from pipeline.issues import Issue
 from pipeline.read import locate_inputs
 from pipeline.run import RunResult
@@ -43,9 +52,20 @@ from pipeline.workers import process_pool, worker_count, worker_deaths
 log = logging.getLogger(__name__)
 
 FEEDBACK_SHEET = "Lỗi cần sửa"
-ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")
+ERROR_RGB = "FFC7CE"
 # Orange, not yellow: the template already uses light yellow for every input cell.
-WARNING_FILL = PatternFill("solid", fgColor="F8CBAD")
+WARNING_RGB = "F8CBAD"
+ERROR_FILL = PatternFill("solid", fgColor=ERROR_RGB)
+WARNING_FILL = PatternFill("solid", fgColor=WARNING_RGB)
+TAB_COLOR = "C00000"
+COMMENT_AUTHOR = "Sở GDĐT"
+INSTRUCTIONS = (
+    "Sửa các ô được tô đỏ (lỗi: bắt buộc sửa) và tô cam (cảnh báo: kiểm tra lại) "
+    "ngay trong tệp này, xóa trang này nếu muốn, lưu lại rồi gửi lại cho Sở. "
+    "Bấm vào địa chỉ ô để đi tới ô đó."
+)
+HEADERS = ("STT", "Mức độ", "Ô", "Chỉ tiêu", "Giá trị đã nhập", "Cần làm")
+WIDTHS = (6.0, 11.0, 24.0, 28.0, 22.0, 80.0)
 SEVERITY_LABEL = {"error": "Lỗi", "warning": "Cảnh báo", "info": "Thông tin"}
 FIXED_CREATED = dt.datetime(2020, 1, 1)
 MAX_SOURCE_BYTES = 20_000_000
@@ -85,6 +105,86 @@ def _row_height(texts: Iterable[tuple[str, float]]) -> float:
     return 15.0 * max(lines, 1)
 
 
+def _sorted(issues: Iterable[Issue]) -> list[Issue]:
+    """The problem list's order: errors first, then by place and code."""
+    return sorted(issues, key=lambda i: (i.severity != "error", i.sheet, i.cell, i.code))
+
+
+def _title(file_label: str) -> str:
+    return f"CÁC VẤN ĐỀ CẦN SỬA TRONG TỆP {file_label}"
+
+
+def _where(issue: Issue) -> str:
+    return f"{issue.sheet}!{issue.cell}" if issue.cell else "(cả tệp)"
+
+
+def _location(issue: Issue) -> str:
+    """The link target of an issue's cell, without the leading '#'."""
+    quoted = issue.sheet.replace("'", "''")
+    return f"'{quoted}'!{issue.cell}"
+
+
+def _columns(issue: Issue, labels: Mapping[str, str] | None) -> tuple[tuple[int, str, float], ...]:
+    """Columns D-F of an issue's line: (column, text, width used to size the row)."""
+    label = (labels or {}).get(issue.field, issue.field)
+    return ((4, label, 28.0), (5, issue.value, 22.0), (6, issue.message, 80.0))
+
+
+def _note(issue: Issue) -> str:
+    return f"{SEVERITY_LABEL[issue.severity]}: {issue.message}"
+
+
+def listing(
+    issues: Iterable[Issue],
+    file_label: str,
+    sheetnames: Collection[str],
+    labels: Mapping[str, str] | None = None,
+) -> Listing:
+    """What :func:`annotate` draws, as data, for the direct path (feedback_package.build).
+
+    `sheetnames` are the sender's sheets: a problem on a sheet that is not there gets
+    neither a link nor a mark, as in annotate.
+    """
+    rows = []
+    fills: dict[tuple[str, str], str] = {}
+    notes: dict[tuple[str, str], str] = {}
+    for n, issue in enumerate(_sorted(issues), start=1):
+        marked = bool(issue.cell) and issue.sheet in sheetnames
+        columns = _columns(issue, labels)
+        rows.append(
+            ListingRow(
+                number=n,
+                severity=SEVERITY_LABEL[issue.severity],
+                where=_clean(_where(issue)),
+                link=_location(issue) if marked else None,
+                label=_clean(columns[0][1]),
+                value=_clean(columns[1][1]),
+                message=_clean(columns[2][1]),
+                height=_row_height((v, w) for _c, v, w in columns),
+            )
+        )
+        if marked:
+            key = (issue.sheet, issue.cell)
+            # The last problem's colour wins and notes pile up, as annotate does them.
+            fills[key] = ERROR_RGB if issue.severity == "error" else WARNING_RGB
+            note = _note(issue)
+            notes[key] = _clean(f"{notes[key]}\n{note}" if key in notes else note)
+    return Listing(
+        sheet_name=FEEDBACK_SHEET,
+        title=_clean(_title(file_label)),
+        instructions=INSTRUCTIONS,
+        headers=HEADERS,
+        widths=WIDTHS,
+        rows=tuple(rows),
+        marks=tuple(
+            Mark(sheet, cell, fills[sheet, cell], notes[sheet, cell]) for sheet, cell in notes
+        ),
+        author=COMMENT_AUTHOR,
+        tab_color=TAB_COLOR,
+        when=FIXED_CREATED,
+    )
+
+
 def annotate(
     wb: Workbook,
     issues: Iterable[Issue],
@@ -92,32 +192,26 @@ def annotate(
     labels: Mapping[str, str] | None = None,
 ) -> None:
     """Mark problem cells and add the problem list as the first sheet."""
-    issues = sorted(issues, key=lambda i: (i.severity != "error", i.sheet, i.cell, i.code))
+    issues = _sorted(issues)
     if FEEDBACK_SHEET in wb.sheetnames:
         del wb[FEEDBACK_SHEET]
     ws = wb.create_sheet(FEEDBACK_SHEET, 0)
-    ws.sheet_properties.tabColor = "C00000"
+    ws.sheet_properties.tabColor = TAB_COLOR
     bold = Font(name="Times New Roman", bold=True, size=12)
     normal = Font(name="Times New Roman", size=11)
     link_font = Font(name="Times New Roman", size=11, color="0563C1", underline="single")
     wrap = Alignment(wrap_text=True, vertical="top")
     top = Alignment(vertical="top")
-    _text(ws["A1"], f"CÁC VẤN ĐỀ CẦN SỬA TRONG TỆP {file_label}")
+    _text(ws["A1"], _title(file_label))
     ws["A1"].font = Font(name="Times New Roman", bold=True, size=14)
-    _text(
-        ws["A2"],
-        "Sửa các ô được tô đỏ (lỗi: bắt buộc sửa) và tô cam (cảnh báo: kiểm tra lại) "
-        "ngay trong tệp này, xóa trang này nếu muốn, lưu lại rồi gửi lại cho Sở. "
-        "Bấm vào địa chỉ ô để đi tới ô đó.",
-    )
+    _text(ws["A2"], INSTRUCTIONS)
     ws["A2"].alignment = wrap
     ws.merge_cells("A2:F2")
     ws.row_dimensions[2].height = 45
-    headers = ["STT", "Mức độ", "Ô", "Chỉ tiêu", "Giá trị đã nhập", "Cần làm"]
-    for col, title in enumerate(headers, start=1):
+    for col, title in enumerate(HEADERS, start=1):
         c = ws.cell(row=4, column=col, value=title)
         c.font = bold
-    for width, letter in zip((6, 11, 24, 28, 22, 80), "ABCDEF", strict=True):
+    for width, letter in zip(WIDTHS, "ABCDEF", strict=True):
         ws.column_dimensions[letter].width = width
     for n, issue in enumerate(issues, start=1):
         r = 4 + n
@@ -125,18 +219,15 @@ def annotate(
             c = ws.cell(row=r, column=col, value=value)
             c.font = normal
             c.alignment = top
-        where = f"{issue.sheet}!{issue.cell}" if issue.cell else "(cả tệp)"
         cell = ws.cell(row=r, column=3)
-        _text(cell, where)
+        _text(cell, _where(issue))
         cell.alignment = top
         if issue.cell and issue.sheet in wb.sheetnames:
-            quoted = issue.sheet.replace("'", "''")
-            cell.hyperlink = f"#'{quoted}'!{issue.cell}"
+            cell.hyperlink = f"#{_location(issue)}"
             cell.font = link_font
         else:
             cell.font = normal
-        label = (labels or {}).get(issue.field, issue.field)
-        columns = ((4, label, 28.0), (5, issue.value, 22.0), (6, issue.message, 80.0))
+        columns = _columns(issue, labels)
         for col, value, _width in columns:
             c = ws.cell(row=r, column=col)
             _text(c, value)
@@ -146,10 +237,12 @@ def annotate(
         if issue.cell and issue.sheet in wb.sheetnames:
             target = wb[issue.sheet][issue.cell]
             target.fill = ERROR_FILL if issue.severity == "error" else WARNING_FILL
-            note = f"{SEVERITY_LABEL[issue.severity]}: {issue.message}"
+            note = _note(issue)
             if target.comment is not None:
                 note = f"{target.comment.text}\n{note}"
-            target.comment = Comment(_clean(note), "Sở GDĐT", width=320, height=120)
+            target.comment = Comment(
+                _clean(note), COMMENT_AUTHOR, width=COMMENT_WIDTH_PX, height=COMMENT_HEIGHT_PX
+            )
     ws.freeze_panes = "A5"
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
@@ -205,6 +298,11 @@ _PLAIN_REF = re.compile(rf"^(?:'(?:[^']|'')+'|[^'!\[\]|(),=\"]+)!(?:{_CELL_AREA}
 """A sheet and one cell, range, rows or columns: no function, no other workbook, no DDE."""
 
 
+def plain_name(value: str) -> bool:
+    """Whether a defined name's value is a plain cell reference (kept in the copy)."""
+    return bool(_PLAIN_REF.match(value))
+
+
 def write_feedback(
     source: Path,
     issues: list[Issue],
@@ -212,7 +310,42 @@ def write_feedback(
     file_label: str,
     labels: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write the annotated copy of `source` to `target` (atomically)."""
+    """Write the annotated copy of `source` to `target` (atomically).
+
+    A plain package (the template filled in Excel or LibreOffice, nothing active in it) is
+    edited directly, a few milliseconds; anything else goes through openpyxl, which drops or
+    replaces what must not come back live. Both show the unit the same thing.
+    """
+    package = source.read_bytes()
+
+    def make_listing(sheetnames: list[str]) -> Listing:
+        if any(i.sheet == FEEDBACK_SHEET for i in issues):
+            # annotate would mark its own new sheet; too odd to copy, let openpyxl do it.
+            raise NotEligible(f"có vấn đề ghi trên trang “{FEEDBACK_SHEET}”")
+        return listing(issues, file_label, sheetnames, labels)
+
+    try:
+        data = build(package, plain_name, make_listing)
+    except NotEligible as exc:
+        log.debug("tệp phản hồi %s: qua openpyxl (%s)", file_label, exc)
+        data = openpyxl_feedback(source, issues, file_label, labels)
+    else:
+        log.debug("tệp phản hồi %s: sửa trực tiếp gói", file_label)
+    write_bytes(target, data)
+    return target
+
+
+def openpyxl_feedback(
+    source: Path,
+    issues: list[Issue],
+    file_label: str,
+    labels: Mapping[str, str] | None = None,
+) -> bytes:
+    """The annotated copy of `source` through a full openpyxl load and save.
+
+    For any package: formulas become their values, macros, links to other workbooks and
+    names that are not plain cell references are dropped.
+    """
     # Never keep the sender's VBA: the copy is a plain .xlsx whatever came in.
     wb = openpyxl.load_workbook(source, keep_vba=False, keep_links=False)
     replaced = _neutralise_formulas(wb, source)
@@ -226,8 +359,7 @@ def write_feedback(
             "(công thức không được giữ lại trong bản phản hồi).",
         )
     wb.properties.created = FIXED_CREATED
-    write_bytes(target, template_bytes(wb))
-    return target
+    return template_bytes(wb)
 
 
 def feedback_name(file: str) -> str:
