@@ -329,6 +329,11 @@ def write_feedback(
     except NotEligible as exc:
         log.debug("tệp phản hồi %s: qua openpyxl (%s)", file_label, exc)
         data = openpyxl_feedback(source, issues, file_label, labels)
+    except Exception as exc:
+        # A package that passed the checks and still surprised the direct path (a number
+        # that is not one, say): openpyxl copes with more, and the copy is not lost.
+        log.debug("tệp phản hồi %s: sửa trực tiếp thất bại (%r), qua openpyxl", file_label, exc)
+        data = openpyxl_feedback(source, issues, file_label, labels)
     else:
         log.debug("tệp phản hồi %s: sửa trực tiếp gói", file_label)
     write_bytes(target, data)

@@ -244,6 +244,8 @@ class _Sheet:
     rels_root: Any
     rels: list[_Rel]
     changed: bool = False
+    rows: dict[int, Any] | None = None
+    """Row number → <row>, built when a cell is first looked up."""
 
 
 @dataclass
@@ -298,8 +300,10 @@ def _open(package: bytes, plain_name: Callable[[str], bool]) -> _Package:
     if not any(r.type == REL + "officeDocument" for r in package_rels):
         raise NotEligible("_rels/.rels: không có phần chính")
     for rel in package_rels:
-        if rel.type not in PACKAGE_RELS or rel.external or rel.target not in parts:
+        if rel.type not in PACKAGE_RELS or rel.external:
             raise NotEligible(f"_rels/.rels: quan hệ không cho phép {rel.type} → {rel.target}")
+        if rel.target not in parts:
+            raise NotEligible(f"_rels/.rels: trỏ tới phần không có {rel.target}")
         if rel.type == REL + "officeDocument" and rel.target != "xl/workbook.xml":
             raise NotEligible(f"phần chính không phải xl/workbook.xml: {rel.target}")
 
@@ -309,8 +313,10 @@ def _open(package: bytes, plain_name: Callable[[str], bool]) -> _Package:
     workbook_rels_root, workbook_rels = _relationships(parts, "xl/workbook.xml")
     by_id: dict[str, _Rel] = {}
     for rel in workbook_rels:
-        if rel.type not in WORKBOOK_RELS or rel.external or rel.target not in parts:
+        if rel.type not in WORKBOOK_RELS or rel.external:
             raise NotEligible(f"workbook.xml.rels: quan hệ không cho phép {rel.type}")
+        if rel.target not in parts:
+            raise NotEligible(f"workbook.xml.rels: trỏ tới phần không có {rel.target}")
         by_id[rel.id] = rel
     if not any(r.type == REL_STYLES and r.target == "xl/styles.xml" for r in workbook_rels):
         raise NotEligible("không có xl/styles.xml")
@@ -357,8 +363,10 @@ def _sheet(parts: dict[str, bytes], name: str, part: str) -> _Sheet:
     rels_root, rels = _relationships(parts, part)
     tables = set()
     for rel in rels:
-        if rel.type != REL_TABLE or rel.external or rel.target not in parts:
+        if rel.type != REL_TABLE or rel.external:
             raise NotEligible(f"{part}: quan hệ không cho phép {rel.type}")
+        if rel.target not in parts:
+            raise NotEligible(f"{part}: trỏ tới phần không có {rel.target}")
         tables.add(rel.id)
     if not _r_ids(root) <= tables:
         raise NotEligible(f"{part}: có r:id không trỏ tới bảng")
@@ -436,6 +444,7 @@ class _Styles:
         self.fonts = root.find(f"{{{MAIN}}}fonts")
         self.fills = root.find(f"{{{MAIN}}}fills")
         self.xfs = root.find(f"{{{MAIN}}}cellXfs")
+        self._senders = len(self.xfs)
         self._fills: dict[str, int] = {}
         self._marked: dict[tuple[int, str], int] = {}
 
@@ -485,7 +494,7 @@ class _Styles:
                 pattern = _el(el, "patternFill", {"patternType": "solid"})
                 _el(pattern, "fgColor", {"rgb": f"00{fill}"})
                 self._fills[fill] = self._append(self.fills, el)
-            if style >= len(self.xfs):
+            if style >= self._senders:
                 raise NotEligible(f"ô dùng kiểu {style} không có trong styles.xml")
             xf = copy.deepcopy(self.xfs[style])
             xf.set("fillId", str(self._fills[fill]))
@@ -569,7 +578,7 @@ def _listing_sheet(listing: Listing, styles: _Styles, base_font: int) -> bytes:
     return _serialise(ws)
 
 
-def _cell_style(sheet_data: Any, cols: Any, row: Any, col: int) -> int:
+def _cell_style(cols: Any, row: Any, col: int) -> int:
     """The format Excel shows on an absent cell: its row's if the row has one, else its column's."""
     if row is not None and row.get("customFormat", "0").lower() in _TRUE and row.get("s"):
         return int(row.get("s"))
@@ -586,27 +595,25 @@ def _find_cell(sheet: _Sheet, ref: str) -> Any:
     if data is None:
         raise NotEligible(f"{sheet.part}: không có <sheetData>")
     cols = sheet.root.find(f"{{{MAIN}}}cols")
-    row_el = None
-    before_row = None
-    for row in data:
-        n = row.get("r")
-        if n is None:
-            raise NotEligible(f"{sheet.part}: dòng không có số")
-        if int(n) == r:
-            row_el = row
-            break
-        if int(n) > r:
-            before_row = row
-            break
+    if sheet.rows is None:
+        sheet.rows = {}
+        for row in data:
+            n = row.get("r")
+            if n is None:
+                raise NotEligible(f"{sheet.part}: dòng không có số")
+            sheet.rows[int(n)] = row
+    row_el = sheet.rows.get(r)
     if row_el is None:
-        style = _cell_style(data, cols, None, col)
+        style = _cell_style(cols, None, col)
         row_el = etree.Element(f"{{{MAIN}}}row", {"r": str(r)})
-        if before_row is None:
+        after = min((n for n in sheet.rows if n > r), default=None)
+        if after is None:
             data.append(row_el)
         else:
-            before_row.addprevious(row_el)
+            sheet.rows[after].addprevious(row_el)
+        sheet.rows[r] = row_el
     else:
-        style = _cell_style(data, cols, row_el, col)
+        style = _cell_style(cols, row_el, col)
     before_cell = None
     for c in row_el:
         if c.tag != f"{{{MAIN}}}c":
@@ -631,6 +638,19 @@ def _find_cell(sheet: _Sheet, ref: str) -> Any:
     row_el.attrib.pop("spans", None)
     _extend_dimension(sheet.root, r, col)
     return cell
+
+
+def _merged_away(root: Any) -> set[tuple[int, int]]:
+    """(row, column) of every cell hidden under a merged range (all but its top-left)."""
+    hidden: set[tuple[int, int]] = set()
+    for merge in root.iterfind(f"{{{MAIN}}}mergeCells/{{{MAIN}}}mergeCell"):
+        first, _, last = merge.get("ref", "").partition(":")
+        (r1, c1), (r2, c2) = _split_ref(first), _split_ref(last or first)
+        if (r2 - r1 + 1) * (c2 - c1 + 1) > 100_000:
+            raise NotEligible(f"vùng ô gộp quá lớn: {merge.get('ref')}")
+        hidden.update((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
+        hidden.discard((r1, c1))
+    return hidden
 
 
 def _extend_dimension(root: Any, row: int, col: int) -> None:
@@ -768,7 +788,8 @@ def build(
     rel_id = _add_rel(pkg.workbook_rels, REL_WORKSHEET, _relative("xl/workbook.xml", sheet_part))
     sheets_el = pkg.workbook.find(f"{{{MAIN}}}sheets")
     sheet_id = max((int(el.get("sheetId", "0")) for el in sheets_el), default=0) + 1
-    entry = etree.Element(f"{{{MAIN}}}sheet")
+    # nsmap: the usual "r" prefix whatever prefixes the sender's part declares (or not).
+    entry = etree.Element(f"{{{MAIN}}}sheet", nsmap={"r": R_NS})
     entry.set("name", listing.sheet_name)
     entry.set("sheetId", str(sheet_id))
     entry.set(f"{{{R_NS}}}id", rel_id)
@@ -799,7 +820,11 @@ def build(
         marks = by_sheet.get(sheet.name)
         if not marks:
             continue
+        covered = _merged_away(sheet.root)
         for mark in marks:
+            if _split_ref(mark.cell) in covered:
+                # openpyxl cannot put a comment there (and fails the copy): same outcome.
+                raise NotEligible(f"{sheet.name}!{mark.cell} nằm trong vùng ô gộp")
             cell = _find_cell(sheet, mark.cell)
             cell.set("s", str(styles.marked(int(cell.get("s", "0")), mark.fill)))
         sheet.changed = True
@@ -817,7 +842,7 @@ def build(
             sheet.rels_root = etree.Element(f"{{{PKG_RELS}}}Relationships", nsmap={None: PKG_RELS})
         _add_rel(sheet.rels_root, REL_COMMENTS, _relative(sheet.part, comments))
         vml_id = _add_rel(sheet.rels_root, REL_VML, _relative(sheet.part, vml))
-        legacy = etree.Element(f"{{{MAIN}}}legacyDrawing")
+        legacy = etree.Element(f"{{{MAIN}}}legacyDrawing", nsmap={"r": R_NS})
         legacy.set(f"{{{R_NS}}}id", vml_id)
         later = next((el for el in sheet.root if el.tag in _AFTER_LEGACY_DRAWING), None)
         if later is None:

@@ -99,6 +99,14 @@ ISSUE_CASES: dict[str, Callable[[Workbook], list[Issue]]] = {
         _issue("invalid-number", "error", "Trang đã xóa", "D5", "Trang không còn.", "1"),
         _issue("invalid-number", "error", GENERAL, "", "Không có ô.", "2"),
     ],
+    "many-issues": lambda wb: [
+        _issue(
+            "invalid-value", "error" if r % 3 else "warning", INITIATIVES, f"{col}{r}",
+            f"Sai ở {col}{r}.", str(r),
+        )
+        for r in range(6, 206, 2)
+        for col in "BDG"
+    ],
     "awkward-text": lambda wb: [
         _issue(
             "invalid-value", "error", *_scalar(wb, "proposals"),
@@ -164,6 +172,13 @@ def _both(package: bytes, issues: list[Issue], tmp_path: Path) -> tuple[Path, Pa
         feedback_package.ineligible(package, feedback.plain_name, feedback.FEEDBACK_SHEET) is None
     )
     fast = feedback.write_feedback(source, issues, tmp_path / "fast.xlsx", "don-vi.xlsx")
+    # The direct path made it, not a silent fall-back to openpyxl.
+    direct = feedback_package.build(
+        package,
+        feedback.plain_name,
+        lambda names: feedback.listing(issues, "don-vi.xlsx", names),
+    )
+    assert fast.read_bytes() == direct
     slow = tmp_path / "slow.xlsx"
     slow.write_bytes(feedback.openpyxl_feedback(source, issues, "don-vi.xlsx"))
     return fast, slow
@@ -443,6 +458,20 @@ def test_a_relationship_id_that_is_not_a_table_is_not_plain(filled: bytes) -> No
     package = _with_parts(filled, _stray_r_id)
     why = feedback_package.ineligible(package, feedback.plain_name, feedback.FEEDBACK_SHEET)
     assert why is not None and "r:id không trỏ tới bảng" in why
+
+
+def test_a_problem_under_a_merged_range_is_left_to_openpyxl(filled: bytes) -> None:
+    """openpyxl cannot comment a cell hidden by a merge; the direct path does not try either."""
+    with zipfile.ZipFile(io.BytesIO(filled)) as zf:
+        sheet2 = zf.read("xl/worksheets/sheet2.xml").decode()
+    merged = re.search(r'<mergeCell ref="([A-Z]+\d+):([A-Z]+\d+)"', sheet2)
+    assert merged is not None
+    hidden = re.sub(r"^A", "B", merged.group(1))
+    issues = [_issue("invalid-number", "error", GENERAL, hidden, "Số.", "x")]
+    with pytest.raises(feedback_package.NotEligible, match="gộp"):
+        feedback_package.build(
+            filled, feedback.plain_name, lambda names: feedback.listing(issues, "x.xlsx", names)
+        )
 
 
 def test_an_odd_cell_reference_goes_through_openpyxl(filled: bytes, tmp_path: Path) -> None:
