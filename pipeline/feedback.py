@@ -25,19 +25,10 @@ import shutil
 import zipfile
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
-from typing import Any
-
-import openpyxl
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.workbook.workbook import Workbook
 
 from pipeline.errors import OutputError
 from pipeline.export import write_bytes
 from pipeline.feedback_package import (
-    COMMENT_HEIGHT_PX,
-    COMMENT_WIDTH_PX,
     Listing,
     ListingRow,
     Mark,
@@ -48,7 +39,6 @@ from pipeline.issues import Issue
 from pipeline.read import locate_inputs
 from pipeline.run import RunResult
 from pipeline.schema import ReportSchema
-from pipeline.templates import template_bytes
 from pipeline.workers import process_pool, worker_count, worker_deaths
 
 log = logging.getLogger(__name__)
@@ -57,8 +47,6 @@ FEEDBACK_SHEET = "Lỗi cần sửa"
 ERROR_RGB = "FFC7CE"
 # Orange, not yellow: the template already uses light yellow for every input cell.
 WARNING_RGB = "F8CBAD"
-ERROR_FILL = PatternFill("solid", fgColor=ERROR_RGB)
-WARNING_FILL = PatternFill("solid", fgColor=WARNING_RGB)
 TAB_COLOR = "C00000"
 COMMENT_AUTHOR = "Sở GDĐT"
 INSTRUCTIONS = (
@@ -79,17 +67,14 @@ POOL_FROM = 16
 """From this many copies on, a process pool writes them."""
 MAX_NAME_BYTES = 200
 """File names stay under the usual 255-byte limit, with room for the writer's temp suffix."""
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+"""The control characters an .xlsx cannot hold (openpyxl's own list: importing openpyxl
+only for it would cost every run its import, though most copies never need openpyxl)."""
 
 
-def _clean(value: str) -> str:
+def excel_text(value: str) -> str:
     """Text that Excel accepts: no control characters, not longer than a cell holds."""
     return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)[:MAX_CELL_TEXT]
-
-
-def _text(cell: object, value: str) -> None:
-    """Write sender-derived text as text: openpyxl would turn a leading '=' into a formula."""
-    cell.value = _clean(value)  # type: ignore[attr-defined]
-    cell.data_type = "s"  # type: ignore[attr-defined]
 
 
 def field_labels(schema: ReportSchema) -> dict[str, str]:
@@ -101,38 +86,40 @@ def field_labels(schema: ReportSchema) -> dict[str, str]:
     return labels
 
 
-def _row_height(texts: Iterable[tuple[str, float]]) -> float:
+def row_height(texts: Iterable[tuple[str, float]]) -> float:
     """LibreOffice does not grow wrapped rows of an .xlsx on opening: size them here."""
     lines = max((math.ceil(len(t) / max(width - 2, 1)) for t, width in texts), default=1)
     return 15.0 * max(lines, 1)
 
 
-def _sorted(issues: Iterable[Issue]) -> list[Issue]:
+def sorted_issues(issues: Iterable[Issue]) -> list[Issue]:
     """The problem list's order: errors first, then by place and code."""
     return sorted(issues, key=lambda i: (i.severity != "error", i.sheet, i.cell, i.code))
 
 
-def _title(file_label: str) -> str:
+def sheet_title(file_label: str) -> str:
     return f"CÁC VẤN ĐỀ CẦN SỬA TRONG TỆP {file_label}"
 
 
-def _where(issue: Issue) -> str:
+def where_text(issue: Issue) -> str:
     return f"{issue.sheet}!{issue.cell}" if issue.cell else "(cả tệp)"
 
 
-def _location(issue: Issue) -> str:
+def link_location(issue: Issue) -> str:
     """The link target of an issue's cell, without the leading '#'."""
     quoted = issue.sheet.replace("'", "''")
     return f"'{quoted}'!{issue.cell}"
 
 
-def _columns(issue: Issue, labels: Mapping[str, str] | None) -> tuple[tuple[int, str, float], ...]:
+def issue_columns(
+    issue: Issue, labels: Mapping[str, str] | None
+) -> tuple[tuple[int, str, float], ...]:
     """Columns D-F of an issue's line: (column, text, width used to size the row)."""
     label = (labels or {}).get(issue.field, issue.field)
     return ((4, label, 28.0), (5, issue.value, 22.0), (6, issue.message, 80.0))
 
 
-def _note(issue: Issue) -> str:
+def note_text(issue: Issue) -> str:
     return f"{SEVERITY_LABEL[issue.severity]}: {issue.message}"
 
 
@@ -142,7 +129,7 @@ def listing(
     sheetnames: Collection[str],
     labels: Mapping[str, str] | None = None,
 ) -> Listing:
-    """What :func:`annotate` draws, as data, for the direct path (feedback_package.build).
+    """What :func:`pipeline.feedback_openpyxl.annotate` draws, as data, for the direct path (feedback_package.build).
 
     `sheetnames` are the sender's sheets: a problem on a sheet that is not there gets
     neither a link nor a mark, as in annotate.
@@ -150,30 +137,30 @@ def listing(
     rows = []
     fills: dict[tuple[str, str], str] = {}
     notes: dict[tuple[str, str], str] = {}
-    for n, issue in enumerate(_sorted(issues), start=1):
+    for n, issue in enumerate(sorted_issues(issues), start=1):
         marked = bool(issue.cell) and issue.sheet in sheetnames
-        columns = _columns(issue, labels)
+        columns = issue_columns(issue, labels)
         rows.append(
             ListingRow(
                 number=n,
                 severity=SEVERITY_LABEL[issue.severity],
-                where=_clean(_where(issue)),
-                link=_location(issue) if marked else None,
-                label=_clean(columns[0][1]),
-                value=_clean(columns[1][1]),
-                message=_clean(columns[2][1]),
-                height=_row_height((v, w) for _c, v, w in columns),
+                where=excel_text(where_text(issue)),
+                link=link_location(issue) if marked else None,
+                label=excel_text(columns[0][1]),
+                value=excel_text(columns[1][1]),
+                message=excel_text(columns[2][1]),
+                height=row_height((v, w) for _c, v, w in columns),
             )
         )
         if marked:
             key = (issue.sheet, issue.cell)
             # The last problem's colour wins and notes pile up, as annotate does them.
             fills[key] = ERROR_RGB if issue.severity == "error" else WARNING_RGB
-            note = _note(issue)
-            notes[key] = _clean(f"{notes[key]}\n{note}" if key in notes else note)
+            note = note_text(issue)
+            notes[key] = excel_text(f"{notes[key]}\n{note}" if key in notes else note)
     return Listing(
         sheet_name=FEEDBACK_SHEET,
-        title=_clean(_title(file_label)),
+        title=excel_text(sheet_title(file_label)),
         instructions=INSTRUCTIONS,
         headers=HEADERS,
         widths=WIDTHS,
@@ -185,112 +172,6 @@ def listing(
         tab_color=TAB_COLOR,
         when=FIXED_CREATED,
     )
-
-
-def annotate(
-    wb: Workbook,
-    issues: Iterable[Issue],
-    file_label: str,
-    labels: Mapping[str, str] | None = None,
-) -> None:
-    """Mark problem cells and add the problem list as the first sheet."""
-    issues = _sorted(issues)
-    if FEEDBACK_SHEET in wb.sheetnames:
-        del wb[FEEDBACK_SHEET]
-    ws = wb.create_sheet(FEEDBACK_SHEET, 0)
-    ws.sheet_properties.tabColor = TAB_COLOR
-    bold = Font(name="Times New Roman", bold=True, size=12)
-    normal = Font(name="Times New Roman", size=11)
-    link_font = Font(name="Times New Roman", size=11, color="0563C1", underline="single")
-    wrap = Alignment(wrap_text=True, vertical="top")
-    top = Alignment(vertical="top")
-    _text(ws["A1"], _title(file_label))
-    ws["A1"].font = Font(name="Times New Roman", bold=True, size=14)
-    _text(ws["A2"], INSTRUCTIONS)
-    ws["A2"].alignment = wrap
-    ws.merge_cells("A2:F2")
-    ws.row_dimensions[2].height = 45
-    for col, title in enumerate(HEADERS, start=1):
-        c = ws.cell(row=4, column=col, value=title)
-        c.font = bold
-    for width, letter in zip(WIDTHS, "ABCDEF", strict=True):
-        ws.column_dimensions[letter].width = width
-    for n, issue in enumerate(issues, start=1):
-        r = 4 + n
-        for col, value in ((1, n), (2, SEVERITY_LABEL[issue.severity])):
-            c = ws.cell(row=r, column=col, value=value)
-            c.font = normal
-            c.alignment = top
-        cell = ws.cell(row=r, column=3)
-        _text(cell, _where(issue))
-        cell.alignment = top
-        if issue.cell and issue.sheet in wb.sheetnames:
-            cell.hyperlink = f"#{_location(issue)}"
-            cell.font = link_font
-        else:
-            cell.font = normal
-        columns = _columns(issue, labels)
-        for col, value, _width in columns:
-            c = ws.cell(row=r, column=col)
-            _text(c, value)
-            c.font = normal
-            c.alignment = wrap
-        ws.row_dimensions[r].height = _row_height((v, w) for _c, v, w in columns)
-        if issue.cell and issue.sheet in wb.sheetnames:
-            target = wb[issue.sheet][issue.cell]
-            target.fill = ERROR_FILL if issue.severity == "error" else WARNING_FILL
-            note = _note(issue)
-            if target.comment is not None:
-                note = f"{target.comment.text}\n{note}"
-            target.comment = Comment(
-                _clean(note), COMMENT_AUTHOR, width=COMMENT_WIDTH_PX, height=COMMENT_HEIGHT_PX
-            )
-    ws.freeze_panes = "A5"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    wb.active = 0
-
-
-def _neutralise_formulas(wb: Workbook, source: Path) -> int:
-    """Replace every cell formula by the value it showed; return how many were replaced.
-
-    The templates hold no cell formulas, so each one is the sender's: a =HYPERLINK, a DDE
-    call or a harmless =SUM alike must not come back live in a file we hand out.
-    """
-    found = [
-        (ws.title, cell.coordinate)
-        for ws in wb.worksheets
-        # _cells holds only the cells present in the file: iter_rows would create every
-        # cell of the bounding box (a sheet formatted out to column XFD has millions).
-        for cell in list(ws._cells.values())
-        if cell.data_type == "f"
-    ]
-    if not found:
-        return 0
-    cached = openpyxl.load_workbook(source, data_only=True, keep_links=False)
-    for sheet, coord in found:
-        cell = wb[sheet][coord]
-        value: Any = cached[sheet][coord].value
-        if isinstance(value, str) or cached[sheet][coord].data_type == "e":
-            _text(cell, str(value))
-        else:
-            cell.value = value
-    return len(found)
-
-
-def _drop_active_names(wb: Workbook) -> None:
-    """Keep only defined names that are plain cell references, as the template's are."""
-    for name in list(wb.defined_names):
-        value = str(wb.defined_names[name].value or "")
-        if not _PLAIN_REF.match(value):
-            del wb.defined_names[name]
-    for ws in wb.worksheets:
-        for name in list(ws.defined_names):
-            if not _PLAIN_REF.match(str(ws.defined_names[name].value or "")):
-                del ws.defined_names[name]
 
 
 _CELL_AREA = (
@@ -329,44 +210,21 @@ def write_feedback(
     try:
         data = build(package, plain_name, make_listing)
     except NotEligible as exc:
+        from pipeline.feedback_openpyxl import openpyxl_feedback
+
         log.debug("tệp phản hồi %s: qua openpyxl (%s)", file_label, exc)
         data = openpyxl_feedback(source, issues, file_label, labels)
     except Exception as exc:
         # A package that passed the checks and still surprised the direct path (a number
         # that is not one, say): openpyxl copes with more, and the copy is not lost.
+        from pipeline.feedback_openpyxl import openpyxl_feedback
+
         log.debug("tệp phản hồi %s: sửa trực tiếp thất bại (%r), qua openpyxl", file_label, exc)
         data = openpyxl_feedback(source, issues, file_label, labels)
     else:
         log.debug("tệp phản hồi %s: sửa trực tiếp gói", file_label)
     write_bytes(target, data)
     return target
-
-
-def openpyxl_feedback(
-    source: Path,
-    issues: list[Issue],
-    file_label: str,
-    labels: Mapping[str, str] | None = None,
-) -> bytes:
-    """The annotated copy of `source` through a full openpyxl load and save.
-
-    For any package: formulas become their values, macros, links to other workbooks and
-    names that are not plain cell references are dropped.
-    """
-    # Never keep the sender's VBA: the copy is a plain .xlsx whatever came in.
-    wb = openpyxl.load_workbook(source, keep_vba=False, keep_links=False)
-    replaced = _neutralise_formulas(wb, source)
-    _drop_active_names(wb)
-    annotate(wb, issues, file_label, labels)
-    if replaced:
-        ws = wb[FEEDBACK_SHEET]
-        _text(
-            ws["A3"],
-            f"Ghi chú: {replaced} ô có công thức trong tệp gửi đến đã được thay bằng giá trị "
-            "(công thức không được giữ lại trong bản phản hồi).",
-        )
-    wb.properties.created = FIXED_CREATED
-    return template_bytes(wb)
 
 
 def feedback_name(file: str) -> str:

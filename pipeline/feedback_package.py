@@ -504,7 +504,7 @@ class _Styles:
 
 
 def _listing_sheet(listing: Listing, styles: _Styles, base_font: int) -> bytes:
-    """The worksheet XML of the problem list (what feedback.annotate draws with openpyxl)."""
+    """The worksheet XML of the problem list (what feedback_openpyxl.annotate draws)."""
     title_xf = styles.xf(styles.font(14, bold=True))
     intro_xf = styles.xf(base_font, vertical="top", wrap=True)
     header_xf = styles.xf(styles.font(12, bold=True))

@@ -28,7 +28,7 @@ from openpyxl.comments import Comment
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.workbook import Workbook
 
-from pipeline import feedback, feedback_package
+from pipeline import feedback, feedback_openpyxl, feedback_package
 from pipeline.issues import Issue
 from pipeline.read import read_submission
 from pipeline.registry import Registry
@@ -180,7 +180,7 @@ def _both(package: bytes, issues: list[Issue], tmp_path: Path) -> tuple[Path, Pa
     )
     assert fast.read_bytes() == direct
     slow = tmp_path / "slow.xlsx"
-    slow.write_bytes(feedback.openpyxl_feedback(source, issues, "don-vi.xlsx"))
+    slow.write_bytes(feedback_openpyxl.openpyxl_feedback(source, issues, "don-vi.xlsx"))
     return fast, slow
 
 
@@ -442,7 +442,7 @@ def test_anything_not_plain_goes_through_openpyxl(
     with caplog.at_level("DEBUG", logger="pipeline.feedback"):
         out = feedback.write_feedback(source, issues, tmp_path / "out.xlsx", "don-vi.xlsx")
     assert "qua openpyxl" in caplog.text
-    assert out.read_bytes() == feedback.openpyxl_feedback(source, issues, "don-vi.xlsx")
+    assert out.read_bytes() == feedback_openpyxl.openpyxl_feedback(source, issues, "don-vi.xlsx")
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames.count(feedback.FEEDBACK_SHEET) == 1
     assert wb.sheetnames[0] == feedback.FEEDBACK_SHEET
@@ -479,7 +479,7 @@ def test_an_odd_cell_reference_goes_through_openpyxl(filled: bytes, tmp_path: Pa
     source = tmp_path / "don-vi.xlsx"
     source.write_bytes(filled)
     out = feedback.write_feedback(source, issues, tmp_path / "out.xlsx", "don-vi.xlsx")
-    assert out.read_bytes() == feedback.openpyxl_feedback(source, issues, "don-vi.xlsx")
+    assert out.read_bytes() == feedback_openpyxl.openpyxl_feedback(source, issues, "don-vi.xlsx")
 
 
 # --------------------------------------------------------------------------- use
