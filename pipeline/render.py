@@ -69,12 +69,11 @@ def write_outputs(
     One process writes them in turn when `workers` is 1 or the system cannot fork.
     """
     global _RUN
-    feedback = feedback_tasks(result, input_dir, out_dir)
     workers = worker_count(workers)
     if workers <= 1 or not can_fork():
         write_tables(result, out_dir)
         write_history(result, out_dir)
-        for task in feedback:
+        for task in feedback_tasks(result, input_dir, out_dir):
             feedback_task(task)
         _workbook(out_dir, result)
         _documents(out_dir, result)
@@ -86,11 +85,14 @@ def write_outputs(
                 "Bộ kết quả của năm này chưa đầy đủ: đừng dùng nó trước khi chạy lại thành công.",
             )
             with died, process_pool(workers) as pool:
-                # Longest first: the workbook takes as long as everything else together.
+                # Longest first: the workbook, and the charts with the draft that shows them.
                 jobs: list[Future[object]] = [
                     pool.submit(_workbook, out_dir),
                     pool.submit(_documents, out_dir),
                 ]
+                # Listed once the workers are busy: finding each file with problems on disk
+                # takes a scan of the input folder.
+                feedback = feedback_tasks(result, input_dir, out_dir)
                 jobs += [pool.submit(feedback_task, task) for task in feedback]
                 # The exports are quick: this process writes them while the workers work.
                 write_tables(result, out_dir)
