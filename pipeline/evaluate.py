@@ -43,7 +43,8 @@ def unit_frame(
     frame.index.name = None
     for d in schemas.criteria.derived:
         if d.expr is not None:
-            result = frame.eval(d.expr, engine="python") if frame.shape[0] else []
+            used = [n for n in expr_names(d.expr) if n in frame.columns]
+            result = frame[used].eval(d.expr, engine="python") if frame.shape[0] else []
             if not isinstance(result, pd.Series):
                 result = pd.Series(result, index=frame.index)
             frame[d.code] = pd.array(result.astype(int), dtype="Int64")
@@ -110,7 +111,8 @@ def evaluate_criteria(units: pd.DataFrame, schemas: Schemas) -> pd.DataFrame:
         names = expr_names(c.expr)
         local = {p: params[p] for p in _PARAM.findall(c.expr)}
         complete = subset[names].notna().all(axis=1)
-        result = subset.eval(c.expr, engine="python", local_dict=local)
+        # Only the columns the expression names: eval prepares every column it is given.
+        result = subset[names].eval(c.expr, engine="python", local_dict=local)
         if not isinstance(result, pd.Series):
             result = pd.Series(result, index=subset.index)
         result = result.astype("boolean")
