@@ -139,6 +139,9 @@ def parse_submissions(
             memo_key = (id(f), kind, value)
             parsed = memo.get(memo_key)
             if parsed is not None:
+                # Most values have no problem: no call for them (this runs for every value).
+                if not parsed.problems:
+                    return parsed.value
                 return _report_problems(parsed, sub, f, loc)
         choices = schema.choices[f.choices] if f.choices else ()
         parsed = parse_cell(loc, f, choices)
