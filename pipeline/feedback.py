@@ -129,7 +129,8 @@ def listing(
     sheetnames: Collection[str],
     labels: Mapping[str, str] | None = None,
 ) -> Listing:
-    """What :func:`pipeline.feedback_openpyxl.annotate` draws, as data, for the direct path (feedback_package.build).
+    """What :func:`pipeline.feedback_openpyxl.annotate` draws, as data, for the direct path
+    (:func:`pipeline.feedback_package.build`).
 
     `sheetnames` are the sender's sheets: a problem on a sheet that is not there gets
     neither a link nor a mark, as in annotate.
