@@ -323,6 +323,20 @@ def _not_finite(value: float) -> Parsed:
     return Parsed(None, (Problem("invalid-number", message),))
 
 
+_WHOLE_MIN, _WHOLE_MAX = -(2**63), 2**63 - 1
+"""Whole numbers a count or an amount can hold (a 64-bit column): anything beyond is a typo,
+and would not fit the column it goes into."""
+
+
+def _beyond_storable(n: int, raw: str) -> Parsed:
+    code = "above-maximum" if n > 0 else "below-minimum"
+    message = (
+        f"Số {_quote(raw)} vượt xa mức một số liệu có thể có (quá 19 chữ số). "
+        "Kiểm tra lại, có thể đã gõ thừa chữ số."
+    )
+    return Parsed(None, (Problem(code, message),))
+
+
 def _not_whole(raw: str, value: float) -> Parsed:
     example = int(value) if math.isfinite(value) and abs(value) < 1e18 else 12
     message = (
@@ -1057,9 +1071,13 @@ def parse_cell(cell: Located, field: Field, choices: Sequence[Choice] = ()) -> P
         value = cell.value
         if value is None:
             return BLANK
-        if type(value) is int and field.type == "integer":  # the hottest path
-            return Parsed(value)
-        return _PARSERS.get(field.type, _parse_text_cell)(value, field, choices)
+        if type(value) is int and field.type == "integer" and _WHOLE_MIN <= value <= _WHOLE_MAX:
+            return Parsed(value)  # the hottest path
+        parsed = _PARSERS.get(field.type, _parse_text_cell)(value, field, choices)
+        whole = parsed.value
+        if type(whole) is int and not _WHOLE_MIN <= whole <= _WHOLE_MAX:
+            return _beyond_storable(whole, display_value(value))
+        return parsed
     except Exception:
         # A bug here must cost one cell, not the whole file: report it as unreadable.
         logger.debug("parse_cell failed on %r", getattr(cell, "value", None), exc_info=True)

@@ -359,6 +359,13 @@ NUMERIC_CELLS: list[tuple[Field, object, object, list[str]]] = [
     (PERCENT, 85, 85.0, []),
     (PERCENT, 85.5, 85.5, []),
     (PERCENT, True, None, ["invalid-percent"]),
+    # Beyond a 64-bit whole number: a typo, and it would not fit the count's column.
+    (INTEGER, 2**63 - 1, 2**63 - 1, []),
+    (INTEGER, 2**63, None, ["above-maximum"]),
+    (INTEGER, -(2**63) - 1, None, ["below-minimum"]),
+    (INTEGER, 3.148461519008816e21, None, ["above-maximum"]),
+    (INTEGER, "99999999999999999999999", None, ["above-maximum"]),
+    (MONEY, "1" + "0" * 300, None, ["above-maximum"]),
 ]
 
 
@@ -705,7 +712,12 @@ def test_roundtrip_integers_with_thousands(n: int, sep: str) -> None:
     text = vn_thousands(n, sep)
     assert parse_number(text, "integer") == Parsed(n)
     assert parse_number(text, "money") == Parsed(n)
-    assert parse_cell(cell(text), INTEGER) == Parsed(n)
+    parsed = parse_cell(cell(text), INTEGER)
+    if -(2**63) <= n < 2**63:
+        assert parsed == Parsed(n)
+    else:  # a cell's count must fit a 64-bit column
+        assert parsed.value is None
+        assert codes(parsed) == ["above-maximum" if n > 0 else "below-minimum"]
 
 
 @given(st.integers(min_value=-(10**15), max_value=10**15))

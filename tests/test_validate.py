@@ -85,6 +85,7 @@ SCALAR_CASES: list[tuple[str, str, Any, str]] = [
     ("disabled-gt-supported", "supported_disabled", 50, "disabled-gt-supported"),
     ("claim-above-support", "ldu_self_level", "Mức 2", "claimed-level-unsupported"),
     ("wrong-area", "area_name", "Quận Không Có", "wrong-area"),
+    ("beyond-64-bit", "campaign_participants", 3.148461519008816e21, "above-maximum"),
 ]
 
 
@@ -122,6 +123,8 @@ LIST_CASES: list[tuple[str, str, int, str, Any, str]] = [
     ("text-in-list-number", "people", 1, "total", "bốn", "invalid-number"),
     ("bad-list-choice", "initiatives", 1, "level", "Cấp xã hội", "invalid-choice"),
     ("list-year-after-report", "initiatives", 1, "year", 2027, "initiative-year-after-report"),
+    # Found by the fuzz test: a count too large for a 64-bit column crashed the whole run.
+    ("beyond-64-bit-in-list", "people", 2, "total", 3.148461519008816e21, "above-maximum"),
 ]
 
 
