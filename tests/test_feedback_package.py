@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import subprocess
-import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +32,7 @@ from pipeline.registry import Registry
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
 from pipeline.templates import template_bytes
+from tests.libreoffice import convert, soffice
 from tests.submission_factory import cell_of, school_workbook
 
 GENERAL = "Thông tin chung"
@@ -122,46 +120,15 @@ def filled(schemas: Schemas, registry: Registry, settings: Settings) -> bytes:
     return template_bytes(school_workbook(schemas, registry, settings))
 
 
-def _soffice() -> str:
-    exe = shutil.which("soffice") or shutil.which("libreoffice")
-    if exe is None:
-        pytest.skip("LibreOffice (soffice) not installed")
-    return exe
-
-
-def _convert(source: Path, fmt: str, out: Path) -> Path:
-    """Convert with LibreOffice headless in a fresh profile (parallel runs must not share one)."""
-    exe = _soffice()
-    profile = out / f"lo-{uuid.uuid4().hex}"
-    subprocess.run(
-        [
-            exe,
-            "--headless",
-            f"-env:UserInstallation={profile.as_uri()}",
-            "--convert-to",
-            fmt,
-            "--outdir",
-            str(out),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
-    target = out / f"{source.stem}.{fmt.split(':')[0]}"
-    assert target.exists(), f"LibreOffice produced no {fmt}"
-    return target
-
-
 @pytest.fixture(scope="module")
 def resaved(filled: bytes, tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """The filled template opened and saved again by LibreOffice (shared strings and all)."""
-    _soffice()
+    soffice()
     work = tmp_path_factory.mktemp("lo-resave")
     source = work / "src" / "don-vi.xlsx"
     source.parent.mkdir()
     source.write_bytes(filled)
-    return _convert(source, "xlsx", work / "out").read_bytes()
+    return convert(source, "xlsx", work / "out").read_bytes()
 
 
 def _both(package: bytes, issues: list[Issue], tmp_path: Path) -> tuple[Path, Path]:
@@ -491,11 +458,11 @@ def test_libreoffice_opens_the_direct_copy(
 ) -> None:
     issues = ISSUE_CASES["error-and-warning"](school_workbook(schemas, registry, settings))
     fast, _ = _both(filled, issues, tmp_path)
-    pdf = _convert(fast, "pdf", tmp_path / "pdf")
+    pdf = convert(fast, "pdf", tmp_path / "pdf")
     assert pdf.read_bytes().startswith(b"%PDF")
     # Saved again by LibreOffice: the list is still first and the notes and fills survived,
     # so LibreOffice understood the comments, their VML shapes and the new cell formats.
-    again = openpyxl.load_workbook(_convert(fast, "xlsx", tmp_path / "xlsx"))
+    again = openpyxl.load_workbook(convert(fast, "xlsx", tmp_path / "xlsx"))
     assert again.sheetnames[0] == feedback.FEEDBACK_SHEET
     sheet, ref = issues[0].sheet, issues[0].cell
     assert again[sheet][ref].comment is not None

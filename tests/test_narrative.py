@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 import unicodedata
-import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +35,7 @@ from pipeline.registry import Registry
 from pipeline.run import RunResult, consolidate
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
+from tests.libreoffice import convert
 
 ROOT = Path(__file__).resolve().parent.parent
 YEAR = 2026
@@ -591,26 +591,8 @@ def _writer() -> str:
 
 @pytest.fixture(scope="module")
 def pdf(draft: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    exe = _writer()
     work = tmp_path_factory.mktemp("pdf")
-    profile = work / f"lo-{uuid.uuid4().hex}"
-    subprocess.run(
-        [
-            exe,
-            "--headless",
-            f"-env:UserInstallation={profile.as_uri()}",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(work),
-            str(draft),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
-    target = work / f"{draft.stem}.pdf"
-    assert target.is_file(), "LibreOffice produced no PDF"
+    target = convert(draft, "pdf", work, exe=_writer())
     yield target
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import openpyxl
@@ -14,6 +13,7 @@ from pipeline.registry import Registry
 from pipeline.run import consolidate
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
+from tests.libreoffice import convert
 from tests.submission_factory import CLEAN_SCHOOL, cell_of, save, school_workbook
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
@@ -21,23 +21,7 @@ SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 def _convert(src: Path, fmt: str, out_dir: Path) -> Path:
     assert SOFFICE is not None
-    profile = out_dir / "lo-profile"
-    subprocess.run(
-        [
-            SOFFICE,
-            f"-env:UserInstallation=file://{profile}",
-            "--headless",
-            "--convert-to",
-            fmt,
-            "--outdir",
-            str(out_dir),
-            str(src),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
-    return out_dir / f"{src.stem}.{fmt.split(':')[0]}"
+    return convert(src, fmt, out_dir, exe=SOFFICE)
 
 
 @pytest.mark.libreoffice
@@ -50,7 +34,6 @@ def test_legacy_format_read_when_structure_survives(
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     converted = _convert(src, fmt, inbox)
-    shutil.rmtree(inbox / "lo-profile", ignore_errors=True)
     before = converted.read_bytes()
     raw = read_submission(converted, inbox, schemas.report)
     assert converted.read_bytes() == before

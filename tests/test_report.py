@@ -25,8 +25,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import uuid
 import zipfile
 from pathlib import Path
 
@@ -41,6 +39,7 @@ from pipeline.registry import Registry
 from pipeline.run import RunResult
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
+from tests.libreoffice import convert
 from tests.report_data import INJECTION_DDE, INJECTION_LINK, YEAR, build_result
 
 GOLDEN = Path(__file__).parent / "golden" / f"bao-cao-tong-hop-xhht-{YEAR}.xlsx"
@@ -528,52 +527,9 @@ def test_empty_run_still_renders(
 # --------------------------------------------------------------------------- (c) LibreOffice
 
 
-def _soffice() -> str:
-    exe = shutil.which("soffice") or shutil.which("libreoffice")
-    if exe is None:
-        pytest.skip("LibreOffice (soffice) not installed")
-    return exe
-
-
-RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry"
- xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load">
-<prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
-</oor:items>
-"""
-
-
-def _convert(source: Path, fmt: str, out: Path, profile: Path) -> Path:
-    exe = _soffice()
-    user = profile / "user"
-    user.mkdir(parents=True, exist_ok=True)
-    # A fresh profile per run (parallel runs must not share one) that always recalculates.
-    (user / "registrymodifications.xcu").write_text(RECALC_ALWAYS, encoding="utf-8")
-    out.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            exe,
-            "--headless",
-            f"-env:UserInstallation={profile.as_uri()}",
-            "--convert-to",
-            fmt,
-            "--outdir",
-            str(out),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
-    target = out / f"{source.stem}.{fmt.split(':')[0]}"
-    assert target.exists(), f"LibreOffice produced no {fmt}"
-    return target
-
-
 @pytest.mark.libreoffice
 def test_libreoffice_opens_and_prints(book: Path, tmp_path: Path) -> None:
-    pdf = _convert(book, "pdf", tmp_path / "pdf", tmp_path / f"lo-{uuid.uuid4().hex}")
+    pdf = convert(book, "pdf", tmp_path / "pdf", recalc=True)
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 20_000
 
@@ -591,7 +547,7 @@ def test_libreoffice_recalculates_the_cached_totals(book: Path, tmp_path: Path) 
             zf.writestr(name, data)
     source = tmp_path / "blanked.xlsx"
     source.write_bytes(tampered.getvalue())
-    converted = _convert(source, "xlsx", tmp_path / "out", tmp_path / f"lo-{uuid.uuid4().hex}")
+    converted = convert(source, "xlsx", tmp_path / "out", recalc=True)
     wb = openpyxl.load_workbook(converted, data_only=True)
     checked = 0
     for name, grid in original.items():

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from pipeline.review import (
 )
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
+from tests.libreoffice import convert
 
 PHASE = Phase(2023, 2025)
 
@@ -239,23 +238,5 @@ def test_each_year_compared_with_the_year_before(output: Path) -> None:
 
 @pytest.mark.libreoffice
 def test_libreoffice_opens_the_review(book: Path, tmp_path: Path) -> None:
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if soffice is None:
-        pytest.skip("LibreOffice (soffice) is not installed")
-    subprocess.run(
-        [
-            soffice,
-            "--headless",
-            f"-env:UserInstallation=file://{tmp_path}/lo-profile",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(tmp_path),
-            str(book),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
-    pdf = tmp_path / book.with_suffix(".pdf").name
+    pdf = convert(book, "pdf", tmp_path / "pdf")
     assert pdf.is_file() and pdf.stat().st_size > 10_000
