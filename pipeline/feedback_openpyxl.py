@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+from openpyxl.cell.cell import Cell, MergedCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.workbook.workbook import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from pipeline.feedback import (
     COMMENT_AUTHOR,
@@ -101,7 +103,7 @@ def annotate(
             c.alignment = wrap
         ws.row_dimensions[r].height = row_height((v, w) for _c, v, w in columns)
         if issue.cell and issue.sheet in wb.sheetnames:
-            target = wb[issue.sheet][issue.cell]
+            target = _visible_cell(wb[issue.sheet], issue.cell)
             target.fill = ERROR_FILL if issue.severity == "error" else WARNING_FILL
             note = note_text(issue)
             if target.comment is not None:
@@ -116,6 +118,17 @@ def annotate(
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     wb.active = 0
+
+
+def _visible_cell(ws: Worksheet, ref: str) -> Cell:
+    """The cell at `ref`, or the top-left cell of the merged range that hides it: a hidden
+    cell can hold neither a comment nor a fill (openpyxl refuses, and the copy was lost)."""
+    cell = ws[ref]
+    if isinstance(cell, MergedCell):
+        for merged in ws.merged_cells.ranges:
+            if ref in merged:
+                return ws.cell(merged.min_row, merged.min_col)
+    return cell
 
 
 def _neutralise_formulas(wb: Workbook, source: Path) -> int:

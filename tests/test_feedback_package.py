@@ -441,6 +441,22 @@ def test_a_problem_under_a_merged_range_is_left_to_openpyxl(filled: bytes) -> No
         )
 
 
+def test_a_problem_under_a_merged_range_marks_the_merge(filled: bytes, tmp_path: Path) -> None:
+    """The copy is still written (it used to be lost): the visible top-left cell is marked."""
+    with zipfile.ZipFile(io.BytesIO(filled)) as zf:
+        sheet2 = zf.read("xl/worksheets/sheet2.xml").decode()
+    merged = re.search(r'<mergeCell ref="(A)(\d+):([A-Z]+)\d+"', sheet2)
+    assert merged is not None and merged.group(3) != "A"
+    top_left, hidden = f"A{merged.group(2)}", f"B{merged.group(2)}"
+    issues = [_issue("invalid-number", "error", GENERAL, hidden, "Số.", "x")]
+    source = tmp_path / "don-vi.xlsx"
+    source.write_bytes(filled)
+    out = feedback.write_feedback(source, issues, tmp_path / "out.xlsx", "don-vi.xlsx")
+    cell = openpyxl.load_workbook(out)[GENERAL][top_left]
+    assert cell.comment is not None and cell.comment.text == "Lỗi: Số."
+    assert cell.fill.fgColor.rgb.endswith(feedback.ERROR_RGB)
+
+
 def test_an_odd_cell_reference_goes_through_openpyxl(filled: bytes, tmp_path: Path) -> None:
     issues = [_issue("invalid-number", "error", GENERAL, "d23", "Số.", "x")]
     source = tmp_path / "don-vi.xlsx"
