@@ -44,13 +44,11 @@ from xlsxwriter.worksheet import (
     Worksheet,
 )
 
-from pipeline.charts import ChartSpec, chart_specs, city_values, write_chart_pngs
+from pipeline.charts import ChartSpec, chart_specs, city_values
 from pipeline.evaluate import FAIL, PASS, UNKNOWN
-from pipeline.export import list_frame, write_bytes
+from pipeline.export import list_frame
 from pipeline.history import Previous, compare_aggregates
 from pipeline.issues import CATALOGUE
-from pipeline.manifest import write_manifest
-from pipeline.narrative import write_narrative
 from pipeline.ooxml import text_safe_workbook
 from pipeline.run import RunResult
 from pipeline.schema import Field, ReportSchema
@@ -2415,18 +2413,4 @@ def workbook_path(out_dir: Path, year: int) -> Path:
     return out_dir / WORKBOOK_NAME.format(year=year)
 
 
-def write_report_outputs(result: RunResult, input_dir: Path, out_dir: Path) -> Path:
-    """Write the workbook, the chart PNGs, the draft report (.docx) and, last, the manifest.
-
-    Returns the workbook's path.
-    """
-    book = workbook_path(out_dir, result.year)
-    write_bytes(book, build_workbook(result))
-    log.info("report workbook %s", book)
-    charts = write_chart_pngs(result, out_dir / "charts")
-    write_narrative(result, out_dir, charts)
-    write_manifest(result, input_dir, out_dir)
-    return book
-
-
-__all__ = ["WORKBOOK_NAME", "build_workbook", "workbook_path", "write_report_outputs"]
+__all__ = ["WORKBOOK_NAME", "build_workbook", "workbook_path"]

@@ -28,10 +28,9 @@ import pytest
 from docx.shared import Mm
 
 from pipeline import narrative as nv
-from pipeline import report as rp
 from pipeline.collect import read_all
-from pipeline.export import write_tables
 from pipeline.registry import Registry
+from pipeline.render import write_outputs
 from pipeline.run import RunResult, consolidate
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
@@ -55,8 +54,7 @@ def result(schemas: Schemas, registry: Registry, settings: Settings) -> RunResul
 @pytest.fixture(scope="module")
 def out_dir(result: RunResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("output") / str(YEAR)
-    write_tables(result, out)
-    rp.write_report_outputs(result, SAMPLES, out)
+    write_outputs(result, SAMPLES, out, workers=1)
     return out
 
 

@@ -36,6 +36,7 @@ from pipeline import report as rp
 from pipeline.charts import chart_specs, city_values, render_png
 from pipeline.manifest import MANIFEST_NAME
 from pipeline.registry import Registry
+from pipeline.render import write_outputs
 from pipeline.run import RunResult
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
@@ -59,6 +60,13 @@ CELL_RE = re.compile(r'<c r="([A-Z]+)(\d+)"([^>]*?)(?:/>|>(.*?)</c>)', re.S)
 # --------------------------------------------------------------------------- fixtures
 
 
+def write_all(result: RunResult, out: Path) -> Path:
+    """Every output, as ``consolidate`` writes them, with an (empty) input folder beside."""
+    inputs = out.parent / INPUT_DIR.name
+    inputs.mkdir(exist_ok=True)
+    return write_outputs(result, inputs, out, workers=1)
+
+
 @pytest.fixture(scope="module")
 def result(schemas: Schemas, registry: Registry, settings: Settings) -> RunResult:
     return build_result(schemas, registry, settings)
@@ -67,7 +75,7 @@ def result(schemas: Schemas, registry: Registry, settings: Settings) -> RunResul
 @pytest.fixture(scope="module")
 def out_dir(result: RunResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    rp.write_report_outputs(result, INPUT_DIR, out)
+    write_all(result, out)
     return out
 
 
@@ -466,7 +474,7 @@ def test_no_formula_from_submitted_text(book: Path) -> None:
 
 
 def test_rerun_is_byte_identical(result: RunResult, out_dir: Path, tmp_path: Path) -> None:
-    rp.write_report_outputs(result, INPUT_DIR, tmp_path)
+    write_all(result, tmp_path)
     first = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file())
     second = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert first == second
@@ -519,7 +527,7 @@ def test_empty_run_still_renders(
     from pipeline.run import consolidate
 
     empty = consolidate([], YEAR, schemas, registry, settings)
-    path = rp.write_report_outputs(empty, INPUT_DIR, tmp_path)
+    path = write_all(empty, tmp_path)
     wb = openpyxl.load_workbook(path)
     assert wb["Biểu 03"].cell(rp.HEADER_ROW + 2, 1).value == "Không có dữ liệu."
 
