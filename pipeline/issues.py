@@ -65,6 +65,12 @@ CATALOGUE: dict[str, IssueKind] = {
     "structure-missing-name": IssueKind("error", "Thiếu ô đặt tên của biểu mẫu"),
     "structure-missing-table": IssueKind("error", "Thiếu bảng của biểu mẫu"),
     "structure-bad-table": IssueKind("error", "Bảng bị sửa cột"),
+    "file-archive": IssueKind("error", "Tệp nén (.zip, .rar, .7z), chưa giải nén"),
+    "strict-open-xml": IssueKind("info", "Tệp lưu dạng “Strict Open XML” đã được đọc"),
+    "row-outside-table": IssueKind("warning", "Dòng nhập dưới bảng, ngoài vùng bảng, vẫn được đọc"),
+    "cells-outside-table": IssueKind(
+        "warning", "Số liệu nhập dưới bảng có dòng cố định, không được tính"
+    ),
     # Values.
     "required-missing": IssueKind("error", "Bỏ trống ô bắt buộc"),
     "invalid-number": IssueKind("error", "Không phải số"),
@@ -77,6 +83,7 @@ CATALOGUE: dict[str, IssueKind] = {
     "invalid-choice": IssueKind("error", "Không có trong danh sách chọn"),
     "invalid-date": IssueKind("error", "Ngày không hợp lệ"),
     "invalid-email": IssueKind("warning", "Địa chỉ thư điện tử không hợp lệ"),
+    "date-from-serial": IssueKind("warning", "Số nhập vào ô ngày được hiểu là số ngày của Excel"),
     "formula-no-cache": IssueKind("error", "Công thức chưa có giá trị"),
     "formula-error": IssueKind("error", "Công thức báo lỗi"),
     "invalid-value": IssueKind("error", "Giá trị không hợp lệ"),

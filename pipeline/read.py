@@ -57,10 +57,11 @@ import tempfile
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 from xml.etree import ElementTree as ET
 
 import python_calamine as pc
@@ -501,14 +502,32 @@ class _SheetShape:
     """Cells holding a formula but no cached value."""
 
 
+class _Marks(NamedTuple):
+    """What the XML of a sheet says about its cells that calamine's values do not."""
+
+    uncached: frozenset[str]
+    """Cells holding a formula but no cached value."""
+    errors: Mapping[str, str]
+    """Cells whose value is an Excel error (``t="e"``) → the literal, "#DIV/0!": calamine
+    reads them as blank."""
+    reach: int
+    """No cell lies below this row (1-based): where a table ends above it, something may
+    have been typed under the table."""
+
+
+_NO_ERRORS: Mapping[str, str] = MappingProxyType({})
+_NO_MARKS = _Marks(frozenset(), _NO_ERRORS, 0)
+
+
 @dataclass(frozen=True)
 class _Package:
     contract: _Contract
-    sheets: dict[str, frozenset[str]]
-    """The sheets calamine may load, all checked against the cell cap: name → the cells
-    holding a formula but no cached value."""
+    sheets: dict[str, _Marks]
+    """The sheets calamine may load, all checked against the cell cap, with their marks."""
     tables: dict[str, str]
     """Table name → its sheet, for the tables the schema reads, all checked."""
+    table_rows: dict[str, tuple[int, int]]
+    """Table name → its header row and last row (1-based), as its ``ref`` declares them."""
     verified: bytes
     """The package calamine opens, rebuilt from the parts checked here (:meth:`_Parts.repack`)."""
 
@@ -805,8 +824,8 @@ _ATTRIBUTE = re.compile(rb"""([^\s=]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ADDRESS = re.compile(rb"([A-Za-z]*)([0-9]*)")
 
 
-def _measure_sheet(sheet: str, data: bytes) -> frozenset[str]:
-    """Check a sheet against the cell cap; return its formula cells without a cached value.
+def _measure_sheet(sheet: str, data: bytes) -> _Marks:
+    """Check a sheet against the cell cap; return its marks (:class:`_Marks`).
 
     Most sheets are settled by two searches. When neither finds anything, every element
     calamine reads as a cell (local name ``c``: no prefix, and a start tag ``<c`` followed
@@ -814,9 +833,15 @@ def _measure_sheet(sheet: str, data: bytes) -> frozenset[str]:
     and calamine places a cell by that first ``r``: every cell lies in A1:Z9999 (26 x 9,999
     cells, far under the cap). Nor is there a formula, so no cell lacks a cached value.
     :func:`_sheet_shape` would reach the same verdict; it is needed for the other sheets.
+    The last such cell, the sheet written in order as every program writes it, gives the
+    sheet's reach.
+
+    Error cells are looked for only in a sheet where an attribute value ``"e"`` occurs: in
+    a sheet written by Excel, LibreOffice or openpyxl, only ``t="e"`` has it.
     """
+    errors = _error_cells(data) if b'"e"' in data or b"'e'" in data else _NO_ERRORS
     if _CELL_PREFIXED.search(data) is None and _PLAIN_BREAK.search(data) is None:
-        return frozenset()
+        return _Marks(frozenset(), errors, _last_cell_row(data))
     shape = _sheet_shape(data)
     if shape.rows * shape.cols > MAX_CELLS_PER_SHEET:
         raise _too_large(
@@ -824,7 +849,50 @@ def _measure_sheet(sheet: str, data: bytes) -> frozenset[str]:
             f"(vùng {_thousands(shape.rows * shape.cols)} ô), vượt giới hạn "
             f"{_thousands(MAX_CELLS_PER_SHEET)} ô một trang."
         )
-    return shape.uncached
+    return _Marks(shape.uncached, errors, shape.rows)
+
+
+_QUICK_ROW = re.compile(rb"[A-Z]([0-9]{1,4})\"")
+
+
+def _last_cell_row(data: bytes) -> int:
+    """The row of the last cell of a plainly written sheet (every cell ``<c r="A1"``)."""
+    at = data.rfind(b'<c r="')
+    if at < 0:
+        return 0
+    m = _QUICK_ROW.match(data, at + 6)
+    return int(m.group(1)) if m else MAX_CELLS_PER_SHEET
+
+
+_CELL_ELEMENT = re.compile(
+    rb"<(" + _PREFIX + rb")c\s(" + _ATTRS + rb")(?<!/)>(.*?)</\1c\s*>", re.S
+)
+_VALUE_ELEMENT = re.compile(rb"<" + _PREFIX + rb"v\s*>([^<]*)<")
+
+
+def _error_cells(data: bytes) -> Mapping[str, str]:
+    """Cells typed ``t="e"`` (a formula's error result, or an error typed as a constant)
+    → the error literal they show, "#DIV/0!", by the address calamine places them at."""
+    found: dict[str, str] = {}
+    for m in _CELL_ELEMENT.finditer(data):
+        kind = ref = None
+        for attr in _ATTRIBUTE.finditer(m.group(2)):
+            name = attr.group(1)
+            value = attr.group(2) if attr.group(2) is not None else attr.group(3)
+            if name == b"t" and kind is None:
+                kind = value
+            elif name == b"r" and ref is None:
+                ref = value
+        if kind != b"e" or ref is None:
+            continue
+        where = _address(ref)
+        shown = _VALUE_ELEMENT.search(m.group(3))
+        if where is None or where[1] == 0 or shown is None:
+            continue
+        literal = shown.group(1).decode("utf-8", "replace").strip()
+        if literal:
+            found[f"{col_letter(where[1] - 1)}{where[0]}"] = literal
+    return found
 
 
 def _sheet_shape(data: bytes) -> _SheetShape:
@@ -894,6 +962,15 @@ def _tolerant_shape(data: bytes) -> tuple[int, int]:
     return max_row, max_col
 
 
+def _row_span(ref: str) -> tuple[int, int]:
+    """The first and last row (1-based) of an area that :func:`_area` accepted."""
+    m = _AREA.match(ref.strip())
+    assert m is not None
+    r1 = int(m.group(2))
+    r2 = int(m.group(4)) if m.group(4) else r1
+    return min(r1, r2), max(r1, r2)
+
+
 def _area(ref: str) -> tuple[int, int]:
     m = _AREA.match(ref.strip())
     if m is None:
@@ -914,6 +991,7 @@ def _inspect(zf: zipfile.ZipFile, data: bytes, schema: ReportSchema) -> _Package
             parts.check(info)
     wanted_tables = {lst.code for lst in schema.lists}
     tables: dict[str, str] = {}
+    table_rows: dict[str, tuple[int, int]] = {}
     for sheet, part in contract.sheet_parts.items():
         directory, file = posixpath.split(part)
         for _, rel_type, target in _rels(parts, f"{directory}/_rels/{file}.rels"):
@@ -931,26 +1009,28 @@ def _inspect(zf: zipfile.ZipFile, data: bytes, schema: ReportSchema) -> _Package
             hits = table_names & wanted_tables
             if not hits:
                 continue
-            rows, cols = _area(attrs.get(b"ref", b"").decode())
+            ref = attrs.get(b"ref", b"").decode()
+            rows, cols = _area(ref)
             if rows * cols > MAX_CELLS_PER_SHEET:
                 raise _too_large(
                     f"Bảng “{hits.pop()}” trên trang “{sheet}” khai báo vùng "
-                    f"{attrs.get(b'ref', b'').decode()} ({_thousands(rows * cols)} ô), vượt "
+                    f"{ref} ({_thousands(rows * cols)} ô), vượt "
                     f"giới hạn {_thousands(MAX_CELLS_PER_SHEET)} ô."
                 )
             for t in hits:
                 tables[t] = sheet
+                table_rows[t] = _row_span(ref)
     needed = {META_SHEET, *tables.values()}
     needed |= {sheet for sheet, _ in contract.names.values() if sheet in contract.sheet_parts}
     # A list whose table was lost is looked for on its own sheet, so that sheet is checked too.
     needed |= {schema.sheet_name(lst.sheet) for lst in schema.lists if lst.code not in tables}
-    sheets: dict[str, frozenset[str]] = {}
+    sheets: dict[str, _Marks] = {}
     for sheet in sorted(needed & set(contract.sheet_parts)):
         sheet_info = members.get(contract.sheet_parts[sheet])
         if sheet_info is None:
             raise _Rejected("file-unreadable", _BROKEN)
         sheets[sheet] = _measure_sheet(sheet, parts.read(sheet_info, shared=False))
-    return _Package(contract, sheets, tables, parts.repack())
+    return _Package(contract, sheets, tables, table_rows, parts.repack())
 
 
 def _open_package(zf: zipfile.ZipFile) -> str:
@@ -1109,11 +1189,10 @@ def _read_values(package: _Package, sub: RawSubmission, schema: ReportSchema) ->
         if sheet not in sheet_names:
             continue
         rows = sheet_rows(sheet)
+        marks = package.sheets[sheet]
+        error = marks.errors.get(cell) if marks.errors else None
         sub.scalars[f.code] = Located(
-            _value(rows, cell),
-            sheet,
-            cell,
-            formula_no_cache=cell in package.sheets[sheet],
+            error or _value(rows, cell), sheet, cell, cell in marks.uncached, error
         )
     tables = set(wb.table_names or []) & set(package.tables)
     for lst in schema.lists:
@@ -1136,16 +1215,120 @@ def _read_values(package: _Package, sub: RawSubmission, schema: ReportSchema) ->
                 )
             )
         first_row, first_col = table.start or (0, 0)
-        uncached = package.sheets.get(table.sheet, frozenset())
-        sub.lists[lst.code] = _list_rows(
-            lst, table.to_python(), columns, first_row, first_col, table.sheet, uncached
+        marks = package.sheets.get(table.sheet, _NO_MARKS)
+        entries = _list_rows(
+            lst, table.to_python(), columns, first_row, first_col, table.sheet, marks
         )
+        header, last = package.table_rows[lst.code]
+        if marks.reach > last:
+            below = _rows_below(package, lst, sheet_rows(table.sheet), columns, first_col, marks)
+            entries += _outside_table(sub, lst, below, header + 1, last, table.sheet)
+        sub.lists[lst.code] = entries
     return sub
+
+
+def _rows_below(
+    package: _Package,
+    lst: ListSpec,
+    rows: list[list[Any]],
+    columns: list[str],
+    first_col: int,
+    marks: _Marks,
+) -> list[dict[str, Located]]:
+    """What was typed under a list's table, within the table's columns (see the module
+    docstring): down to the sheet's last row, or, when another list's table follows on the
+    same sheet, down to the first blank row (the template leaves one above the next list's
+    title)."""
+    sheet = package.tables[lst.code]
+    last = package.table_rows[lst.code][1]
+    following = [
+        package.table_rows[code][0]
+        for code, other in package.tables.items()
+        if other == sheet and code != lst.code and package.table_rows[code][0] > last
+    ]
+    width = len(columns)
+    band = [row[first_col : first_col + width] for row in rows[last:]]
+    entries = _list_rows(lst, band, columns, last, first_col, sheet, marks, whole_rows=True)
+    if following:
+        # Contiguous rows only: the first blank row ends what belongs to this table.
+        kept = []
+        expected = last + 1
+        for entry in entries:
+            row = _row_of(entry)
+            if row != expected:
+                break
+            kept.append(entry)
+            expected += 1
+        entries = kept
+    return entries
+
+
+def _row_of(entry: dict[str, Located]) -> int:
+    return _position(next(iter(entry.values())).cell)[0] + 1
+
+
+def _outside_table(
+    sub: RawSubmission,
+    lst: ListSpec,
+    entries: list[dict[str, Located]],
+    first: int,
+    last: int,
+    sheet: str,
+) -> list[dict[str, Located]]:
+    """Rows typed under a table: read as rows of the list with a warning each, or, under the
+    fixed rows of the people matrix, reported as not counted. Returns the rows to read."""
+    read: list[dict[str, Located]] = []
+    for entry in entries:
+        row = _row_of(entry)
+        typed = [loc for loc in entry.values() if loc.value is not None or loc.formula_no_cache]
+        at = typed[0] if typed else next(iter(entry.values()))
+        span = f"{next(iter(entry.values())).cell}:{list(entry.values())[-1].cell}"
+        if lst.fixed_field:
+            group = lst.field(lst.fixed_field).label.lower()
+            code = "cells-outside-table"
+            message = (
+                f"Dòng {row} ({span}) nằm dưới bảng “{lst.title}”, ngoài các dòng cố định "
+                f"của bảng (dòng {first}–{last}): số liệu ở dòng này không được tính. Nếu là "
+                f"số liệu của một {group}, nhập vào đúng dòng của {group} đó trong bảng; "
+                "nếu là dòng cộng thì xóa đi (Sở tự cộng)."
+            )
+        else:
+            read.append(entry)
+            code = "row-outside-table"
+            message = (
+                f"Dòng {row} nằm dưới bảng “{lst.title}” (bảng kết thúc ở dòng {last}), "
+                "ngoài vùng bảng, nhưng vẫn được đọc như một dòng của bảng. Kiểm tra lại "
+                "dòng này; lần sau nhập trong bảng, hoặc kéo dãn bảng cho bao cả dòng này."
+            )
+        sub.issues.append(
+            make_issue(
+                code,
+                message,
+                file=sub.file.path,
+                unit_code=sub.unit_code,
+                sheet=sheet,
+                cell=at.cell,
+                value=_shown(at),
+            )
+        )
+    return read
+
+
+def _shown(loc: Located) -> str:
+    """A raw value for the issue's value column (a short form: the message says the rest)."""
+    value = loc.value
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime | dt.date):
+        return value.strftime("%d/%m/%Y")
+    return str(value)
 
 
 def _find_header_row(
     wb: pc.CalamineWorkbook, package: _Package, sheet: str, lst: ListSpec
-) -> tuple[list[list[Any]], list[str], int, int, str, frozenset[str]] | None:
+) -> tuple[list[list[Any]], list[str], int, int, str, _Marks] | None:
     """Locate a list whose Excel table was lost (.xls has no tables; copy-paste drops them).
 
     The template's header row holds the field codes, so the row that contains all of them
@@ -1172,26 +1355,35 @@ def _list_rows(
     first_row: int,
     first_col: int,
     sheet: str,
-    uncached: frozenset[str],
+    marks: _Marks,
+    *,
+    whole_rows: bool = False,
 ) -> list[dict[str, Located]]:
-    """Rows of a list as located values; blank rows are dropped."""
+    """Rows of a list as located values; blank rows are dropped.
+
+    A row of the people matrix whose only value is its pre-filled group is blank too, unless
+    `whole_rows` (rows under the table, where a typed group label is something typed).
+    """
     wanted = {f.code for f in lst.fields}
     # The template's tables are pre-sized with a few hundred empty rows: work out the wanted
     # columns and their letters once per table, and skip an empty row before building it.
     picked = [
         (c, code, col_letter(first_col + c)) for c, code in enumerate(columns) if code in wanted
     ]
+    uncached, errors = marks.uncached, marks.errors
+    # Cells calamine reads as "" yet hold something: no row can be skipped on its values.
+    marked = bool(uncached or errors)
     out_rows = []
     # Wholly empty rows dropped first, in one comprehension: nearly every row of a table is.
     candidates = (
         range(len(values_rows))
-        if uncached
+        if marked
         else [r for r, values in enumerate(values_rows) if values.count("") != len(values)]
     )
     for r in candidates:
         values = values_rows[r]
         width = len(values)
-        if not uncached and (
+        if not marked and (
             values.count("") == width or all(c >= width or values[c] == "" for c, _, _ in picked)
         ):
             continue
@@ -1202,13 +1394,22 @@ def _list_rows(
             v = values[c] if c < width else ""
             cell = f"{letters}{row_number}"
             nocache = cell in uncached
+            error = errors.get(cell) if errors else None
+            if error:
+                v = error
             if v != "" or nocache:
                 blank = False
-            entry[code] = Located(None if v == "" else v, sheet, cell, nocache)
+            entry[code] = Located(None if v == "" else v, sheet, cell, nocache, error)
         # The people matrix always has its group filled in: a row is blank when every
         # other column is.
-        if lst.fixed_field and all(
-            loc.value is None for k, loc in entry.items() if k != lst.fixed_field
+        if (
+            lst.fixed_field
+            and not whole_rows
+            and all(
+                loc.value is None and not loc.formula_no_cache
+                for k, loc in entry.items()
+                if k != lst.fixed_field
+            )
         ):
             blank = True
         if not blank:
