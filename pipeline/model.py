@@ -32,7 +32,9 @@ class Located(NamedTuple):
     `value` is what the spreadsheet holds: str, int, float, bool, datetime/date or None.
     `formula_no_cache` marks a formula cell whose cached value is missing (a file written
     by a program and never opened in Excel), which must be reported, not read as blank.
-    `error` holds an Excel error literal such as "#REF!" when the cell shows one.
+    `error` holds an Excel error literal such as "#DIV/0!" when the cell shows one (saved
+    ``t="e"``: a formula's error result, or an error typed as a constant); `value` then holds
+    the same literal, as the cell shows it, so that the cell is never taken for blank.
 
     A named tuple rather than a dataclass: a 10,000-file run holds about a million of them,
     and every one crosses from a reading worker to the main process; tuples pickle in half

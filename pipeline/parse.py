@@ -21,6 +21,16 @@ Decisions on ambiguous input (the department's user guide repeats them):
   characters removed, NBSP/narrow NBSP/figure space treated as spaces, runs of spaces
   collapsed and the ends stripped. Line breaks are kept only in long text fields
   (``Field.long``), where runs of blank lines shrink to one.
+* **As typed on other keyboards** (number, date, yes/no and choice fields): full-width
+  digits and marks, as an East Asian input method types them ("１２", "１.２３４",
+  "８５％", "０５/１２/２０２６", "－５"), read as their ASCII forms: a translation of those
+  characters only, never NFKC, so no letter of a Vietnamese text changes. Certain, so
+  no warning. Text fields keep what was typed.
+* **Text prefix**: a leading apostrophe ("'12", also ‘ or ’), which Excel and LibreOffice
+  keep in the string when the cell is formatted as text, is dropped in number, date,
+  yes/no and choice fields. In text fields a leading "'" is dropped only when no other "'"
+  follows ("'0912345678" → "0912345678"; "'Xanh' trường học" keeps its quotes). A lone
+  apostrophe is blank.
 * **Numbers**: the Vietnamese convention is "." for thousands and "," for decimals.
 
   - "1.234" and "1.234.567" are thousands (1234, 1234567); a dot followed by anything but
@@ -30,7 +40,11 @@ Decisions on ambiguous input (the department's user guide repeats them):
   - Both separators present: the last one is the decimal mark, the other must group
     thousands correctly ("1,234.5" → 1234.5; "1.2,3" is invalid).
   - Several commas are English thousands ("1,234,567" → 1234567).
-  - Spaces between groups of three digits are thousands separators ("1 234 567").
+  - Spaces between groups of three digits are thousands separators ("1 234 567"), any
+    Unicode space: NBSP, narrow NBSP, thin space, figure space as well.
+  - Apostrophes between groups of three digits are thousands separators too, as a Swiss
+    locale shows numbers ("1'234'567", "1’234"); a "." or "," after them is the decimal
+    mark ("1'234,5" → 1234.5).
   - **A single comma followed by exactly three digits** ("1,234") is ambiguous. In integer
     and money fields it is read as thousands (1234); in decimal and percent fields as a
     decimal (1.234). Either way an ``ambiguous-number`` warning tells the unit which
@@ -70,16 +84,21 @@ Decisions on ambiguous input (the department's user guide repeats them):
   "dd/mm/yyyy", "d/m/yyyy", "dd-mm-yyyy", "dd.mm.yyyy", "yyyy-mm-dd" (an optional time is
   ignored) and "ngày 5 tháng 12 năm 2026". A two-digit year is 20yy ("5/12/26" →
   05/12/2026) because the reports cover 2023–2030. Impossible dates (31/02/2026) and years
-  outside 1900–2100 are ``invalid-date``.
+  outside 1900–2100 are ``invalid-date``. A five-digit number typed as text ("46000",
+  "46000,5": a date pasted as text, a date cell formatted as a number) between 36526 and
+  73415 (01/01/2000–31/12/2100) is read as an Excel serial (46000 → 09/12/2025) with a
+  ``date-from-serial`` warning, since it is a guess; any other number is ``invalid-date``.
 * **Text**: numbers typed into text cells keep their digits (912345678.0 → "912345678",
   not "912345678.0"); dates become "dd/mm/yyyy" (with " HH:MM" when a time is present);
   booleans become "TRUE"/"FALSE". With ``pattern: email``, text that is not a plausible
   address (several addresses separated by ";" or "," are fine) keeps its value and gets an
   ``invalid-email`` warning.
 * **Formulas**: a formula with no cached value (``Located.formula_no_cache``) is
-  ``formula-no-cache``; an error shown by the cell (``Located.error``) or text that is
+  ``formula-no-cache``; an error shown by the cell (``Located.error``: a cell saved
+  ``t="e"``, as Excel and LibreOffice save a formula's error result) or text that is
   exactly an Excel error literal (#REF!, #VALUE!, #DIV/0!, #N/A, #NAME?, #NUM!, #NULL!, …)
-  is ``formula-error``.
+  is ``formula-error``, whose message says what that error means (#DIV/0!: the formula
+  divides by 0) and to replace the formula by the figure. The value is not counted.
 
 Parsing is the hot path (hundreds of thousands of cells per run), so regular expressions
 are compiled once, int/float cells skip text handling, and choice look-up tables and
@@ -217,9 +236,38 @@ EXCEL_ERRORS = frozenset(
 _DASHES = "-‐‑‒–—―−"
 
 
-def _prepare(text: str, keep_newlines: bool = False) -> str | Parsed:
-    """Normalise; return the text, or the Parsed outcome for blank, dash or error literals."""
+# Full-width forms of digits and of the marks around them, as an East Asian input method
+# (or a Vietnamese keyboard in full-width mode) types them: only these, never a letter, so
+# Vietnamese text is untouched (NFKC would also fold letters, ligatures, superscripts).
+_FULL_WIDTH = str.maketrans(
+    {
+        **{chr(0xFF10 + d): str(d) for d in range(10)},
+        "\uff0c": ",",  # ，
+        "\uff0e": ".",  # ．
+        "\uff05": "%",  # ％
+        "\uff0b": "+",  # ＋
+        "\uff0d": "-",  # －
+        "\uff0f": "/",  # ／
+        "\uff1a": ":",  # ：
+    }
+)
+_TEXT_PREFIX = "'\u2018\u2019"
+"""Excel's text prefix, the apostrophe, as it is kept in a cell formatted as text (and the
+curly forms an autocorrecting editor turns it into)."""
+
+
+def _prepare(text: str, keep_newlines: bool = False, typed: bool = False) -> str | Parsed:
+    """Normalise; return the text, or the Parsed outcome for blank, dash or error literals.
+
+    `typed`: the value of a number, date, yes/no or choice field, where full-width digits
+    and separators read as their ASCII forms and a leading text-prefix apostrophe is dropped.
+    """
     t = normalize_text(text, keep_newlines=keep_newlines)
+    if typed and t:
+        if not t.isascii():
+            t = t.translate(_FULL_WIDTH)
+        if t[0] in _TEXT_PREFIX:
+            t = t[1:].lstrip()
     if not t:
         return BLANK
     first = t[0]
@@ -346,9 +394,29 @@ def _not_whole(raw: str, value: float) -> Parsed:
     return Parsed(None, (Problem("not-whole-number", message),))
 
 
+# What each error shown by a cell means, in the words a unit can act on.
+_ERROR_MEANING: dict[str, str] = {
+    "#DIV/0!": "công thức chia cho 0 (hoặc cho một ô trống)",
+    "#N/A": "công thức không tìm thấy giá trị cần tra (thường do VLOOKUP, MATCH không có kết quả)",
+    "#VALUE!": "công thức dùng sai loại dữ liệu (ví dụ cộng một ô chứa chữ)",
+    "#REF!": "công thức tham chiếu tới ô, trang đã bị xóa",
+    "#NAME?": "công thức có tên hàm hoặc tên vùng không tồn tại (thường do gõ sai tên hàm)",
+    "#NUM!": "công thức cho kết quả không phải số hợp lệ (quá lớn, hoặc phép tính không làm được)",
+    "#NULL!": "công thức lấy phần giao của hai vùng không giao nhau (thường do thiếu dấu phẩy "
+    "hoặc dấu hai chấm giữa hai ô)",
+    "#SPILL!": "kết quả của công thức tràn sang các ô đã có dữ liệu",
+    "#CALC!": "công thức không tính được (ví dụ lọc ra một danh sách rỗng)",
+}
+
+
+@lru_cache(maxsize=64)
 def _formula_error(literal: str) -> Parsed:
+    shown = literal.strip().upper()
+    meaning = _ERROR_MEANING.get(shown, "công thức trong ô bị lỗi")
     message = (
-        f"Ô này báo lỗi công thức {_quote(literal)}. Sửa công thức hoặc nhập trực tiếp giá trị."
+        f"Ô này báo lỗi {_quote(shown)}: {meaning}, nên không có số liệu và không được tính "
+        "vào tổng hợp. Thay công thức bằng số liệu (nhập trực tiếp con số), hoặc sửa công "
+        "thức cho ra kết quả."
     )
     return Parsed(None, (Problem("formula-error", message),))
 
@@ -400,6 +468,8 @@ _SPACE_GROUPED_RE = re.compile(r"([1-9][0-9]{0,2}(?: [0-9]{3})+)(?:[.,]([0-9]+))
 # Groups of three after a 1–3 digit head that does not start with 0 ("0.500" is a decimal).
 _GROUPED_DOT_RE = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+")
 _GROUPED_COMMA_RE = re.compile(r"[1-9][0-9]{0,2}(?:,[0-9]{3})+")
+# Apostrophe-grouped thousands, as Excel shows numbers in a Swiss locale: "1'234'567,5".
+_APOSTROPHE_GROUPED_RE = re.compile(r"([1-9][0-9]{0,2}(?:['’][0-9]{3})+)(?:[.,]([0-9]+))?")
 _SCIENTIFIC_RE = re.compile(r"([0-9]+)(?:[.,]([0-9]+))?[eE]([+-]?[0-9]{1,3})")
 _PERCENT_SUFFIX_RE = re.compile(r"\s*(?:%|phan tram)$")
 _CURRENCY_SUFFIX_RE = re.compile(r"\s*(?:vnd|dong|d|₫)\.?$")
@@ -433,6 +503,11 @@ def _read_unsigned(text: str) -> _Digits | None:
     """Read "1.234,5"-style digits; None when the separators make no sense."""
     if text.isdigit() and text.isascii():
         return _Digits(text)
+    if "'" in text or "’" in text:
+        m = _APOSTROPHE_GROUPED_RE.fullmatch(text)
+        if m is None:
+            return None
+        return _Digits(m.group(1).replace("'", "").replace("’", ""), m.group(2) or "")
     if " " in text:
         m = _SPACE_GROUPED_RE.fullmatch(text)
         if m is None:
@@ -499,7 +574,7 @@ def parse_number(text: str, kind: FieldType = "decimal", unit: str = "") -> Pars
     float in percentage points; anything else (decimal) → float. `unit` is the field's unit
     ("người"), accepted after the number.
     """
-    prepared = _prepare(text)
+    prepared = _prepare(text, typed=True)
     if isinstance(prepared, Parsed):
         return prepared
     t = prepared
@@ -738,7 +813,7 @@ def parse_yes_no(text: str) -> Parsed:
     exact = _YES_NO_EXACT.get(text)
     if exact is not None:
         return Parsed(exact)
-    prepared = _prepare(text)
+    prepared = _prepare(text, typed=True)
     if isinstance(prepared, Parsed):
         return prepared
     key = fold(prepared).rstrip(".!")
@@ -843,7 +918,7 @@ def parse_choice(text: str, choices: Sequence[Choice]) -> Parsed:
     code = table.exact.get(text)
     if code is not None:
         return Parsed(code)
-    prepared = _prepare(text)
+    prepared = _prepare(text, typed=True)
     if isinstance(prepared, Parsed):
         return prepared
     found = table.loose.get(_choice_key(prepared))
@@ -917,7 +992,7 @@ def _make_date(raw: str, year: int, month: int, day: int) -> Parsed:
 
 def parse_date(text: str) -> Parsed:
     """A date typed as text, day before month; see the module docstring."""
-    prepared = _prepare(text)
+    prepared = _prepare(text, typed=True)
     if isinstance(prepared, Parsed):
         return prepared
     t = prepared
@@ -935,7 +1010,31 @@ def parse_date(text: str) -> Parsed:
             return _make_date(t, int(m.group(3)), int(m.group(2)), int(m.group(1)))
     if t.isdigit() and len(t) == 4:
         return _invalid_date(t, "year")
+    if _SERIAL_TEXT_RE.fullmatch(t) is not None:
+        return _date_from_serial_text(t)
     return _invalid_date(t)
+
+
+_SERIAL_TEXT_RE = re.compile(r"[0-9]{5}(?:[.,][0-9]+)?")
+_SERIAL_TEXT_MIN, _SERIAL_TEXT_MAX = 36526, 73415
+"""01/01/2000 and 31/12/2100: a five-digit number typed into a date cell in this range is
+read as the day Excel counts (the way a date pasted as text, or a cell formatted as number,
+shows it)."""
+
+
+def _date_from_serial_text(t: str) -> Parsed:
+    serial = float(t.replace(",", "."))
+    if not _SERIAL_TEXT_MIN <= serial <= _SERIAL_TEXT_MAX:
+        return _invalid_date(t)
+    day = excel_serial_to_date(serial)
+    assert day is not None  # inside Excel's range and far past serial 60
+    shown = day.strftime("%d/%m/%Y")
+    message = (
+        f"Ô ngày có {_quote(t)}, là một số chứ không phải ngày; đã hiểu là số ngày theo cách "
+        f"Excel lưu ngày, tức {shown}. Kiểm tra lại: nếu không đúng, nhập ngày dạng "
+        "ngày/tháng/năm, ví dụ 05/12/2026."
+    )
+    return Parsed(day, (Problem("date-from-serial", message),))
 
 
 def _date_from_serial(value: float) -> Parsed:
@@ -995,6 +1094,12 @@ def parse_text(text: str, *, long: bool = False, pattern: str | None = None) -> 
     prepared = _prepare(text, keep_newlines=long)
     if isinstance(prepared, Parsed):
         return prepared
+    if prepared[0] == "'" and "'" not in prepared[1:]:
+        # Excel's text prefix kept in the string ("'0912345678" in a cell formatted as
+        # text); a quotation has a closing mark and keeps its opening one.
+        prepared = prepared[1:].lstrip()
+        if not prepared:
+            return BLANK
     if pattern == "email" and not is_plausible_email(prepared):
         message = (
             f"{_quote(prepared)} không phải địa chỉ thư điện tử hợp lệ. Nhập dạng ten@donvi.edu.vn."
