@@ -33,6 +33,37 @@ Files come by e-mail from hundreds of senders, so nothing in a file is trusted:
 
 Checks stay cheap, a small fraction of calamine's own parse: one pass of zlib, and two
 regular-expression searches over a sheet written the usual way (:func:`_measure_sheet`).
+
+What calamine's values do not show is read from the sheet XML during those checks:
+
+* **Formula errors.** calamine reads a cell saved ``t="e"`` (a formula whose result is
+  #DIV/0!, #N/A, #VALUE!, #REF!, #NAME?, #NUM!, #NULL!, as Excel and LibreOffice save it, or
+  an error typed as a constant) as blank. Such a cell's literal is found in the XML and
+  carried as ``Located.error`` (and as its value), so that parsing reports it at its cell
+  (``formula-error``) and the value is not counted; in scalar cells and in list cells alike.
+* **Rows typed under a table.** LibreOffice does not extend an Excel table when one types
+  in the row below it (Excel does). The reader looks under each list's table within the
+  table's columns, down to the last row of the sheet that holds a cell; blank rows in
+  between do not stop it (a gap must not hide the rows after it). When another list's table
+  follows on the same sheet, it looks only at the rows directly under the table, up to the
+  first blank row, which the template always leaves above the next list's title. Cells left
+  or right of the table's columns are not looked at. A row found there with anything in it:
+
+  - in a list of free rows (initiatives, nominations) is read as a row of the list, after
+    the table's rows, with a ``row-outside-table`` warning at its first filled cell;
+  - under the fixed rows of the people matrix is not counted (it is not one of the groups;
+    often a total row) and gets a ``cells-outside-table`` warning at its first filled cell,
+    saying where such figures belong.
+
+  Whether anything lies under a table is told by the last cell of the sheet's XML, so a
+  sheet with nothing there costs no extra work.
+
+Refusals name what the file is and what to do: a compressed folder (``.zip``, ``.rar``,
+``.7z``…, or a zip of reports renamed ``.xlsx``) is ``file-archive``, with the spreadsheets
+it holds and how to extract them (or to take mail through ``inbox``, which opens zip
+attachments). A workbook saved as "Strict Open XML Spreadsheet" (ISO 29500 Strict
+namespaces) is read: its XML parts are handed to calamine, and read here, in transitional
+namespaces, with a ``strict-open-xml`` note suggesting the ordinary format next time.
 """
 
 from __future__ import annotations
@@ -301,11 +332,30 @@ def _os_error(exc: OSError) -> tuple[str, str]:
             "Không mở được tệp: tệp đang được chương trình khác mở hoặc khóa (Excel, phần mềm "
             "diệt vi-rút, phần mềm đồng bộ), hoặc không có quyền đọc. Đóng tệp rồi chạy lại.",
         )
-    code = f" (lỗi hệ thống số {exc.errno})" if exc.errno else ""
+    why = _OS_READ_ERRORS.get(exc.errno or 0, "hệ điều hành báo lỗi khi đọc")
+    code = f", lỗi hệ thống số {exc.errno}" if exc.errno else ""
     return (
         "file-unreadable",
-        f"Không đọc được tệp từ ổ đĩa{code}. Chép lại tệp rồi chạy lại.",
+        f"Không đọc được tệp từ ổ đĩa ({why}{code}). Chép tệp sang ổ đĩa của máy (hoặc cắm "
+        "lại ổ USB, kết nối lại ổ mạng) rồi chạy lại.",
     )
+
+
+_OS_READ_ERRORS: dict[int, str] = {
+    number: why
+    for name, why in (
+        ("EIO", "ổ đĩa, ổ USB hoặc ổ mạng bị lỗi khi đọc"),
+        ("ENAMETOOLONG", "tên tệp hoặc đường dẫn quá dài; đổi tên ngắn hơn"),
+        ("ELOOP", "đường dẫn có liên kết vòng"),
+        ("ETIMEDOUT", "ổ mạng không trả lời"),
+        ("ENXIO", "ổ đĩa hoặc thiết bị không còn kết nối"),
+        ("ENODEV", "ổ đĩa hoặc thiết bị không còn kết nối"),
+        ("ESTALE", "ổ mạng đã ngắt kết nối"),
+        ("EISDIR", "đây là thư mục, không phải tệp"),
+    )
+    # Not every name exists on every system (Windows lacks some).
+    if (number := getattr(errno, name, None)) is not None
+}
 
 
 def read_entry(entry: InputEntry, root: Path, schema: ReportSchema) -> RawSubmission:
@@ -363,7 +413,8 @@ def _read_any(path: Path, root: Path, schema: ReportSchema, sub: RawSubmission) 
         return _reject(
             sub,
             "file-unreadable",
-            "Không phải tệp dữ liệu thông thường (ống dẫn, thiết bị…), không đọc.",
+            "Không phải tệp dữ liệu thông thường (ống dẫn, thiết bị…), nên không đọc. Xóa mục "
+            "này khỏi thư mục dữ liệu vào; nếu cần đọc, chép tệp thật vào thay.",
         )
     if st.st_size > MAX_FILE_BYTES:
         return _reject(sub, *_file_too_large(st.st_size))
@@ -381,6 +432,8 @@ def _read_any(path: Path, root: Path, schema: ReportSchema, sub: RawSubmission) 
                 raise _Rejected("file-encrypted", _ENCRYPTED)
             # An Excel 97-2003 workbook saved under an .xlsx name: convert it like an .xls.
             return _read_legacy(path, sub, schema, ".xls")
+        if kind in _ARCHIVE_KINDS:
+            raise _Rejected("file-archive", _archive_message(ext, kind, data))
         raise _Rejected(*_wrong_content(kind, ext))
     if ext in LEGACY_EXTENSIONS:
         if kind == "ole" and _looks_encrypted(data):
@@ -388,12 +441,101 @@ def _read_any(path: Path, root: Path, schema: ReportSchema, sub: RawSubmission) 
         return _read_legacy(path, sub, schema, ext)
     if ext == ".xlsb":
         raise _Rejected("file-unsupported-format", _XLSB)
+    if ext in ARCHIVE_EXTENSIONS or (kind in _ARCHIVE_KINDS and not _office_package(data)):
+        raise _Rejected("file-archive", _archive_message(ext, kind, data))
     return _reject(
         sub,
         "file-unsupported-format",
-        f"Định dạng “{ext or 'không có đuôi'}” không đọc được. "
-        "Điền vào biểu mẫu của Sở và lưu dạng Excel (.xlsx).",
+        f"Định dạng “{ext or 'không có đuôi'}” không phải biểu mẫu Excel nên không đọc được"
+        f"{_WHAT_EXTENSION.get(ext, '')}. Đề nghị đơn vị điền số liệu vào biểu mẫu Excel của "
+        "Sở, lưu dạng “Excel Workbook (.xlsx)” rồi gửi lại.",
     )
+
+
+ARCHIVE_EXTENSIONS = frozenset({".zip", ".rar", ".7z", ".gz", ".tgz", ".tar", ".bz2", ".xz"})
+_ARCHIVE_KINDS = frozenset({"zip", "rar", "7z", "gzip"})
+_WHAT_EXTENSION = {
+    ".pdf": " (tệp PDF chỉ để xem, không lấy được số liệu)",
+    ".doc": " (văn bản Word)",
+    ".docx": " (văn bản Word)",
+    ".jpg": " (ảnh chụp)",
+    ".jpeg": " (ảnh chụp)",
+    ".png": " (ảnh chụp)",
+    ".heic": " (ảnh chụp)",
+    ".txt": " (văn bản thuần)",
+}
+_ARCHIVE_NAMES_SHOWN = 5
+
+
+def _archive_message(ext: str, kind: str, data: bytes) -> str:
+    """What a compressed folder in the input holds, and how to get its reports read."""
+    what = ext if ext in ARCHIVE_EXTENSIONS else {"zip": ".zip", "gzip": ".gz"}.get(kind, kind)
+    if kind != "zip":
+        return (
+            f"Đây là tệp nén ({what}), không phải biểu mẫu Excel; chương trình không đọc bên "
+            "trong tệp nén. Giải nén bằng phần mềm giải nén (7-Zip, WinRAR) vào thư mục dữ "
+            "liệu vào rồi chạy lại."
+        )
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError):
+        return (
+            f"Đây là tệp nén ({what}) nhưng bị hỏng, không mở được (có thể bị cắt khi gửi "
+            "thư). Đề nghị đơn vị gửi lại tệp biểu mẫu Excel đã điền."
+        )
+    return _zip_message(what, infos)
+
+
+def _office_package(data: bytes) -> bool:
+    """A Word, PowerPoint or OpenDocument file: a zip too, but a document, not a folder."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = set(zf.namelist())
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError):
+        return False
+    return "[Content_Types].xml" in names or "mimetype" in names
+
+
+def _holds_spreadsheets(infos: list[zipfile.ZipInfo]) -> bool:
+    return any(
+        posixpath.splitext(_member_name(i))[1].lower() in SPREADSHEET_EXTENSIONS for i in infos
+    )
+
+
+def _zip_message(what: str, infos: list[zipfile.ZipInfo]) -> str:
+    unpack = (
+        "Giải nén tệp (chuột phải > Giải nén/Extract All) vào thư mục dữ liệu vào rồi chạy "
+        "lại; nếu tệp nén đến đính kèm thư, lệnh “python -m pipeline inbox” lấy tệp từ thư "
+        "và tự giải nén."
+    )
+    infos = [i for i in infos if not i.is_dir()]
+    names = [_member_name(i) for i in infos]
+    reports = [n for n in names if posixpath.splitext(n)[1].lower() in SPREADSHEET_EXTENSIONS]
+    if not reports:
+        return (
+            f"Đây là tệp nén ({what}) gồm {len(names)} tệp nhưng không có tệp bảng tính nào, "
+            "nên không có báo cáo để đọc. Đề nghị đơn vị gửi tệp biểu mẫu Excel đã điền."
+        )
+    shown = ", ".join(f"“{n}”" for n in reports[:_ARCHIVE_NAMES_SHOWN])
+    if len(reports) > _ARCHIVE_NAMES_SHOWN:
+        shown += ", …"
+    locked = any(i.flag_bits & 0x1 for i in infos)
+    password = " Tệp nén có mật khẩu: cần hỏi đơn vị mật khẩu để giải nén." if locked else ""
+    return (
+        f"Đây là tệp nén ({what}), chứa {len(reports)} tệp bảng tính ({shown}); chương trình "
+        f"không đọc bên trong tệp nén. {unpack}{password}"
+    )
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """A zip member's bare name as its sender saw it (Vietnamese Windows zip tools often
+    store UTF-8 names without the UTF-8 flag)."""
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+            name = name.encode("cp437").decode("utf-8")
+    return display_name(name.rsplit("/", 1)[-1])
 
 
 _ENCRYPTED = (
@@ -433,6 +575,12 @@ def _sniff(head: bytes) -> str:
         return "ole"
     if head.startswith(b"%PDF"):
         return "pdf"
+    if head.startswith(b"Rar!\x1a\x07"):
+        return "rar"
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return "7z"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
     sample = head
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         # "Unicode Text" as Excel saves it: UTF-16.
@@ -530,6 +678,8 @@ class _Package:
     """Table name → its header row and last row (1-based), as its ``ref`` declares them."""
     verified: bytes
     """The package calamine opens, rebuilt from the parts checked here (:meth:`_Parts.repack`)."""
+    strict: bool = False
+    """Saved as Strict Open XML (and handed to calamine in transitional namespaces)."""
 
 
 def _too_large(detail: str) -> _Rejected:
@@ -589,6 +739,9 @@ class _Parts:
         self.members = {i.filename: i for i in zf.infolist()}
         self.kept: dict[str, bytes] = {}
         self.checked: set[str] = set()
+        self.strict = False
+        """A Strict Open XML package: its XML parts are handed on in transitional terms."""
+        self.rewritten: set[str] = set()
 
     def read(
         self, info: zipfile.ZipInfo, limit: int | None = None, *, shared: bool = True
@@ -605,15 +758,33 @@ class _Parts:
         if body is None:
             body = self._inflate(info, keep=True, shared=shared)
             self.checked.add(info.filename)
-            if len(body) <= _STORE_MAX:
+            if self.strict and _is_xml_part(info.filename):
+                body = self._transitional(info.filename, body)
+            elif len(body) <= _STORE_MAX:
                 self.kept[info.filename] = body
+        return body
+
+    def to_transitional(self) -> None:
+        """Hand calamine every XML part of this Strict package in transitional namespaces."""
+        self.strict = True
+        for name, body in list(self.kept.items()):
+            if _is_xml_part(name):
+                self._transitional(name, body)
+
+    def _transitional(self, name: str, body: bytes) -> bytes:
+        # Held whatever its size: a part left as found would keep the strict namespaces.
+        if b"purl.oclc.org/ooxml/" in body:
+            for strict, transitional in _STRICT_NAMESPACES:
+                body = body.replace(strict, transitional)
+            self.rewritten.add(name)
+        self.kept[name] = body
         return body
 
     def check(self, info: zipfile.ZipInfo) -> None:
         """Verify a member; a large one (an image) is verified in pieces, not held."""
         if info.filename in self.checked:
             return
-        if info.file_size <= _STORE_MAX:
+        if info.file_size <= _STORE_MAX or (self.strict and _is_xml_part(info.filename)):
             self.read(info)
         else:
             self._inflate(info, keep=False)
@@ -706,6 +877,9 @@ class _Parts:
         for info in self.zf.infolist():
             name = info.orig_filename.encode()
             body = self.kept.get(info.filename)
+            crc, size = info.CRC, info.file_size
+            if body is not None and info.filename in self.rewritten:
+                crc, size = zlib.crc32(body), len(body)
             if body is None:
                 # A sheet calamine will not be asked for, or a part too large to hold.
                 start = end = info.header_offset
@@ -718,13 +892,13 @@ class _Parts:
             else:
                 method, flags, packed = zipfile.ZIP_STORED, 0, len(body)
                 header = _LOCAL_HEADER.pack(
-                    b"PK\x03\x04", 20, 0, 0x800, method, 0, 0x21, info.CRC, packed, packed,
+                    b"PK\x03\x04", 20, 0, 0x800, method, 0, 0x21, crc, packed, packed,
                     len(name), 0,
                 )  # fmt: skip
                 entry = [header, name, body]
             record = _CENTRAL_HEADER.pack(
-                b"PK\x01\x02", 20, 20, flags | 0x800, method, 0, 0x21, info.CRC, packed,
-                info.file_size, len(name), 0, 0, 0, 0, 0, offset,
+                b"PK\x01\x02", 20, 20, flags | 0x800, method, 0, 0x21, crc, packed,
+                size, len(name), 0, 0, 0, 0, 0, offset,
             )  # fmt: skip
             central += (record, name)
             local += entry
@@ -734,6 +908,32 @@ class _Parts:
         # One join: each concatenation would copy the whole package again.
         tail = _END_RECORD.pack(b"PK\x05\x06", 0, 0, count, count, size, offset, 0)
         return b"".join([*local, *central, tail])
+
+
+_STRICT_NAMESPACES = (
+    (
+        b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+        b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    ),
+    (
+        b"http://purl.oclc.org/ooxml/officeDocument/relationships",
+        b"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    ),
+    (
+        b"http://purl.oclc.org/ooxml/drawingml/",
+        b"http://schemas.openxmlformats.org/drawingml/2006/",
+    ),
+)
+"""ISO 29500 Strict → transitional, for the parts a reader of values uses: the spreadsheet
+markup, relationships (their types too: ``…/relationships/worksheet``) and drawing markup
+(the theme). Excel's “Strict Open XML Spreadsheet” writes the same markup under these
+namespaces; calamine finds a Strict package's sheets but not its tables, and our own reading
+of the workbook finds nothing."""
+_STRICT_MAIN = b"purl.oclc.org/ooxml/spreadsheetml/main"
+
+
+def _is_xml_part(name: str) -> bool:
+    return name.endswith((".xml", ".rels"))
 
 
 def _resolve(base_dir: str, target: str) -> str:
@@ -864,9 +1064,7 @@ def _last_cell_row(data: bytes) -> int:
     return int(m.group(1)) if m else MAX_CELLS_PER_SHEET
 
 
-_CELL_ELEMENT = re.compile(
-    rb"<(" + _PREFIX + rb")c\s(" + _ATTRS + rb")(?<!/)>(.*?)</\1c\s*>", re.S
-)
+_CELL_ELEMENT = re.compile(rb"<(" + _PREFIX + rb")c\s(" + _ATTRS + rb")(?<!/)>(.*?)</\1c\s*>", re.S)
 _VALUE_ELEMENT = re.compile(rb"<" + _PREFIX + rb"v\s*>([^<]*)<")
 
 
@@ -984,6 +1182,8 @@ def _inspect(zf: zipfile.ZipFile, data: bytes, schema: ReportSchema) -> _Package
     """Everything calamine will parse, verified and measured first."""
     parts = _Parts(zf, data)
     members = parts.members
+    if _STRICT_MAIN in parts.read(members["xl/workbook.xml"], MAX_WORKBOOK_XML_BYTES):
+        parts.to_transitional()
     contract = _read_contract(parts)
     worksheet_parts = set(contract.sheet_parts.values())
     for name, info in members.items():
@@ -1030,7 +1230,7 @@ def _inspect(zf: zipfile.ZipFile, data: bytes, schema: ReportSchema) -> _Package
         if sheet_info is None:
             raise _Rejected("file-unreadable", _BROKEN)
         sheets[sheet] = _measure_sheet(sheet, parts.read(sheet_info, shared=False))
-    return _Package(contract, sheets, tables, table_rows, parts.repack())
+    return _Package(contract, sheets, tables, table_rows, parts.repack(), parts.strict)
 
 
 def _open_package(zf: zipfile.ZipFile) -> str:
@@ -1052,10 +1252,15 @@ def _open_package(zf: zipfile.ZipFile) -> str:
             f"Tệp thực chất là {what}, không phải biểu mẫu Excel. Điền số liệu vào biểu mẫu "
             "Excel của Sở rồi gửi lại.",
         )
+    infos = zf.infolist()
+    if _holds_spreadsheets(infos):
+        # A compressed folder of reports, renamed (or saved by a mail client) as .xlsx.
+        raise _Rejected("file-archive", _zip_message(".zip", infos))
     raise _Rejected(
         "file-unreadable",
-        "Tệp nén không phải sổ tính Excel (.xlsx). Điền số liệu vào biểu mẫu Excel của Sở "
-        "rồi gửi lại.",
+        "Tệp là một gói nén nhưng không phải sổ tính Excel (.xlsx), cũng không chứa tệp bảng "
+        "tính nào. Đề nghị đơn vị điền số liệu vào biểu mẫu Excel của Sở, lưu dạng “Excel "
+        "Workbook (.xlsx)” rồi gửi lại.",
     )
 
 
@@ -1143,8 +1348,10 @@ def _read_values(package: _Package, sub: RawSubmission, schema: ReportSchema) ->
         return _reject(
             sub,
             "not-a-template",
-            "Không phải biểu mẫu báo cáo của Sở (không có trang thông tin biểu mẫu). "
-            "Tải biểu mẫu của Sở, điền số liệu vào đó rồi gửi lại.",
+            f"Tệp Excel này không phải biểu mẫu báo cáo của Sở: thiếu trang ẩn “{META_SHEET}” "
+            "mà mọi biểu mẫu của Sở đều có (thường là bảng tự lập, hoặc số liệu đã được chép "
+            "sang một tệp mới). Đề nghị đơn vị chép số liệu vào biểu mẫu Sở đã gửi cho đơn vị "
+            "(dán giá trị) rồi gửi lại tệp biểu mẫu đó.",
         )
     meta_rows = wb.get_sheet_by_name(META_SHEET).to_python(skip_empty_area=False)
     for meta_row in meta_rows:
@@ -1154,6 +1361,16 @@ def _read_values(package: _Package, sub: RawSubmission, schema: ReportSchema) ->
                 value = int(value)
             key = str(meta_row[0]).strip()
             sub.meta[key] = unicodedata.normalize("NFC", str(value).strip())
+    if package.strict:
+        sub.issues.append(
+            make_issue(
+                "strict-open-xml",
+                "Tệp được lưu dạng “Strict Open XML Spreadsheet”; chương trình vẫn đọc được số "
+                "liệu. Lần sau chọn Lưu thành “Excel Workbook (*.xlsx)”, dạng mọi phần mềm "
+                "đều mở được.",
+                file=sub.file.path,
+            )
+        )
     if contract.has_macros:
         sub.issues.append(
             make_issue(
@@ -1203,13 +1420,15 @@ def _read_values(package: _Package, sub: RawSubmission, schema: ReportSchema) ->
             continue
         table = wb.get_table_by_name(lst.code)
         columns = [unicodedata.normalize("NFC", str(c)).strip() for c in table.columns or []]
-        missing = [f.code for f in lst.fields if f.code not in columns]
+        missing = [f for f in lst.fields if f.code not in columns]
         if missing:
+            lost = ", ".join(f"“{f.label}” (mã {f.code})" for f in missing)
             sub.issues.append(
                 make_issue(
                     "structure-bad-table",
-                    f"Bảng “{lst.title}” bị đổi tên hoặc xóa cột: {', '.join(missing)}. "
-                    "Dùng lại biểu mẫu gốc của Sở.",
+                    f"Bảng “{lst.title}” bị đổi tên hoặc xóa cột: {lost}; số liệu các cột đó "
+                    "không đọc được. Đề nghị đơn vị chép số liệu sang biểu mẫu gốc của Sở "
+                    "(không sửa dòng mã cột của bảng) rồi gửi lại.",
                     file=sub.file.path,
                     sheet=table.sheet,
                 )
@@ -1428,8 +1647,9 @@ def _read_legacy(path: Path, sub: RawSubmission, schema: ReportSchema, ext: str)
         return _reject(
             sub,
             "file-unsupported-format",
-            f"Tệp {ext} cần LibreOffice để chuyển đổi nhưng máy chưa cài. "
-            "Đề nghị đơn vị lưu lại dạng Excel (.xlsx) và gửi lại.",
+            f"Tệp {ext} cần LibreOffice để chuyển đổi nhưng máy này chưa cài LibreOffice. "
+            "Sở cài LibreOffice rồi chạy lại, hoặc đề nghị đơn vị lưu lại dạng “Excel "
+            "Workbook (.xlsx)” và gửi lại.",
         )
     failed = f"Không chuyển đổi được tệp {ext}. Lưu lại dạng Excel (.xlsx) rồi gửi lại."
     with tempfile.TemporaryDirectory(prefix="xhht-convert-") as tmp:
