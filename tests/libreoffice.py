@@ -31,7 +31,15 @@ def soffice() -> str:
 def convert(
     source: Path, fmt: str, out: Path, *, exe: str | None = None, recalc: bool = False
 ) -> Path:
-    """Convert `source` to `fmt` into the folder `out`; return the converted file.
+    """Convert `source` to `fmt` into the folder `out`; return the converted file."""
+    return convert_all([source], fmt, out, exe=exe, recalc=recalc)[0]
+
+
+def convert_all(
+    sources: list[Path], fmt: str, out: Path, *, exe: str | None = None, recalc: bool = False
+) -> list[Path]:
+    """Convert every file of `sources` to `fmt` into the folder `out`, in one LibreOffice
+    call (each call costs seconds); return the converted files, in order.
 
     Each call gets a fresh profile beside `out` (parallel runs must not share one, and a
     profile inside `out` would be one more entry in a folder the test may go on to read).
@@ -51,12 +59,13 @@ def convert(
             fmt,
             "--outdir",
             str(out),
-            str(source),
+            *map(str, sources),
         ],
         check=True,
         capture_output=True,
         timeout=180,
     )
-    target = out / f"{source.stem}.{fmt.split(':')[0]}"
-    assert target.is_file(), f"LibreOffice produced no {fmt}"
-    return target
+    targets = [out / f"{source.stem}.{fmt.split(':')[0]}" for source in sources]
+    for target in targets:
+        assert target.is_file(), f"LibreOffice produced no {target.name}"
+    return targets
