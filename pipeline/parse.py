@@ -402,8 +402,8 @@ _ERROR_MEANING: dict[str, str] = {
     "#REF!": "công thức tham chiếu tới ô, trang đã bị xóa",
     "#NAME?": "công thức có tên hàm hoặc tên vùng không tồn tại (thường do gõ sai tên hàm)",
     "#NUM!": "công thức cho kết quả không phải số hợp lệ (quá lớn, hoặc phép tính không làm được)",
-    "#NULL!": "công thức lấy phần giao của hai vùng không giao nhau (thường do thiếu dấu phẩy "
-    "hoặc dấu hai chấm giữa hai ô)",
+    "#NULL!": "công thức lấy phần giao của hai vùng không giao nhau (thường do thiếu dấu "
+    "phẩy giữa hai vùng)",
     "#SPILL!": "kết quả của công thức tràn sang các ô đã có dữ liệu",
     "#CALC!": "công thức không tính được (ví dụ lọc ra một danh sách rỗng)",
 }
@@ -414,9 +414,8 @@ def _formula_error(literal: str) -> Parsed:
     shown = literal.strip().upper()
     meaning = _ERROR_MEANING.get(shown, "công thức trong ô bị lỗi")
     message = (
-        f"Ô này báo lỗi {_quote(shown)}: {meaning}, nên không có số liệu và không được tính "
-        "vào tổng hợp. Thay công thức bằng số liệu (nhập trực tiếp con số), hoặc sửa công "
-        "thức cho ra kết quả."
+        f"Ô này báo lỗi {_quote(shown)}: {meaning}, nên không được tính. Thay công thức "
+        "bằng số liệu (nhập trực tiếp con số) hoặc sửa công thức."
     )
     return Parsed(None, (Problem("formula-error", message),))
 
@@ -1097,9 +1096,7 @@ def parse_text(text: str, *, long: bool = False, pattern: str | None = None) -> 
     if prepared[0] == "'" and "'" not in prepared[1:]:
         # Excel's text prefix kept in the string ("'0912345678" in a cell formatted as
         # text); a quotation has a closing mark and keeps its opening one.
-        prepared = prepared[1:].lstrip()
-        if not prepared:
-            return BLANK
+        return parse_text(prepared[1:], long=long, pattern=pattern)
     if pattern == "email" and not is_plausible_email(prepared):
         message = (
             f"{_quote(prepared)} không phải địa chỉ thư điện tử hợp lệ. Nhập dạng ten@donvi.edu.vn."

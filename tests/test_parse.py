@@ -146,6 +146,39 @@ def test_error_literals_cover_excel_classics() -> None:
     assert {"#REF!", "#VALUE!", "#DIV/0!", "#N/A", "#NAME?", "#NUM!", "#NULL!"} <= EXCEL_ERRORS
 
 
+# What each error means, in the words the message must use, and what to do about it.
+ERROR_MEANINGS = [
+    ("#DIV/0!", "chia cho 0"),
+    ("#N/A", "không tìm thấy giá trị cần tra"),
+    ("#VALUE!", "sai loại dữ liệu"),
+    ("#REF!", "đã bị xóa"),
+    ("#NAME?", "tên hàm"),
+    ("#NUM!", "không phải số hợp lệ"),
+    ("#NULL!", "hai vùng không giao nhau"),
+    ("#SPILL!", "tràn sang các ô"),
+    ("#GETTING_DATA", "công thức trong ô bị lỗi"),  # no particular meaning: the general one
+]
+
+
+@pytest.mark.parametrize(("literal", "meaning"), ERROR_MEANINGS)
+def test_formula_error_message_says_what_it_means_and_what_to_do(
+    literal: str, meaning: str
+) -> None:
+    for located in (cell(literal, error=literal), cell(literal.lower())):
+        parsed = parse_cell(located, INTEGER)
+        assert (parsed.value, codes(parsed)) == (None, ["formula-error"])
+        message = parsed.problems[0].message
+        assert f"“{literal}”" in message and meaning in message
+        assert "không được tính" in message
+        assert "Thay công thức bằng số liệu (nhập trực tiếp con số)" in message
+
+
+def test_error_meanings_cover_every_classic_literal() -> None:
+    assert {m for m, _ in ERROR_MEANINGS} >= {
+        "#REF!", "#VALUE!", "#DIV/0!", "#N/A", "#NAME?", "#NUM!", "#NULL!"
+    }  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------
 # Text normalisation
 # --------------------------------------------------------------------------------------
@@ -269,6 +302,106 @@ def test_parse_number(kind: str, text: str, value: object, problems: list[str]) 
     assert parsed.value == value
     assert type(parsed.value) is type(value)
     assert codes(parsed) == problems
+
+
+# Values as people type them on other keyboards and in cells formatted as text (15.6):
+# (field, what the cell holds, value read, problems).
+TYPED_CASES: list[tuple[Field, str, object, list[str]]] = [
+    # full-width digits and marks (an East Asian input method, Unikey in full-width mode)
+    (INTEGER, "１２", 12, []),
+    (PEOPLE, "１２ người", 12, []),
+    (PEOPLE, "１２　người", 12, []),  # ideographic space
+    (INTEGER, "１.２３４", 1234, []),
+    (INTEGER, "１．２３４．５６７", 1234567, []),
+    (INTEGER, "－５", -5, []),
+    (INTEGER, "＋５", 5, []),
+    (DECIMAL, "１２，５", 12.5, []),
+    (PERCENT, "８５％", 85.0, []),
+    (MONEY, "１.５００.０００ đ", 1500000, []),
+    (MONEY, "１,５ triệu", 1500000, []),
+    (DATE, "０５/１２/２０２６", dt.date(2026, 12, 5), []),
+    (DATE, "２０２６－１２－０５", dt.date(2026, 12, 5), []),
+    (YES_NO, "１", True, []),
+    (CHOICE, "Mức １", "level_1", []),
+    (CHOICE, "２", "level_2", []),
+    # the ambiguity rules hold for full-width forms as for ASCII
+    (INTEGER, "１，２３４", 1234, ["ambiguous-number"]),
+    # a leading text-prefix apostrophe ('12 in a cell formatted as text)
+    (INTEGER, "'12", 12, []),
+    (INTEGER, "' 12", 12, []),
+    (INTEGER, "\u201912", 12, []),  # ’ after autocorrect
+    (INTEGER, "\u201812", 12, []),  # ‘
+    (INTEGER, "'1.234", 1234, []),
+    (PERCENT, "'85%", 85.0, []),
+    (MONEY, "'1.500.000", 1500000, []),
+    (DATE, "'05/12/2026", dt.date(2026, 12, 5), []),
+    (YES_NO, "'Có", True, []),
+    (CHOICE, "'Mức 2", "level_2", []),
+    (TEXT, "'0912345678", "0912345678", []),
+    (TEXT, "'Xanh' trường học", "'Xanh' trường học", []),  # a quotation keeps its marks
+    (TEXT, "Trường 'Xanh'", "Trường 'Xanh'", []),
+    (EMAIL, "'lan@example.vn", "lan@example.vn", []),
+    # thousands separated by any Unicode space or by apostrophes (Swiss locale)
+    (INTEGER, "1\u2009234\u2009567", 1234567, []),  # thin space
+    (INTEGER, "1\u2007234", 1234, []),  # figure space
+    (INTEGER, "1'234'567", 1234567, []),
+    (INTEGER, "1\u2019234", 1234, []),
+    (DECIMAL, "1'234,5", 1234.5, []),
+    (DECIMAL, "1'234.5", 1234.5, []),
+    (MONEY, "2'500'000 đ", 2500000, []),
+    # a date serial typed as text where the cell is a date: read, as a guess
+    (DATE, "46000", dt.date(2025, 12, 9), ["date-from-serial"]),
+    (DATE, "46000,5", dt.date(2025, 12, 9), ["date-from-serial"]),
+    (DATE, "46000.0", dt.date(2025, 12, 9), ["date-from-serial"]),
+    (DATE, "36526", dt.date(2000, 1, 1), ["date-from-serial"]),
+    (DATE, "73415", dt.date(2100, 12, 31), ["date-from-serial"]),
+    (DATE, "４６０００", dt.date(2025, 12, 9), ["date-from-serial"]),
+    (DATE, "'46000", dt.date(2025, 12, 9), ["date-from-serial"]),
+]
+
+
+@pytest.mark.parametrize(("field", "text", "value", "problems"), TYPED_CASES)
+def test_values_as_typed(field: Field, text: str, value: object, problems: list[str]) -> None:
+    parsed = parse_cell(cell(text), field, LDU_LEVEL)
+    assert parsed.value == value
+    assert type(parsed.value) is type(value)
+    assert codes(parsed) == problems
+
+
+# What stays unreadable: these readings would be guesses too far.
+NOT_TYPED_FORMS: list[tuple[Field, str, str]] = [
+    (DATE, "36525", "invalid-date"),  # 31/12/1999: outside the window a report date sits in
+    (DATE, "73416", "invalid-date"),
+    (DATE, "12345", "invalid-date"),
+    (DATE, "460000", "invalid-date"),
+    (INTEGER, "12'34", "invalid-number"),  # apostrophes must group by three
+    (INTEGER, "'1'2", "invalid-number"),
+    (INTEGER, "１２ａ", "invalid-number"),  # full-width letters are not digits
+    (INTEGER, "١٢", "invalid-number"),  # Arabic-Indic digits: nobody here types them
+]
+
+
+@pytest.mark.parametrize(("field", "text", "code"), NOT_TYPED_FORMS)
+def test_forms_still_refused(field: Field, text: str, code: str) -> None:
+    parsed = parse_cell(cell(text), field, LDU_LEVEL)
+    assert (parsed.value, codes(parsed)) == (None, [code])
+
+
+def test_date_from_serial_message_shows_the_date_read() -> None:
+    message = parse_cell(cell("46000"), DATE).problems[0].message
+    assert "“46000”" in message and "09/12/2025" in message and "05/12/2026" in message
+
+
+@pytest.mark.parametrize("field", [INTEGER, DATE, YES_NO, CHOICE, TEXT], ids=lambda f: f.type)
+@pytest.mark.parametrize("text", ["'", " ' ", "\u2019", "'-"])
+def test_a_lone_text_prefix_is_blank(field: Field, text: str) -> None:
+    expected = BLANK if field.type != "text" or text.strip() != "\u2019" else Parsed("\u2019")
+    assert parse_cell(cell(text), field, LDU_LEVEL) == expected
+
+
+def test_text_fields_keep_full_width_forms() -> None:
+    # Text is what was typed: full-width digits in a name or a decision number stay.
+    assert parse_cell(cell("Số １２/QĐ"), TEXT) == Parsed("Số １２/QĐ")
 
 
 def test_percent_sign_survives_a_percent_unit() -> None:
@@ -679,6 +812,8 @@ ALL_PROBLEM_INPUTS: list[tuple[Field, object]] = [
     (DATE, 2026),
     (EMAIL, "?"),
     (TEXT, "#REF!"),
+    *((INTEGER, literal) for literal, _ in ERROR_MEANINGS),
+    (DATE, "46000"),
 ]
 
 
@@ -718,6 +853,50 @@ def test_roundtrip_integers_with_thousands(n: int, sep: str) -> None:
     else:  # a cell's count must fit a 64-bit column
         assert parsed.value is None
         assert codes(parsed) == ["above-maximum" if n > 0 else "below-minimum"]
+
+
+_TO_FULL_WIDTH = str.maketrans({**{str(d): chr(0xFF10 + d) for d in range(10)}, ".": "．"})
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15), st.sampled_from(["", " người"]))
+def test_roundtrip_full_width_integers(n: int, unit: str) -> None:
+    typed = vn_thousands(n).translate(_TO_FULL_WIDTH).replace("-", "－") + unit
+    assert parse_cell(cell(typed), PEOPLE) == Parsed(n)
+    assert parse_cell(cell("'" + vn_thousands(n)), PEOPLE) == Parsed(n)
+
+
+@given(st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 12, 31)))
+def test_roundtrip_serial_typed_as_text(d: dt.date) -> None:
+    serial = (d - dt.date(1899, 12, 30)).days
+    parsed = parse_cell(cell(str(serial)), DATE)
+    assert (parsed.value, codes(parsed)) == (d, ["date-from-serial"])
+
+
+_VIETNAMESE = (
+    "aàáảãạăằắẳẵặâầấẩẫậbcdđeèéẻẽẹêềếểễệghiìíỉĩịklmnoòóỏõọôồốổỗộơờớởỡợpqrstuùúủũụưừứửữựvxyỳýỷỹỵ"
+)
+
+
+@given(
+    st.text(
+        alphabet=_VIETNAMESE + _VIETNAMESE.upper() + " '0123456789１２３．，－",
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_full_width_folding_never_changes_a_letter(s: str) -> None:
+    # Text fields keep everything but spaces; other fields fold only full-width digits and
+    # marks: whatever they read, no Vietnamese letter of the input was changed to get it.
+    text = parse_cell(cell(s), TEXT).value
+    stripped = " ".join(s.split())
+    if stripped.startswith("'") and "'" not in stripped[1:]:
+        stripped = stripped[1:].lstrip()
+    assert text == (stripped or None)
+    letters = [ch for ch in s if ch.isalpha()]
+    parsed = parse_cell(cell(s), CHOICE, LDU_LEVEL)
+    if letters and parsed.value is not None:
+        # Only "Mức n", "Chưa đạt" and codes match; their letters are the input's.
+        assert fold("".join(letters)) in {"muc", "chuadat", "level", "none"}
 
 
 @given(st.integers(min_value=-(10**15), max_value=10**15))

@@ -633,9 +633,7 @@ def test_a_disk_error_says_what_it_is(
 
 
 def test_not_a_template_says_why_and_what_to_do(tmp_path: Path, schemas: Schemas) -> None:
-    from openpyxl import Workbook as New
-
-    wb = New()
+    wb = Workbook()
     wb.active["A1"] = "Bảng kê tự làm"
     path = tmp_path / "tu-lam.xlsx"
     path.write_bytes(template_bytes(wb))
