@@ -1036,10 +1036,16 @@ def _measure_sheet(sheet: str, data: bytes) -> _Marks:
     The last such cell, the sheet written in order as every program writes it, gives the
     sheet's reach.
 
-    Error cells are looked for only in a sheet where an attribute value ``"e"`` occurs: in
-    a sheet written by Excel, LibreOffice or openpyxl, only ``t="e"`` has it.
+    Error cells are looked for only in a sheet holding ``t="e"``, as every program writes
+    an error cell (the one form looked for: another spelling reads as blank, as before);
+    and that only where a "#" occurs, which every error literal starts with: a single
+    memchr settles a sheet saved by Excel or LibreOffice, which have none (shared strings),
+    and only sheets written with character references (openpyxl's ``&#7917;``) are
+    searched further.
     """
-    errors = _error_cells(data) if b'"e"' in data or b"'e'" in data else _NO_ERRORS
+    errors = _NO_ERRORS
+    if data.find(b"#") >= 0 and b't="e"' in data:
+        errors = _error_cells(data)
     if _CELL_PREFIXED.search(data) is None and _PLAIN_BREAK.search(data) is None:
         return _Marks(frozenset(), errors, _last_cell_row(data))
     shape = _sheet_shape(data)
