@@ -39,6 +39,7 @@ from tests.submission_factory import (
     CLEAN_NOMINATIONS,
     CLEAN_PEOPLE,
     CLEAN_SCHOOL,
+    cell_of,
     school_workbook,
 )
 
@@ -183,6 +184,48 @@ def set_declared_size(data: bytes, member: str, size: int) -> bytes:
             struct.pack_into("<I", raw, central + 24, size)
         central = raw.find(b"PK\x01\x02", central + 4)
     return bytes(raw)
+
+
+_TO_STRICT = (
+    (
+        b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+        b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+    ),
+    (
+        b"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+        b"http://purl.oclc.org/ooxml/officeDocument/relationships",
+    ),
+    (
+        b"http://schemas.openxmlformats.org/drawingml/2006/main",
+        b"http://purl.oclc.org/ooxml/drawingml/main",
+    ),
+)
+
+
+def strict(data: bytes, report_date_cell: str) -> bytes:
+    """A package as Excel's "Strict Open XML Spreadsheet" writes it: every part under the
+    ISO 29500 Strict namespaces, the workbook marked conformance="strict", and dates as ISO
+    8601 values (``t="d"``), which Strict uses instead of serial numbers."""
+    sheet, cell = report_date_cell.split("!")
+    date_part = sheet_part(data, sheet)
+
+    def edit(name: str, body: bytes) -> bytes:
+        if name == date_part:
+            iso = CLEAN_SCHOOL["report_date"].strftime("%Y-%m-%dT%H:%M:%S").encode()
+            body, n = re.subn(
+                rb'<c r="' + cell.encode() + rb'"([^>]*?) t="n"([^>]*)><v>[^<]*</v></c>',
+                rb'<c r="' + cell.encode() + rb'"\1 t="d"\2><v>' + iso + rb"</v></c>",
+                body,
+            )
+            assert n == 1
+        if name.endswith((".xml", ".rels")):
+            for old, new in _TO_STRICT:
+                body = body.replace(old, new)
+        if name == "xl/workbook.xml":
+            body = body.replace(b"<workbook ", b'<workbook conformance="strict" ', 1)
+        return body
+
+    return rezip(data, edit)
 
 
 def write(folder: Path, name: str, data: bytes) -> str:
@@ -700,6 +743,63 @@ def fifo(folder: Path, ctx: Context) -> Expected:
     return {"ong-dan.xlsx": ("rejected", "file-unreadable")}
 
 
+# ---------------------------------------------------------------------------------------------
+# Cases: what calamine's values do not show
+
+
+def archives(folder: Path, ctx: Context) -> Expected:
+    folder_zip = io.BytesIO()
+    with zipfile.ZipFile(folder_zip, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("Trường A.xlsx", ctx.good()[1])
+        zf.writestr("Trường B.xlsx", ctx.good()[1])
+    return {
+        write(folder, "bao-cao-cum-truong.zip", folder_zip.getvalue()): (
+            "rejected",
+            "file-archive",
+        ),
+        write(folder, "bao-cao.rar", b"Rar!\x1a\x07\x01\x00" + bytes(64)): (
+            "rejected",
+            "file-archive",
+        ),
+    }
+
+
+def strict_open_xml(folder: Path, ctx: Context) -> Expected:
+    wb = ctx.workbook(ctx.unit())
+    data = strict(template_bytes(wb), cell_of(wb, "report_date"))
+    return {write(folder, "strict.xlsx", data): ("accepted", "strict-open-xml")}
+
+
+def typed_outside(folder: Path, ctx: Context) -> Expected:
+    wb = ctx.workbook(ctx.unit())
+    ws = wb[INITIATIVES_SHEET]
+    first_col, header, last_col, last_row = range_boundaries(ws.tables["initiatives"].ref)
+    column = {ws.cell(header, c).value: c for c in range(first_col, last_col + 1)}
+    typed = {"title": "Sáng kiến nhập dưới bảng", "level": "Cấp cơ sở", "decision": "21/QĐ"}
+    for code, value in typed.items():
+        ws.cell(last_row + 1, column[code], value)
+    return {
+        write(folder, "duoi-bang.xlsx", template_bytes(wb)): (
+            "accepted_with_warnings",
+            "row-outside-table",
+        )
+    }
+
+
+def formula_errors(folder: Path, ctx: Context) -> Expected:
+    wb = ctx.workbook(ctx.unit())
+    sheet, cell = cell_of(wb, "campaign_events").split("!")
+    data = template_bytes(wb)
+
+    def error_cell(xml: bytes) -> bytes:
+        pattern = rb'<c r="' + cell.encode() + rb'"[^>]*?(?:/>|>.*?</c>)'
+        element = f'<c r="{cell}" t="e"><f>1/0</f><v>#DIV/0!</v></c>'.encode()
+        return re.sub(pattern, element, xml, count=1, flags=re.S)
+
+    data = edit_part(data, sheet_part(data, sheet), error_cell)
+    return {write(folder, "loi-cong-thuc.xlsx", data): ("accepted_with_warnings", "formula-error")}
+
+
 CASES: dict[str, Builder] = {
     "zero-byte": zero_byte,
     "truncated-zip": truncated_zip,
@@ -738,6 +838,10 @@ CASES: dict[str, Builder] = {
     "symlinks": symlinks,
     "lock-files": lock_files,
     "fifo": fifo,
+    "archives": archives,
+    "strict-open-xml": strict_open_xml,
+    "typed-outside": typed_outside,
+    "formula-errors": formula_errors,
 }
 
 

@@ -34,7 +34,7 @@ from pipeline.schema import DEFAULT_SCHEMA_DIR, Schemas, load_schemas
 from pipeline.settings import Settings
 from pipeline.templates import template_bytes
 from tests.conftest import ROOT
-from tests.hostile_corpus import edit_part, rezip, sheet_part
+from tests.hostile_corpus import edit_part, sheet_part, strict
 from tests.libreoffice import convert_all
 from tests.submission_factory import (
     CLEAN_INITIATIVES,
@@ -406,48 +406,6 @@ def test_cells_left_of_the_table_columns_are_not_rows(
 
 # ---------------------------------------------------------------------------------------------
 # 15.5 A Strict Open XML workbook is read
-
-
-_TO_STRICT = (
-    (
-        b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-        b"http://purl.oclc.org/ooxml/spreadsheetml/main",
-    ),
-    (
-        b"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-        b"http://purl.oclc.org/ooxml/officeDocument/relationships",
-    ),
-    (
-        b"http://schemas.openxmlformats.org/drawingml/2006/main",
-        b"http://purl.oclc.org/ooxml/drawingml/main",
-    ),
-)
-
-
-def strict(data: bytes, report_date_cell: str) -> bytes:
-    """A package as Excel's "Strict Open XML Spreadsheet" writes it: every part under the
-    ISO 29500 Strict namespaces, the workbook marked conformance="strict", and dates as ISO
-    8601 values (``t="d"``), which Strict uses instead of serial numbers."""
-    sheet, cell = report_date_cell.split("!")
-    date_part = sheet_part(data, sheet)
-
-    def edit(name: str, body: bytes) -> bytes:
-        if name == date_part:
-            iso = CLEAN_SCHOOL["report_date"].strftime("%Y-%m-%dT%H:%M:%S").encode()
-            body, n = re.subn(
-                rb'<c r="' + cell.encode() + rb'"([^>]*?) t="n"([^>]*)><v>[^<]*</v></c>',
-                rb'<c r="' + cell.encode() + rb'"\1 t="d"\2><v>' + iso + rb"</v></c>",
-                body,
-            )
-            assert n == 1
-        if name.endswith((".xml", ".rels")):
-            for old, new in _TO_STRICT:
-                body = body.replace(old, new)
-        if name == "xl/workbook.xml":
-            body = body.replace(b"<workbook ", b'<workbook conformance="strict" ', 1)
-        return body
-
-    return rezip(data, edit)
 
 
 def test_strict_open_xml_workbook_is_read(
