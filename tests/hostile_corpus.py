@@ -228,6 +228,20 @@ def strict(data: bytes, report_date_cell: str) -> bytes:
     return rezip(data, edit)
 
 
+def with_error_cell(data: bytes, sheet: str, cell: str, body: str) -> bytes:
+    """Replace a cell by an error cell as Excel writes it, ``<c r=".." t="e">body</c>``."""
+    part = sheet_part(data, sheet)
+
+    def change(xml: bytes) -> bytes:
+        pattern = rb'<c r="' + cell.encode() + rb'"[^>]*?(?:/>|>.*?</c>)'
+        element = f'<c r="{cell}" t="e">{body}</c>'.encode()
+        new, n = re.subn(pattern, element, xml, count=1, flags=re.S)
+        assert n == 1, cell
+        return new
+
+    return edit_part(data, part, change)
+
+
 def write(folder: Path, name: str, data: bytes) -> str:
     """Write a file (name may hold sub-folders) and return its display name."""
     path = folder / name
@@ -789,14 +803,7 @@ def typed_outside(folder: Path, ctx: Context) -> Expected:
 def formula_errors(folder: Path, ctx: Context) -> Expected:
     wb = ctx.workbook(ctx.unit())
     sheet, cell = cell_of(wb, "campaign_events").split("!")
-    data = template_bytes(wb)
-
-    def error_cell(xml: bytes) -> bytes:
-        pattern = rb'<c r="' + cell.encode() + rb'"[^>]*?(?:/>|>.*?</c>)'
-        element = f'<c r="{cell}" t="e"><f>1/0</f><v>#DIV/0!</v></c>'.encode()
-        return re.sub(pattern, element, xml, count=1, flags=re.S)
-
-    data = edit_part(data, sheet_part(data, sheet), error_cell)
+    data = with_error_cell(template_bytes(wb), sheet, cell, "<f>1/0</f><v>#DIV/0!</v>")
     return {write(folder, "loi-cong-thuc.xlsx", data): ("accepted_with_warnings", "formula-error")}
 
 

@@ -34,7 +34,7 @@ from pipeline.schema import DEFAULT_SCHEMA_DIR, Schemas, load_schemas
 from pipeline.settings import Settings
 from pipeline.templates import template_bytes
 from tests.conftest import ROOT
-from tests.hostile_corpus import edit_part, sheet_part, strict
+from tests.hostile_corpus import strict, with_error_cell
 from tests.libreoffice import convert_all
 from tests.submission_factory import (
     CLEAN_INITIATIVES,
@@ -247,19 +247,6 @@ EXCEL_ERRORS: list[tuple[str, str, str]] = [
 ]
 
 
-def _with_error_cell(data: bytes, sheet: str, cell: str, body: str) -> bytes:
-    part = sheet_part(data, sheet)
-
-    def change(xml: bytes) -> bytes:
-        pattern = rb'<c r="' + cell.encode() + rb'"[^>]*?(?:/>|>.*?</c>)'
-        element = f'<c r="{cell}" t="e">{body}</c>'.encode()
-        new, n = re.subn(pattern, element, xml, count=1, flags=re.S)
-        assert n == 1, cell
-        return new
-
-    return edit_part(data, part, change)
-
-
 @pytest.mark.parametrize(("where", "xml", "literal"), EXCEL_ERRORS)
 def test_formula_error_as_excel_writes_it(
     tmp_path: Path,
@@ -274,7 +261,7 @@ def test_formula_error_as_excel_writes_it(
     address = _address(wb, where)
     sheet, cell = address.split("!")
     path = tmp_path / "excel.xlsx"
-    path.write_bytes(_with_error_cell(template_bytes(wb), sheet, cell, xml))
+    path.write_bytes(with_error_cell(template_bytes(wb), sheet, cell, xml))
     raw = read_submission(path, tmp_path, schemas.report)
     located = (
         raw.scalars[where]
