@@ -1505,8 +1505,9 @@ def _outside_table(
     read: list[dict[str, Located]] = []
     for entry in entries:
         row = _row_of(entry)
-        typed = [loc for loc in entry.values() if loc.value is not None or loc.formula_no_cache]
-        at = typed[0] if typed else next(iter(entry.values()))
+        typed = [k for k, loc in entry.items() if loc.value is not None or loc.formula_no_cache]
+        field = typed[0] if typed else next(iter(entry))
+        at = entry[field]
         span = f"{next(iter(entry.values())).cell}:{list(entry.values())[-1].cell}"
         if lst.fixed_field:
             group = lst.field(lst.fixed_field).label.lower()
@@ -1533,6 +1534,7 @@ def _outside_table(
                 unit_code=sub.unit_code,
                 sheet=sheet,
                 cell=at.cell,
+                field=f"{lst.code}.{field}",
                 value=_shown(at),
             )
         )
