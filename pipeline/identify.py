@@ -73,13 +73,36 @@ def identify(sub: RawSubmission, registry: Registry, schema: ReportSchema, year:
         code = str(typed.value).strip() if typed is not None and typed.value is not None else ""
         sub.meta["unit_code"] = code
         where["unit_code"] = code
-    unit = registry.units.get(code)
-    if unit is None:
+    found = registry.match(code)
+    if found is None:
         return reject(
             "unknown-unit",
             f"Mã đơn vị “{code or 'để trống'}” không có trong danh mục đơn vị của Sở. "
             "Chọn đúng mã đơn vị ở ô “Mã đơn vị” (hoặc liên hệ Sở để được cấp mã).",
         )
+    unit = found.unit
+    code_issues: list[Issue] = []
+    if not found.exact:
+        # The file is credited to the registry's unit, under the registry's spelling, so
+        # every later stage (and the tracking of who reported) sees one code.
+        loc = sub.scalars.get("unit_code")
+        code_issues.append(
+            make_issue(
+                "unit-code-normalised",
+                f"Mã đơn vị trong tệp là “{code}”, danh mục của Sở ghi “{unit.code}” "
+                f"({unit.name}): chỉ khác chữ hoa/thường hoặc dấu cách nên vẫn được ghi nhận "
+                f"cho đơn vị này. Lần sau dùng đúng mã “{unit.code}”; nếu danh mục của Sở "
+                "ghi sai, báo Sở để sửa.",
+                file=sub.file.path,
+                unit_code=unit.code,
+                sheet=loc.sheet if loc is not None else "",
+                cell=loc.cell if loc is not None else "",
+                field="unit_code",
+                value=code,
+            )
+        )
+        sub.meta["unit_code"] = unit.code
+        where["unit_code"] = unit.code
     if unit.type not in variant.unit_types:
         expected = schema.variant_for_unit_type(unit.type)
         return reject(
@@ -120,7 +143,7 @@ def identify(sub: RawSubmission, registry: Registry, schema: ReportSchema, year:
         for lst in schema.lists
         if lst.code not in sub.lists
     ]
-    return Identity(variant.code, tuple(issues))
+    return Identity(variant.code, tuple(code_issues + issues))
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,9 @@ CATALOGUE: dict[str, IssueKind] = {
     "not-a-template": IssueKind("error", "Không phải biểu mẫu của Sở"),
     "wrong-year": IssueKind("error", "Biểu mẫu của năm khác"),
     "unknown-unit": IssueKind("error", "Mã đơn vị không có trong danh mục"),
+    "unit-code-normalised": IssueKind(
+        "warning", "Mã đơn vị chỉ khớp danh mục khi bỏ qua chữ hoa/thường, dấu cách"
+    ),
     "unsupported-version": IssueKind("error", "Phiên bản biểu mẫu không đọc được"),
     "wrong-template-for-unit": IssueKind("error", "Dùng nhầm biểu mẫu của loại đơn vị khác"),
     "empty-template": IssueKind("error", "Biểu mẫu chưa điền số liệu"),

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from pipeline.errors import RegistryError
@@ -18,6 +20,28 @@ from pipeline.schema import ReportSchema, nfc
 
 UNIT_COLUMNS = ("code", "name", "type", "area_code", "email")
 AREA_COLUMNS = ("code", "name", "kind")
+
+# Characters Excel, Word and web forms slip into a typed code without showing them.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def normalise_code(code: object) -> str:
+    """The key under which unit (and area) codes are compared, everywhere in the product.
+
+    Rule: NFKC (full-width “ＴＨＰＴ－０１” as typed with a Vietnamese IME becomes
+    “THPT-01”), invisible characters and every kind of white space removed (also inside:
+    “THPT - 01”, non-breaking spaces pasted from a web page), then case folded. A whole
+    number read from a cell as a float (12.0) is the code “12”. So “thpt-q01-01”,
+    “ THPT-Q01-01”, “THPT - Q01 - 01” and “ＴＨＰＴ-Q01-01” all have the key “thpt-q01-01”.
+    Punctuation is kept: “THPT-01” and “THPT01” stay different codes. Two registry codes
+    with the same key are refused when the registry is loaded, so a key names one unit.
+    """
+    if code is None:
+        return ""
+    if isinstance(code, float) and code.is_integer():
+        code = int(code)
+    text = unicodedata.normalize("NFKC", str(code)).translate(_INVISIBLE)
+    return "".join(text.split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -37,9 +61,40 @@ class Unit:
 
 
 @dataclass(frozen=True)
+class CodeMatch:
+    """A code looked up in the registry: the unit, and whether the code was written exactly.
+
+    `exact` is False when the code matched only through :func:`normalise_code` (other case,
+    spaces inside, full-width characters); surrounding spaces and NFC/NFD do not count, as
+    they are invisible in Excel and every reader strips them anyway.
+    """
+
+    unit: Unit
+    exact: bool
+
+
+@dataclass(frozen=True)
 class Registry:
     areas: Mapping[str, Area]
     units: Mapping[str, Unit]
+
+    @cached_property
+    def _by_key(self) -> dict[str, Unit]:
+        return {normalise_code(code): unit for code, unit in self.units.items()}
+
+    def find(self, code: object) -> Unit | None:
+        """The unit whose code is `code` up to :func:`normalise_code`, or None."""
+        key = normalise_code(code)
+        return self._by_key.get(key) if key else None
+
+    def match(self, code: object) -> CodeMatch | None:
+        """Like :meth:`find`, also telling whether `code` was the registry's code as is."""
+        unit = self.find(code)
+        if unit is None:
+            return None
+        if isinstance(code, float) and code.is_integer():
+            code = int(code)
+        return CodeMatch(unit, nfc(str(code)).strip() == unit.code)
 
     def area_of(self, unit: Unit) -> Area:
         return self.areas[unit.area_code]
@@ -104,15 +159,19 @@ def load_registry(
     by_label = {c.label.casefold(): c.code for c in schema.unit_types}
     codes = {c.code for c in schema.unit_types}
     units: dict[str, Unit] = {}
-    unit_lines: dict[str, int] = {}
+    unit_lines: dict[str, tuple[str, int]] = {}
     for line, row in _read_csv(units_path, UNIT_COLUMNS):
         where = f"{units_path.name}, dòng {line}"
         code = row["code"]
         if not code:
             raise RegistryError(f"{where}: thiếu mã đơn vị.")
-        if code in units:
+        key = normalise_code(code)
+        if key in unit_lines:
+            first, line_no = unit_lines[key]
+            same = "" if first == code else f" (“{first}”, chỉ khác chữ hoa/thường hoặc dấu cách)"
             raise RegistryError(
-                f"{where}: mã đơn vị “{code}” bị trùng với dòng {unit_lines[code]}."
+                f"{where}: mã đơn vị “{code}” bị trùng với dòng {line_no}{same}. "
+                "Mỗi đơn vị một mã; xóa dòng trùng hoặc sửa mã."
             )
         utype = row["type"]
         utype = utype if utype in codes else by_label.get(utype.casefold(), utype)
@@ -127,7 +186,7 @@ def load_registry(
                 f"không có trong {areas_path.name}. Thêm địa bàn hoặc sửa mã địa bàn."
             )
         units[code] = Unit(code, row["name"] or code, utype, row["area_code"], row["email"])
-        unit_lines[code] = line
+        unit_lines[key] = (code, line)
     if not units:
         raise RegistryError(f"Tệp {units_path.name} không có đơn vị nào.")
     return Registry(areas=areas, units=units)

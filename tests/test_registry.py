@@ -16,8 +16,14 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import RegistryError
-from pipeline.registry import Registry, load_registry
-from pipeline.schema import ReportSchema, load_report_schema
+from pipeline.read import read_submission
+from pipeline.registry import CodeMatch, Registry, load_registry, normalise_code
+from pipeline.run import consolidate
+from pipeline.samples import fill_template
+from pipeline.schema import ReportSchema, Schemas, load_report_schema
+from pipeline.settings import Settings
+from pipeline.templates import build_template
+from tests.submission_factory import CLEAN_PEOPLE, CLEAN_SCHOOL, cell_of, save, school_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY_DIR = ROOT / "registry"
@@ -363,3 +369,126 @@ def test_cp1258_with_vietnamese_type_labels(schema: ReportSchema, tmp_path: Path
     assert registry.units["TT-01"].type == "affiliated_unit"
     assert registry.units["PGD-X01"].name == "Phòng Văn hóa - Xã hội xã Đức Hòa"
     assert registry.areas["X01"].kind == "xã"
+
+
+# --------------------------------------------------------------------------- unit codes
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("THPT-Q01-01", "thpt-q01-01"),
+        ("thpt-q01-01", "thpt-q01-01"),
+        ("  THPT-Q01-01\u00a0", "thpt-q01-01"),
+        ("THPT - Q01 - 01", "thpt-q01-01"),
+        ("ＴＨＰＴ－Ｑ０１－０１", "thpt-q01-01"),  # full-width, as a Vietnamese IME types it
+        ("THPT-\u200bQ01-01", "thpt-q01-01"),  # zero-width space pasted from a web page
+        ("THPT01", "thpt01"),  # punctuation is kept: a different code
+        (12.0, "12"),  # a numeric code read from a cell as a float
+        (12, "12"),
+        (None, ""),
+        ("", ""),
+    ],
+)
+def test_normalise_code(typed: object, key: str) -> None:
+    assert normalise_code(typed) == key
+
+
+def test_find_and_match(schema: ReportSchema, tmp_path: Path) -> None:
+    registry = load_registry(write(tmp_path, GOOD_UNITS, GOOD_AREAS), schema)
+    unit = registry.units["THPT-01"]
+    assert registry.find("thpt-01") is unit
+    assert registry.find(" THPT - 01 ") is unit
+    assert registry.find("THPT01") is None and registry.find("") is None
+    assert registry.match("THPT-01") == CodeMatch(unit, exact=True)
+    assert registry.match(" THPT-01 ") == CodeMatch(unit, exact=True)  # invisible in Excel
+    assert registry.match("thpt-01") == CodeMatch(unit, exact=False)
+    assert registry.match("THPT - 01") == CodeMatch(unit, exact=False)
+    assert registry.match("X") is None
+
+
+def test_lower_case_registry_finds_upper_case_codes(schema: ReportSchema, tmp_path: Path) -> None:
+    registry = load_registry(write(tmp_path, GOOD_UNITS.lower(), GOOD_AREAS.lower()), schema)
+    assert set(registry.units) == {"pgd-q01", "pgd-h01", "thpt-01"}
+    found = registry.match("THPT-01")
+    assert found is not None and found.unit.code == "thpt-01" and not found.exact
+
+
+def test_codes_equal_after_normalising_are_duplicates(schema: ReportSchema, tmp_path: Path) -> None:
+    units = GOOD_UNITS + "thpt - 01,Trường THPT Một bis,high_school,H01,d@x.vn\n"
+    with pytest.raises(RegistryError) as info:
+        load_registry(write(tmp_path, units, GOOD_AREAS), schema)
+    message = str(info.value)
+    for part in ("units.csv", "dòng 5", "“thpt - 01”", "dòng 4", "“THPT-01”", "chữ hoa/thường"):
+        assert part in message, (part, message)
+    assert_vietnamese(message)
+
+
+# --------------------------------------------------------------------------- codes in files
+
+
+def _lower_case_registry(folder: Path, schema: ReportSchema) -> Registry:
+    """The sample registry after someone retyped the unit codes in lower case in Excel."""
+    text = (REGISTRY_DIR / "units.csv").read_text(encoding="utf-8-sig")
+    lines = text.splitlines(keepends=True)
+    lowered = [lines[0]] + [line.split(",", 1)[0].lower() + "," + line.split(",", 1)[1]
+                            for line in lines[1:]]  # fmt: skip
+    (folder / "units.csv").write_text("".join(lowered), encoding="utf-8-sig")
+    (folder / "areas.csv").write_bytes((REGISTRY_DIR / "areas.csv").read_bytes())
+    return load_registry(folder / "units.csv", schema)
+
+
+def test_per_unit_file_against_lower_case_registry(
+    schemas: Schemas, registry: Registry, settings: Settings, tmp_path: Path
+) -> None:
+    """Before: every file was rejected as unknown-unit. After: credited, one warning."""
+    wb = school_workbook(schemas, registry, settings, "THPT-Q01-01")
+    path = save(wb, tmp_path / "in" / "THPT-Q01-01.xlsx")
+    lower = _lower_case_registry(tmp_path, schemas.report)
+    sub = read_submission(path, tmp_path / "in", schemas.report)
+    result = consolidate([sub], 2026, schemas, lower, settings)
+    row = result.submissions.iloc[0]
+    assert (row["status"], row["unit_code"], row["reason_code"]) == (
+        "accepted_with_warnings",
+        "thpt-q01-01",
+        "unit-code-normalised",
+    )
+    assert result.kept == {"thpt-q01-01": "THPT-Q01-01.xlsx"}
+    (issue,) = [i for i in result.issues if i.code == "unit-code-normalised"]
+    assert issue.severity == "warning"
+    assert f"{issue.sheet}!{issue.cell}" == cell_of(wb, "unit_code")
+    assert (issue.field, issue.value, issue.unit_code) == (
+        "unit_code",
+        "THPT-Q01-01",
+        "thpt-q01-01",
+    )
+    assert "“THPT-Q01-01”" in issue.message and "“thpt-q01-01”" in issue.message
+    assert_vietnamese(issue.message)
+    assert not [i for i in result.issues if i.code == "unknown-unit"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "warned"),
+    [("thpt-q01-01", True), ("THPT - Q01 - 01", True), (" THPT-Q01-01 ", False)],
+)
+def test_code_typed_in_blank_template(
+    schemas: Schemas,
+    registry: Registry,
+    settings: Settings,
+    tmp_path: Path,
+    typed: str,
+    warned: bool,
+) -> None:
+    """A blank template (no code in its metadata): the unit types its code as it likes."""
+    wb = build_template(schemas.report, "school", 2026, settings, registry)
+    fill_template(wb, {**CLEAN_SCHOOL, "unit_code": typed, "unit_name": "Trường THPT Mẫu"}, {
+        "people": CLEAN_PEOPLE})  # fmt: skip
+    path = save(wb, tmp_path / "blank.xlsx")
+    result = consolidate(
+        [read_submission(path, tmp_path, schemas.report)], 2026, schemas, registry, settings
+    )
+    assert result.kept == {"THPT-Q01-01": "blank.xlsx"}
+    found = [i for i in result.issues if i.code == "unit-code-normalised"]
+    assert bool(found) is warned
+    if warned:
+        assert f"{found[0].sheet}!{found[0].cell}" == cell_of(wb, "unit_code")
