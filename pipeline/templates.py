@@ -1118,10 +1118,15 @@ def write_all(
             log.info("wrote %s", path)
             written.append(WrittenTemplate(path, v.code))
         return written
-    unknown = [c for c in codes if c not in registry.units]
+    found = {c: registry.find(c) for c in codes}
+    unknown = [c for c, u in found.items() if u is None]
     if unknown:
         raise RegistryError(f"Mã đơn vị không có trong danh mục đơn vị: {', '.join(unknown)}.")
-    units = [registry.units[c] for c in codes] if codes else list(registry.units.values())
+    units = (
+        list(dict.fromkeys(u for u in found.values() if u is not None))
+        if codes
+        else list(registry.units.values())
+    )
     by_variant: dict[str, list[Unit]] = {}
     for unit in units:
         try:

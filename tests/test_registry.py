@@ -8,21 +8,29 @@ with a Vietnamese RegistryError naming the file and the line; the ways Excel sav
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import openpyxl
 import pytest
+from click.testing import CliRunner
 
+from pipeline.cli import main
 from pipeline.errors import RegistryError
 from pipeline.read import read_submission
-from pipeline.registry import CodeMatch, Registry, load_registry, normalise_code
+from pipeline.registry import Area, CodeMatch, Registry, Unit, load_registry, normalise_code
 from pipeline.run import consolidate
 from pipeline.samples import fill_template
 from pipeline.schema import ReportSchema, Schemas, load_report_schema
 from pipeline.settings import Settings
 from pipeline.templates import build_template
+from tests.libreoffice import convert
 from tests.submission_factory import CLEAN_PEOPLE, CLEAN_SCHOOL, cell_of, save, school_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -492,3 +500,355 @@ def test_code_typed_in_blank_template(
     assert bool(found) is warned
     if warned:
         assert f"{found[0].sheet}!{found[0].cell}" == cell_of(wb, "unit_code")
+
+
+# --------------------------------------------------------------------------- as Excel saves it
+#
+# Each writer below produces the bytes Excel writes for one "Save As" type, from the rows of
+# the sample registry: the encoding, the byte-order mark, the separator and the line end.
+
+
+def sample_rows(name: str) -> list[list[str]]:
+    text = (REGISTRY_DIR / name).read_text(encoding="utf-8-sig")
+    return [row for row in csv.reader(io.StringIO(text, newline="")) if row]
+
+
+def as_text(rows: list[list[str]], delimiter: str, newline: str) -> str:
+    """Excel's quoting: a field is quoted only when it holds the separator, a quote or a
+    line break (what csv.QUOTE_MINIMAL does)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator=newline).writerows(rows)
+    return buffer.getvalue()
+
+
+def unicode_text(rows: list[list[str]]) -> bytes:
+    """“Unicode Text (*.txt)”: UTF-16 LE with its BOM, tab-separated, CRLF."""
+    return b"\xff\xfe" + as_text(rows, "\t", "\r\n").encode("utf-16-le")
+
+
+def csv_utf8(rows: list[list[str]], delimiter: str = ",") -> bytes:
+    """“CSV UTF-8 (Comma delimited)”: BOM, CRLF; ';' where the list separator is ';'."""
+    return b"\xef\xbb\xbf" + as_text(rows, delimiter, "\r\n").encode("utf-8")
+
+
+def csv_windows(rows: list[list[str]], delimiter: str = ",") -> bytes:
+    """“CSV (Comma delimited)” on Vietnamese Windows: code page 1258, CRLF."""
+    return to_cp1258(as_text(rows, delimiter, "\r\n"))
+
+
+def csv_mac(rows: list[list[str]]) -> bytes:
+    """“CSV (Macintosh)”: Mac Roman, CR-only line ends; a letter Mac Roman lacks is a '?'."""
+    return as_text(rows, ",", "\r").encode("mac_roman", errors="replace")
+
+
+def utf8_cr_only(rows: list[list[str]]) -> bytes:
+    """UTF-8 without BOM and CR-only line ends (old Mac editors, Excel 2011 for Mac)."""
+    return as_text(rows, ",", "\r").encode("utf-8")
+
+
+TEXT_FORMATS = [
+    ("unicode-text", ".txt", unicode_text),
+    ("unicode-text-renamed-csv", ".csv", unicode_text),
+    ("csv-utf8", ".csv", csv_utf8),
+    ("csv-utf8-semicolon", ".csv", lambda rows: csv_utf8(rows, ";")),
+    ("csv-cp1258", ".csv", csv_windows),
+    ("csv-cp1258-semicolon", ".csv", lambda rows: csv_windows(rows, ";")),
+    ("utf8-cr-only", ".csv", utf8_cr_only),
+]
+
+
+@pytest.mark.parametrize(
+    ("suffix", "encode"), [f[1:] for f in TEXT_FORMATS], ids=[f[0] for f in TEXT_FORMATS]
+)
+def test_sample_registry_in_each_text_format(
+    sample: Registry,
+    schema: ReportSchema,
+    tmp_path: Path,
+    suffix: str,
+    encode: Callable[[list[list[str]]], bytes],
+) -> None:
+    for name in ("units", "areas"):
+        (tmp_path / f"{name}{suffix}").write_bytes(encode(sample_rows(f"{name}.csv")))
+    # The default path registry/units.csv finds units.txt when that is what Excel wrote.
+    registry = load_registry(tmp_path / "units.csv", schema)
+    assert registry == sample
+    assert registry.units["PTNCH-01"].name == "Trường TH, THCS và THPT Thực Nghiệm"
+    check_invariants(registry, schema)
+
+
+MAC_AREAS = [["code", "name", "kind"], ["P01", "Tân Phú", "phường"]]
+MAC_UNITS = [
+    ["code", "name", "type", "area_code", "email"],
+    ["PGD-P01", "Phòng GD Tân Phú", "area_office", "P01", "a@x.vn"],
+    ["THPT-01", "THPT Lê Lai, Tân Phú", "high_school", "P01", "b@x.vn"],
+]
+
+
+def test_mac_roman_registry(schema: ReportSchema, tmp_path: Path) -> None:
+    """Names within what Mac Roman holds (â, ê, ò, ú, ư is not) come out as typed."""
+    areas = [["code", "name", "kind"], ["P01", "Tân Phú", "khu"]]
+    (tmp_path / "areas.csv").write_bytes(csv_mac(areas))
+    (tmp_path / "units.csv").write_bytes(csv_mac(MAC_UNITS))
+    raw = (tmp_path / "units.csv").read_bytes()
+    assert b"\n" not in raw and b"\r" in raw
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    # The same bytes as cp1258 read “Phòng” wrong (0x98 is “˜” there): the line ends decide.
+    assert "Phòng" not in raw.decode("cp1258", errors="replace")
+    registry = load_registry(tmp_path / "units.csv", schema)
+    assert registry.units["PGD-P01"].name == "Phòng GD Tân Phú"
+    assert registry.units["THPT-01"].name == "THPT Lê Lai, Tân Phú"
+    assert registry.areas["P01"] == Area("P01", "Tân Phú", "khu")
+
+
+# (id, areas bytes, units bytes, file named, parts of the message)
+REFUSED: list[tuple[str, bytes, bytes, str, tuple[str, ...]]] = [
+    (
+        # Excel writes '?' for each Vietnamese letter Mac Roman lacks: “Qu?n M?t”.
+        "mac-roman-lost-letters",
+        csv_mac(sample_rows("areas.csv")),
+        csv_mac(sample_rows("units.csv")),
+        "areas.csv",
+        ("dòng 2", "“?”", "CSV (Macintosh)", "CSV UTF-8"),
+    ),
+    (
+        "mac-roman-lost-letters-later-line",
+        csv_mac([*MAC_AREAS[:1], ["P01", "Tan Phu", "phuong"]]),
+        csv_mac([*MAC_UNITS, ["THPT-02", "Trường THPT Hai", "high_school", "P01", "c@x.vn"]]),
+        "units.csv",
+        ("dòng 4", "Tr?", "CSV (Macintosh)", "CSV UTF-8"),
+    ),
+    (
+        # Plain “CSV” on a Windows set to a western language: code page 1252.
+        "windows-western-code-page",
+        as_text(sample_rows("areas.csv"), ",", "\r\n").encode("cp1252", errors="replace"),
+        csv_utf8(sample_rows("units.csv")),
+        "areas.csv",
+        ("dòng 2", "“?”", "bảng mã của Windows", "CSV UTF-8"),
+    ),
+    (
+        "legacy-xls-named-csv",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600,
+        csv_utf8(sample_rows("units.csv")),
+        "areas.csv",
+        (".xls", ".xlsx", "CSV UTF-8"),
+    ),
+    (
+        "binary-bytes-inside",
+        b"code,name,kind\nQ01,Qu\x00\x01n,qu\n",
+        csv_utf8(sample_rows("units.csv")),
+        "areas.csv",
+        ("dòng 2", "không phải dạng văn bản", "CSV UTF-8"),
+    ),
+    (
+        "cp1258-undefined-byte",
+        b"code,name,kind\r\nQ01,Qu\x81n,qu\r\n",
+        csv_utf8(sample_rows("units.csv")),
+        "areas.csv",
+        ("dòng 2", "không đọc được", "CSV UTF-8"),
+    ),
+    (
+        "unicode-text-wrong-header",
+        unicode_text([["ma", "ten", "loai"], ["Q01", "Quận Một", "quận"]]),
+        csv_utf8(sample_rows("units.csv")),
+        "areas.csv",
+        ("thiếu cột", "code", "kind"),
+    ),
+    (
+        "unicode-text-duplicate",
+        unicode_text(sample_rows("areas.csv")),
+        unicode_text([*sample_rows("units.csv"), sample_rows("units.csv")[3]]),
+        "units.csv",
+        (f"dòng {len(sample_rows('units.csv')) + 1}", "trùng", "dòng 4"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("areas", "units", "filename", "expected"),
+    [pytest.param(a, u, f, e, id=i) for i, a, u, f, e in REFUSED],
+)
+def test_refused_with_a_sentence(
+    schema: ReportSchema,
+    tmp_path: Path,
+    areas: bytes,
+    units: bytes,
+    filename: str,
+    expected: tuple[str, ...],
+) -> None:
+    (tmp_path / "areas.csv").write_bytes(areas)
+    (tmp_path / "units.csv").write_bytes(units)
+    with pytest.raises(RegistryError) as info:
+        load_registry(tmp_path / "units.csv", schema)
+    message = str(info.value)
+    assert filename in message
+    for part in expected:
+        assert part in message, (part, message)
+    assert_vietnamese(message)
+    assert "\x00" not in message and "Traceback" not in message
+
+
+# --------------------------------------------------------------------------- as a workbook
+
+
+def registry_workbook(sheets: dict[str, list[list[str]]], numeric_codes: bool = False) -> Any:
+    """A registry typed in Excel: one sheet per table, header on row 1."""
+    wb = openpyxl.Workbook()
+    default = wb.active
+    for title, rows in sheets.items():
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+    wb.remove(default)
+    return wb
+
+
+def test_two_workbooks_beside_each_other(
+    sample: Registry, schema: ReportSchema, tmp_path: Path
+) -> None:
+    for name in ("units", "areas"):
+        registry_workbook({"Sheet1": sample_rows(f"{name}.csv")}).save(tmp_path / f"{name}.xlsx")
+    assert load_registry(tmp_path / "units.xlsx", schema) == sample
+    assert load_registry(tmp_path / "units.csv", schema) == sample  # the default path finds it
+    assert load_registry(tmp_path, schema) == sample  # so does the folder
+
+
+def test_one_workbook_with_both_sheets_also_resaved_by_libreoffice(
+    sample: Registry, schema: ReportSchema, tmp_path: Path
+) -> None:
+    """Sheets “areas” first and “units” second, as a specialist might order them; then the
+    same workbook opened and saved by LibreOffice Calc."""
+    book = tmp_path / "made" / "danh-muc.xlsx"
+    book.parent.mkdir()
+    registry_workbook({"areas": sample_rows("areas.csv"), "Units": sample_rows("units.csv")}).save(
+        book
+    )
+    assert load_registry(book, schema) == sample
+    resaved = convert(book, "xlsx", tmp_path / "lo")
+    assert resaved.read_bytes() != book.read_bytes()
+    assert load_registry(resaved, schema) == sample
+
+
+def test_workbook_cells_as_excel_types_them(schema: ReportSchema, tmp_path: Path) -> None:
+    """Numbers typed as codes, a title row above the header, an empty column, hyperlinked
+    emails: the registry reads as the specialist sees it."""
+    wb = openpyxl.Workbook()
+    areas = wb.active
+    assert areas is not None
+    areas.title = "areas"
+    areas.append(["code", "name", "kind"])
+    areas.append([1, "Quận Một", "quận"])
+    units = wb.create_sheet("units")
+    units.append([])
+    units.append(["Code", "Name", "Type", "Area_code", "Email", "Ghi chú"])
+    units.append([101, "Trường THPT Một", "Trường THPT", 1.0, "c@x.vn", "mới"])
+    units.append([None, None, None, None, None])
+    units.append(["PGD-1", "Phòng GDĐT quận Một", "area_office", "1", "a@x.vn"])
+    units["E5"].hyperlink = "mailto:a@x.vn"
+    wb.save(tmp_path / "units.xlsx")
+    registry = load_registry(tmp_path / "units.xlsx", schema)
+    assert registry.units["101"] == Unit("101", "Trường THPT Một", "high_school", "1", "c@x.vn")
+    assert registry.units["PGD-1"].email == "a@x.vn"
+    assert set(registry.areas) == {"1"}
+
+
+def test_workbook_refusals(schema: ReportSchema, tmp_path: Path) -> None:
+    registry_workbook({"units": sample_rows("units.csv")}).save(tmp_path / "units.xlsx")
+    with pytest.raises(RegistryError) as info:
+        load_registry(tmp_path / "units.xlsx", schema)
+    message = str(info.value)
+    for part in ("units.xlsx", "“areas”", "areas.csv"):
+        assert part in message, message
+    assert_vietnamese(message)
+
+    rows = sample_rows("units.csv")
+    registry_workbook({"units": [*rows, rows[2]], "areas": sample_rows("areas.csv")}).save(
+        tmp_path / "both.xlsx"
+    )
+    with pytest.raises(RegistryError) as info:
+        load_registry(tmp_path / "both.xlsx", schema)
+    assert f"both.xlsx, trang “units”, dòng {len(rows) + 1}" in str(info.value)
+    assert "dòng 3" in str(info.value)
+
+    (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(RegistryError) as info:
+        load_registry(tmp_path / "broken.xlsx", schema, areas_path=tmp_path / "both.xlsx")
+    assert "broken.xlsx" in str(info.value) and "Traceback" not in str(info.value)
+    assert_vietnamese(str(info.value))
+
+    (tmp_path / "units.ods").write_bytes(b"PK\x03\x04")
+    with pytest.raises(RegistryError) as info:
+        load_registry(tmp_path / "units.ods", schema, areas_path=tmp_path / "both.xlsx")
+    assert "units.ods" in str(info.value) and ".ods" in str(info.value)
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+@pytest.mark.parametrize(
+    ("command", "areas", "named"),
+    [
+        (["consolidate", "--year", "2026"], csv_mac(sample_rows("areas.csv")), "areas.csv, dòng 2"),
+        (["validate", "IN", "--year", "2026"], b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "areas.csv"),
+        (["templates", "--year", "2026"], b"code;ten\r\nQ01;x\r\n", "areas.csv"),
+    ],
+    ids=["consolidate", "validate", "templates"],
+)
+def test_cli_refuses_a_registry_with_a_sentence(
+    tmp_path: Path, command: list[str], areas: bytes, named: str
+) -> None:
+    (tmp_path / "reg").mkdir()
+    (tmp_path / "reg" / "areas.csv").write_bytes(areas)
+    (tmp_path / "reg" / "units.csv").write_bytes(csv_utf8(sample_rows("units.csv")))
+    (tmp_path / "in").mkdir()
+    args = [str(tmp_path / "in") if a == "IN" else a for a in command]
+    result = CliRunner().invoke(
+        main,
+        [
+            *args,
+            "--output",
+            str(tmp_path / "out"),
+            "--registry",
+            str(tmp_path / "reg" / "units.csv"),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    assert result.output.startswith("Lỗi: ") and named in result.output
+    assert_vietnamese(result.output)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.xlsx"))
+
+
+def test_cli_with_unicode_text_and_lower_case_codes(
+    schemas: Schemas, registry: Registry, settings: Settings, tmp_path: Path
+) -> None:
+    """The registry saved as “Unicode Text” with codes retyped in lower case; the unit
+    sends its per-unit file (upper-case code inside): read, credited, one warning."""
+    reg = tmp_path / "reg"
+    reg.mkdir()
+    rows = sample_rows("units.csv")
+    lowered = [rows[0], *[[r[0].lower(), *r[1:]] for r in rows[1:]]]
+    (reg / "units.txt").write_bytes(unicode_text(lowered))
+    (reg / "areas.txt").write_bytes(unicode_text(sample_rows("areas.csv")))
+    save(school_workbook(schemas, registry, settings), tmp_path / "in" / "THPT-Q01-01.xlsx")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main,
+        ["consolidate", "--year", "2026", "--input", str(tmp_path / "in"), "--output", str(out),
+         "--registry", str(reg / "units.csv"), "-q", "--workers", "1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with (out / "2026" / "submissions.csv").open(encoding="utf-8-sig") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert (row["unit_code"], row["status"], row["reason_code"]) == (
+        "thpt-q01-01",
+        "accepted_with_warnings",
+        "unit-code-normalised",
+    )
+    made = CliRunner().invoke(
+        main,
+        ["templates", "--year", "2026", "--units", "THPT-Q01-01", "--output", str(tmp_path / "t"),
+         "--registry", str(reg / "units.txt")],
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert len(list((tmp_path / "t").glob("*.xlsx"))) == 1
