@@ -691,7 +691,7 @@ def test_refused_with_a_sentence(
 # --------------------------------------------------------------------------- as a workbook
 
 
-def registry_workbook(sheets: dict[str, list[list[str]]], numeric_codes: bool = False) -> Any:
+def registry_workbook(sheets: dict[str, list[list[str]]]) -> Any:
     """A registry typed in Excel: one sheet per table, header on row 1."""
     wb = openpyxl.Workbook()
     default = wb.active
