@@ -16,8 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
 from pipeline.issues import Issue, make_issue
 from pipeline.model import RawSubmission
 from pipeline.registry import Registry
@@ -190,16 +188,3 @@ def resolve_resubmissions(
         for older in group[:-1]:
             superseded[older.file.path] = group[-1].file.path
     return Resolution(kept, superseded, duplicates)
-
-
-def value_changes(old: pd.Series, new: pd.Series) -> list[tuple[str, str, str]]:
-    """Field-by-field differences between two versions of a unit's scalar values."""
-    changes = []
-    for fld in old.index.union(new.index):
-        a, b = old.get(fld), new.get(fld)
-        a_missing, b_missing = pd.isna(a), pd.isna(b)
-        if a_missing and b_missing:
-            continue
-        if a_missing != b_missing or a != b:
-            changes.append((str(fld), "" if a_missing else str(a), "" if b_missing else str(b)))
-    return changes

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pipeline import aggregate as agg
+from pipeline.changes import resubmission_changes
 from pipeline.evaluate import evaluate_criteria, evaluate_learning_unit, unit_frame
 from pipeline.history import Previous, unit_changes
-from pipeline.identify import identify, resolve_resubmissions, value_changes
+from pipeline.identify import identify, resolve_resubmissions
 from pipeline.inbox import sender_issues
 from pipeline.issues import Issue, issues_frame, make_issue
 from pipeline.model import RawSubmission
@@ -155,24 +156,11 @@ def consolidate(
         issues.append(make_issue("superseded", msg, file=path))
         status[path] = ("superseded", msg, "superseded")
     kept_files = set(res.kept.values())
-    by_path = {s.file.path: s for s in candidates}
     # Superseded versions are validated too, so the change log compares parsed values.
     to_validate = [s for s in candidates if s.file.path not in res.duplicates]
     data, value_issues = validate(to_validate, report, variant_of)
     issues.extend(i for i in value_issues if i.file in kept_files)
-    changes = []
-    for old, new in res.superseded.items():
-        for fld, a, b in value_changes(data.scalars.loc[old], data.scalars.loc[new]):
-            changes.append(
-                {
-                    "unit_code": by_path[new].unit_code,
-                    "old_file": old,
-                    "new_file": new,
-                    "field": fld,
-                    "old_value": a,
-                    "new_value": b,
-                }
-            )
+    changes = resubmission_changes(data, res.superseded, report)
     units = unit_frame(data, res.kept, schemas, registry)
     criteria = evaluate_criteria(units, schemas)
     ldu, ldu_issues = evaluate_learning_unit(units, data, schemas)
@@ -240,10 +228,7 @@ def consolidate(
         targets=agg.target_progress(aggregates, schemas, year, city_key),
         tracking=track,
         reporting_rate=agg.reporting_rate(track),
-        changes=pd.DataFrame(
-            changes,
-            columns=["unit_code", "old_file", "new_file", "field", "old_value", "new_value"],
-        ),
+        changes=changes,
         city_key=city_key,
         extra={"previous": previous, "year_over_year": year_over_year},
     )

@@ -133,8 +133,8 @@ def test_resubmission_keeps_newest_and_records_changes(
     assert status == {"a.xlsx": "accepted", "b.xlsx": "superseded", "c-copy.xlsx": "superseded"}
     assert result.kept == {"THPT-Q01-01": "a.xlsx"}
     changes = result.changes.set_index("field")
-    assert changes.loc["campaign_events", "old_value"] == "2"
-    assert changes.loc["campaign_events", "new_value"] == "6"
+    assert changes.loc["campaign_events", "old_value"] == 2
+    assert changes.loc["campaign_events", "new_value"] == 6
     assert set(changes.index) == {"campaign_events", "report_date"}
     codes = {i.file: i.code for i in result.issues}
     assert codes == {"b.xlsx": "superseded", "c-copy.xlsx": "file-duplicate"}
