@@ -1,15 +1,23 @@
 """Year over year: each year's figures against the year before, and jumps a unit must explain.
 
 Every consolidation keeps its tidy exports under ``output/<year>/data/`` (values.csv,
-aggregates.csv); they are the history. A run for year Y loads Y−1's exports when they exist
-(:func:`load_previous`) and
+aggregates.csv, one CSV per list); they are the history. A run for year Y loads Y−1's
+exports when they exist (:func:`load_previous`) and
 
-* compares every numeric field of every unit present in both years
-  (:func:`unit_changes`, written to ``data/year_over_year.csv``), flagging implausible
-  jumps as ``implausible-change`` warnings at the unit's cell, for the unit to explain or
-  correct: a count that grows or shrinks by the configured factor (criteria.yaml,
-  ``yoy_jump_factor``, default 3) when the larger of the two values is at least
-  ``yoy_min_value`` (default 10), or falls to zero from at least ``yoy_min_value``;
+* compares, for every unit present in both years (codes compared through
+  :func:`pipeline.registry.normalise_code`, so a registry retyped in another case still
+  matches), every numeric scalar field, every numeric cell of a fixed-row list (the people
+  matrix, field ``people.<group>.<column>``, e.g. ``people.teachers.total``: the
+  denominators of the headline rate) and the number of rows of every other list (field
+  ``<list>.count``, e.g. ``initiatives.count``) (:func:`unit_changes`, written to
+  ``data/year_over_year.csv``);
+* flags implausible jumps of scalars and people cells as ``implausible-change`` warnings
+  at the cell of this year's file, for the unit to explain or correct: a count that grows
+  or shrinks by the configured factor (criteria.yaml, ``yoy_jump_factor``, default 3) when
+  the larger of the two values is at least ``yoy_min_value`` (default 10), or falls to
+  zero from at least ``yoy_min_value``. List row counts are shown, never flagged: how many
+  rows a list has depends on the year (nominations come only in review years, 2025 and
+  2030), so a fall is no sign of a wrong figure, and there is no cell to point at;
 * compares the aggregates (:func:`compare_aggregates`) for the report's sheet “So với năm
   trước”: change and percent change of counts, change in percentage points of rates.
 
@@ -21,15 +29,17 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from pipeline.issues import Issue, make_issue
-from pipeline.schema import Field, Schemas
-from pipeline.validate import Submissions
+from pipeline.registry import normalise_code
+from pipeline.schema import Field, ReportSchema, Schemas
+from pipeline.validate import Submissions, Where
 
 if TYPE_CHECKING:
     from pipeline.run import RunResult
@@ -61,6 +71,8 @@ class Previous:
     """values.csv: year, unit_code, field, value (value as text, plain notation)."""
     aggregates: pd.DataFrame
     """aggregates.csv: level, key, field, value (float)."""
+    lists: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    """data/<list>.csv by list code: unit_code, then one column per field (as text)."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +93,16 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
 
 
+NOT_LISTS = frozenset({"values", "aggregates", "criteria", "tracking", "year_over_year"})
+"""The exports of data/ that are not lists (DESIGN.md section 3)."""
+
+
 def load_previous(output_root: Path, year: int) -> Previous | None:
-    """Year−1's values.csv and aggregates.csv under ``output_root/<year−1>/data``, if any."""
+    """Year−1's values.csv, aggregates.csv and list exports under ``output_root/<year−1>/data``.
+
+    The list exports are every other CSV of that folder with a ``unit_code`` column, by file
+    name: the loader needs no schema, and a list the schema no longer has is never looked up.
+    """
     data = output_root / str(year - 1) / "data"
     values_path, aggs_path = data / "values.csv", data / "aggregates.csv"
     if not values_path.is_file() and not aggs_path.is_file():
@@ -97,19 +117,61 @@ def load_previous(output_root: Path, year: int) -> Previous | None:
         aggs["value"] = pd.to_numeric(aggs["value"], errors="coerce")
     else:
         aggs = pd.DataFrame(columns=["level", "key", "field", "value"])
+    lists = {}
+    for path in sorted(data.glob("*.csv")):
+        if path.stem in NOT_LISTS:
+            continue
+        frame = _read_csv(path)
+        if "unit_code" in frame.columns:
+            lists[path.stem] = frame
     log.info("previous year %s loaded from %s", year - 1, data)
-    return Previous(year - 1, values, aggs)
+    return Previous(year - 1, values, aggs, lists)
 
 
-def compared_fields(schemas: Schemas) -> list[Field]:
-    """Scalar fields whose values are counts or amounts (not years, not pre-filled)."""
+def _counts(fields: tuple[Field, ...] | list[Field]) -> list[Field]:
+    """Fields whose values are counts or amounts (not years, not pre-filled)."""
     return [
         f
-        for f in schemas.report.fields
+        for f in fields
         if f.type in ("integer", "decimal", "money")
         and not f.prefill
         and (f.min is None or f.min < YEAR_LIKE_MIN)
     ]
+
+
+def compared_fields(schemas: Schemas) -> list[Field]:
+    """Scalar fields whose values are counts or amounts (not years, not pre-filled)."""
+    return _counts(schemas.report.fields)
+
+
+def change_label(key: str, report: ReportSchema) -> str:
+    """Vietnamese label of a compared field: “Giáo viên: tổng số” for ``people.teachers.total``,
+    “Sáng kiến, giải pháp …: số dòng” for ``initiatives.count``, the field's label otherwise."""
+    if key in report.field_map:
+        return report.field_map[key].label
+    head, _, rest = key.partition(".")
+    lst = report.list_map.get(head)
+    if lst is None:
+        return key
+    if rest == "count" and not lst.fixed_field:
+        return f"{_sentence(lst.title)}: số dòng"
+    group, _, column = rest.partition(".")
+    if lst.fixed_choices and column:
+        try:
+            label = lst.field(column).label
+        except KeyError:
+            return key
+        return f"{report.choice_label(lst.fixed_choices, group)}: {_lower_first(label)}"
+    return key
+
+
+def _sentence(title: str) -> str:
+    """A list title typed in capitals (“SÁNG KIẾN, GIẢI PHÁP …”) in sentence case."""
+    return title[:1] + title[1:].lower() if title.isupper() else title
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 def _number(value: object) -> float | None:
@@ -150,6 +212,88 @@ def number_text(value: float) -> str:
     return whole.replace(",", ".") + ("," + frac if frac else "")
 
 
+@dataclass(frozen=True)
+class _Compared:
+    """One figure of this year's file, the key it had last year, and where it sits."""
+
+    key: str
+    """Field of year_over_year.csv: a scalar code, people.teachers.total, initiatives.count."""
+    value: float
+    where: Where
+    flag: bool
+    """Whether a jump is an issue (cells only; list row counts are only shown)."""
+
+
+def _current(
+    data: Submissions,
+    file: str,
+    report: ReportSchema,
+    positions: Mapping[str, Mapping[str, Sequence[int]]],
+) -> Iterator[_Compared]:
+    """This year's compared figures of one kept file, in the order of the schema.
+
+    `positions` holds, per list, the row positions of each file in its frame: found once
+    for all files, as selecting a file's rows frame by frame would cost a pass over every
+    list row for each of ten thousand files.
+    """
+    record = data.scalars.loc[file]
+    for f in _counts(report.fields):
+        new = _number(record.get(f.code)) if f.code in record.index else None
+        if new is not None:
+            yield _Compared(f.code, new, data.where(file, f.code), True)
+    for lst in report.lists:
+        frame = data.lists.get(lst.code)
+        if frame is None:
+            continue
+        rows = frame.iloc[list(positions[lst.code].get(file, ()))]
+        if lst.fixed_field:
+            for f in _counts(lst.fields):
+                for group, row, value in zip(
+                    rows[lst.fixed_field], rows["row"], rows[f.code], strict=True
+                ):
+                    new = _number(value)
+                    if new is None or pd.isna(group):
+                        continue
+                    where = data.where(file, f.code, lst.code, int(row))
+                    yield _Compared(f"{lst.code}.{group}.{f.code}", new, where, True)
+        else:
+            yield _Compared(f"{lst.code}.count", float(len(rows)), Where(sheet="", cell=""), False)
+
+
+def _before(previous: Previous, report: ReportSchema) -> dict[tuple[str, str], float]:
+    """Last year's figures by (normalised unit code, key of year_over_year.csv)."""
+    before: dict[tuple[str, str], float] = {}
+    fields = {f.code for f in _counts(report.fields)}
+    prev = previous.values
+    prev = prev[prev["field"].isin(fields)]
+    for code, fld, value in zip(prev["unit_code"], prev["field"], prev["value"], strict=True):
+        number = _number(value)
+        if number is not None:
+            before[(normalise_code(code), str(fld))] = number
+    reported = {normalise_code(c) for c in previous.values["unit_code"]}
+    for lst in report.lists:
+        frame = previous.lists.get(lst.code)
+        if lst.fixed_field:
+            if frame is None or lst.fixed_field not in frame.columns:
+                continue
+            for f in _counts(lst.fields):
+                if f.code not in frame.columns:
+                    continue
+                for code, group, value in zip(
+                    frame["unit_code"], frame[lst.fixed_field], frame[f.code], strict=True
+                ):
+                    number = _number(value)
+                    if number is not None and group:
+                        before[(normalise_code(code), f"{lst.code}.{group}.{f.code}")] = number
+        elif frame is not None:
+            # A unit that reported last year and listed nothing had 0 rows; a list export
+            # missing altogether (an older version) says nothing.
+            counts = frame["unit_code"].map(normalise_code).value_counts()
+            for code in reported:
+                before[(code, f"{lst.code}.count")] = float(counts.get(code, 0))
+    return before
+
+
 def unit_changes(
     data: Submissions,
     kept: dict[str, str],
@@ -157,35 +301,32 @@ def unit_changes(
     previous: Previous | None,
     year: int,
 ) -> tuple[pd.DataFrame, list[Issue]]:
-    """Per unit and numeric field: previous, current, change; implausible jumps as issues."""
+    """Per unit and compared figure: previous, current, change; implausible jumps as issues."""
     if previous is None or previous.values.empty:
         return pd.DataFrame(columns=YOY_COLUMNS), []
     t = Thresholds.from_schemas(schemas)
-    fields = compared_fields(schemas)
-    prev = previous.values
-    prev = prev[prev["field"].isin({f.code for f in fields})]
-    before: dict[tuple[str, str], float] = {}
-    for code, fld, value in zip(prev["unit_code"], prev["field"], prev["value"], strict=True):
-        number = _number(value)
-        if number is not None:
-            before[(str(code), str(fld))] = number
+    report = schemas.report
+    before = _before(previous, report)
+    positions = {
+        code: frame.groupby("file", sort=False).indices for code, frame in data.lists.items()
+    }
     rows: list[dict[str, object]] = []
     issues: list[Issue] = []
     for code in sorted(kept):
         file = kept[code]
         if file not in data.scalars.index:
             continue
-        record = data.scalars.loc[file]
-        for f in fields:
-            old = before.get((code, f.code))
-            new = _number(record.get(f.code)) if f.code in record.index else None
-            if old is None or new is None:
+        key = normalise_code(code)
+        for cur in _current(data, file, report, positions):
+            old = before.get((key, cur.key))
+            if old is None:
                 continue
-            why = jump(old, new, t)
+            new = cur.value
+            why = jump(old, new, t) if cur.flag else ""
             rows.append(
                 {
                     "unit_code": code,
-                    "field": f.code,
+                    "field": cur.key,
                     "previous": old,
                     "current": new,
                     "change": new - old,
@@ -198,17 +339,25 @@ def unit_changes(
             issues.append(
                 make_issue(
                     "implausible-change",
-                    f"“{f.label}” năm {year} là {number_text(new)}, năm {previous.year} là "
-                    f"{number_text(old)} ({why}). Nếu số liệu đúng, đơn vị giải thích lý do "
-                    "trong phần đánh giá chung; nếu nhầm, sửa lại ô này rồi gửi lại.",
+                    f"“{change_label(cur.key, report)}” năm {year} là {number_text(new)}, "
+                    f"năm {previous.year} là {number_text(old)} ({why}). Nếu số liệu đúng, "
+                    "đơn vị giải thích lý do trong phần đánh giá chung; nếu nhầm, sửa lại ô "
+                    "này rồi gửi lại.",
                     file=file,
                     unit_code=code,
-                    **data.where(file, f.code),
-                    field=f.code,
+                    **cur.where,
+                    field=_issue_field(cur.key),
                     value=number_text(new),
                 )
             )
     return pd.DataFrame(rows, columns=YOY_COLUMNS), issues
+
+
+def _issue_field(key: str) -> str:
+    """The field of an issue in the form the other issues use: ``people.total`` for a list
+    cell (the group is in the cell), the code for a scalar."""
+    parts = key.split(".")
+    return f"{parts[0]}.{parts[2]}" if len(parts) == 3 else key
 
 
 def compare_aggregates(

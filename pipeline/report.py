@@ -47,7 +47,7 @@ from xlsxwriter.worksheet import (
 from pipeline.charts import ChartSpec, chart_specs, city_values
 from pipeline.evaluate import FAIL, PASS, UNKNOWN
 from pipeline.export import list_frame
-from pipeline.history import Previous, compare_aggregates
+from pipeline.history import Previous, change_label, compare_aggregates
 from pipeline.issues import CATALOGUE
 from pipeline.ooxml import text_safe_workbook
 from pipeline.run import RunResult
@@ -2392,7 +2392,7 @@ class ReportBook:
         unit_rows = [
             {
                 "label": f"{self.unit_name(x.unit_code)} ({x.unit_code}): "
-                f"{_lower_first(label(str(x.field)))}",
+                f"{_lower_first(change_label(str(x.field), report))}",
                 "previous": x.previous,
                 "current": x.current,
                 "change": x.change,
