@@ -128,7 +128,15 @@ def resubmission_changes(
 ) -> pd.DataFrame:
     """Every difference between each superseded file and the file that replaced it."""
     rows: list[dict[str, Any]] = []
-    by_file = {code: _rows_by_file(frame) for code, frame in data.lists.items()}
+    if not superseded:
+        return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+    # Only the files of a resubmission: turning every list row of a large run into records
+    # would cost far more than the comparisons.
+    involved = set(superseded) | set(superseded.values())
+    by_file = {
+        code: _rows_by_file(frame[frame["file"].isin(involved)])
+        for code, frame in data.lists.items()
+    }
     for old, new in sorted(
         superseded.items(), key=lambda pair: (data.unit_of.get(pair[1], ""), pair[0])
     ):

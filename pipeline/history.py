@@ -29,17 +29,18 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 
 from pipeline.issues import Issue, make_issue
 from pipeline.registry import normalise_code
-from pipeline.schema import Field, ReportSchema, Schemas
-from pipeline.validate import Submissions, Where
+from pipeline.schema import Field, ListSpec, ReportSchema, Schemas
+from pipeline.validate import Submissions
 
 if TYPE_CHECKING:
     from pipeline.run import RunResult
@@ -212,85 +213,112 @@ def number_text(value: float) -> str:
     return whole.replace(",", ".") + ("," + frac if frac else "")
 
 
-@dataclass(frozen=True)
-class _Compared:
-    """One figure of this year's file, the key it had last year, and where it sits."""
+class _Compared(NamedTuple):
+    """One figure of this year's file, the key it had last year, and where it sits.
+
+    A named tuple: a run of ten thousand units makes half a million of them.
+    """
 
     key: str
     """Field of year_over_year.csv: a scalar code, people.teachers.total, initiatives.count."""
     value: float
-    where: Where
-    flag: bool
-    """Whether a jump is an issue (cells only; list row counts are only shown)."""
+    cell: tuple[str, str, int] | None
+    """(field, list code or "", row or 0) of the cell, for an issue; None: only shown."""
 
 
-def _current(
-    data: Submissions,
-    file: str,
-    report: ReportSchema,
-    positions: Mapping[str, Mapping[str, Sequence[int]]],
-) -> Iterator[_Compared]:
-    """This year's compared figures of one kept file, in the order of the schema.
+class _Figures:
+    """This year's compared figures of every kept file, taken from the frames once.
 
-    `positions` holds, per list, the row positions of each file in its frame: found once
-    for all files, as selecting a file's rows frame by frame would cost a pass over every
-    list row for each of ten thousand files.
+    Column by column into plain arrays, with each file's rows found in one pass: looking
+    rows up per file in the mixed-type frames would cost seconds at ten thousand files.
     """
-    record = data.scalars.loc[file]
-    for f in _counts(report.fields):
-        new = _number(record.get(f.code)) if f.code in record.index else None
-        if new is not None:
-            yield _Compared(f.code, new, data.where(file, f.code), True)
-    for lst in report.lists:
-        frame = data.lists.get(lst.code)
-        if frame is None:
-            continue
-        rows = frame.iloc[list(positions[lst.code].get(file, ()))]
-        if lst.fixed_field:
-            for f in _counts(lst.fields):
-                for group, row, value in zip(
-                    rows[lst.fixed_field], rows["row"], rows[f.code], strict=True
-                ):
-                    new = _number(value)
-                    if new is None or pd.isna(group):
+
+    def __init__(self, data: Submissions, report: ReportSchema) -> None:
+        scalars = data.scalars
+        self.scalar_fields = [f.code for f in _counts(report.fields) if f.code in scalars]
+        self.scalar_at = {file: i for i, file in enumerate(scalars.index)}
+        self.scalar_columns = {
+            code: scalars[code].to_numpy(dtype=object) for code in self.scalar_fields
+        }
+        self.lists: list[tuple[ListSpec, list[str], dict[str, Any], dict[str, Any]]] = []
+        for lst in report.lists:
+            frame = data.lists.get(lst.code)
+            if frame is None:
+                continue
+            fields = [f.code for f in _counts(lst.fields)] if lst.fixed_field else []
+            names = [*fields, "row", *([lst.fixed_field] if lst.fixed_field else [])]
+            columns = {c: frame[c].to_numpy(dtype=object) for c in names}
+            positions = frame.groupby("file", sort=False).indices if len(frame) else {}
+            self.lists.append((lst, fields, columns, positions))
+
+    def of(self, file: str) -> Iterator[_Compared]:
+        """The figures of one file, in the order of the schema."""
+        i = self.scalar_at[file]
+        for code in self.scalar_fields:
+            new = _number(self.scalar_columns[code][i])
+            if new is not None:
+                yield _Compared(code, new, (code, "", 0))
+        for lst, fields, columns, positions in self.lists:
+            at = positions.get(file, ())
+            if not lst.fixed_field:
+                yield _Compared(f"{lst.code}.count", float(len(at)), None)
+                continue
+            groups, rows = columns[lst.fixed_field], columns["row"]
+            for code in fields:
+                values = columns[code]
+                for j in at:
+                    new, group = _number(values[j]), groups[j]
+                    if new is None or group is None or group is pd.NA:
                         continue
-                    where = data.where(file, f.code, lst.code, int(row))
-                    yield _Compared(f"{lst.code}.{group}.{f.code}", new, where, True)
-        else:
-            yield _Compared(f"{lst.code}.count", float(len(rows)), Where(sheet="", cell=""), False)
+                    yield _Compared(
+                        f"{lst.code}.{group}.{code}", new, (code, lst.code, int(rows[j]))
+                    )
 
 
 def _before(previous: Previous, report: ReportSchema) -> dict[tuple[str, str], float]:
     """Last year's figures by (normalised unit code, key of year_over_year.csv)."""
     before: dict[tuple[str, str], float] = {}
+    keys: dict[str, str] = {}
+
+    def unit_keys(column: pd.Series) -> list[str]:
+        # Each code once: a unit has dozens of rows, and the files hold ten thousand units.
+        codes = column.tolist()
+        for code in set(codes) - keys.keys():
+            keys[code] = normalise_code(code)
+        return [keys[c] for c in codes]
+
     fields = {f.code for f in _counts(report.fields)}
     prev = previous.values
     prev = prev[prev["field"].isin(fields)]
-    for code, fld, value in zip(prev["unit_code"], prev["field"], prev["value"], strict=True):
+    for key, fld, value in zip(
+        unit_keys(prev["unit_code"]), prev["field"].tolist(), prev["value"].tolist(), strict=True
+    ):
         number = _number(value)
         if number is not None:
-            before[(normalise_code(code), str(fld))] = number
-    reported = {normalise_code(c) for c in previous.values["unit_code"]}
+            before[(key, str(fld))] = number
+    reported = set(unit_keys(previous.values["unit_code"]))
     for lst in report.lists:
         frame = previous.lists.get(lst.code)
-        if lst.fixed_field:
-            if frame is None or lst.fixed_field not in frame.columns:
+        if frame is None:
+            # No export of this list (written by an older version): nothing is known.
+            continue
+        if not lst.fixed_field:
+            # A unit that reported last year and listed nothing had 0 rows.
+            counts = Counter(unit_keys(frame["unit_code"]))
+            for key in reported:
+                before[(key, f"{lst.code}.count")] = float(counts.get(key, 0))
+            continue
+        if lst.fixed_field not in frame.columns:
+            continue
+        units, groups = unit_keys(frame["unit_code"]), frame[lst.fixed_field].tolist()
+        for f in _counts(lst.fields):
+            if f.code not in frame.columns:
                 continue
-            for f in _counts(lst.fields):
-                if f.code not in frame.columns:
-                    continue
-                for code, group, value in zip(
-                    frame["unit_code"], frame[lst.fixed_field], frame[f.code], strict=True
-                ):
-                    number = _number(value)
-                    if number is not None and group:
-                        before[(normalise_code(code), f"{lst.code}.{group}.{f.code}")] = number
-        elif frame is not None:
-            # A unit that reported last year and listed nothing had 0 rows; a list export
-            # missing altogether (an older version) says nothing.
-            counts = frame["unit_code"].map(normalise_code).value_counts()
-            for code in reported:
-                before[(code, f"{lst.code}.count")] = float(counts.get(code, 0))
+            prefix_field = f".{f.code}"
+            for key, group, value in zip(units, groups, frame[f.code].tolist(), strict=True):
+                number = _number(value)
+                if number is not None and group:
+                    before[(key, f"{lst.code}.{group}{prefix_field}")] = number
     return before
 
 
@@ -307,35 +335,26 @@ def unit_changes(
     t = Thresholds.from_schemas(schemas)
     report = schemas.report
     before = _before(previous, report)
-    positions = {
-        code: frame.groupby("file", sort=False).indices for code, frame in data.lists.items()
-    }
-    rows: list[dict[str, object]] = []
+    figures = _Figures(data, report)
+    rows: list[tuple[object, ...]] = []
     issues: list[Issue] = []
     for code in sorted(kept):
         file = kept[code]
-        if file not in data.scalars.index:
+        if file not in figures.scalar_at:
             continue
         key = normalise_code(code)
-        for cur in _current(data, file, report, positions):
+        for cur in figures.of(file):
             old = before.get((key, cur.key))
             if old is None:
                 continue
             new = cur.value
-            why = jump(old, new, t) if cur.flag else ""
+            why = jump(old, new, t) if cur.cell is not None else ""
             rows.append(
-                {
-                    "unit_code": code,
-                    "field": cur.key,
-                    "previous": old,
-                    "current": new,
-                    "change": new - old,
-                    "pct_change": (new - old) / old if old else None,
-                    "implausible": bool(why),
-                }
+                (code, cur.key, old, new, new - old, (new - old) / old if old else None, bool(why))
             )
-            if not why:
+            if not why or cur.cell is None:
                 continue
+            fld, list_code, row = cur.cell
             issues.append(
                 make_issue(
                     "implausible-change",
@@ -345,19 +364,12 @@ def unit_changes(
                     "này rồi gửi lại.",
                     file=file,
                     unit_code=code,
-                    **cur.where,
-                    field=_issue_field(cur.key),
+                    **data.where(file, fld, list_code, row),
+                    field=f"{list_code}.{fld}" if list_code else fld,
                     value=number_text(new),
                 )
             )
     return pd.DataFrame(rows, columns=YOY_COLUMNS), issues
-
-
-def _issue_field(key: str) -> str:
-    """The field of an issue in the form the other issues use: ``people.total`` for a list
-    cell (the group is in the cell), the code for a scalar."""
-    parts = key.split(".")
-    return f"{parts[0]}.{parts[2]}" if len(parts) == 3 else key
 
 
 def compare_aggregates(
