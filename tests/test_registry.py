@@ -20,6 +20,8 @@ from typing import Any
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.cli import main
 from pipeline.errors import RegistryError
@@ -852,3 +854,41 @@ def test_cli_with_unicode_text_and_lower_case_codes(
     )  # fmt: skip
     assert made.exit_code == 0, made.output
     assert len(list((tmp_path / "t").glob("*.xlsx"))) == 1
+
+
+# --------------------------------------------------------------------------- any name, any format
+
+VIETNAMESE = (
+    "aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
+)
+NAME_CHARS = VIETNAMESE + VIETNAMESE.upper() + "0123456789 ,;\"'-()./"
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    names=st.lists(
+        st.text(NAME_CHARS, min_size=1, max_size=40).filter(lambda t: t.strip()),
+        min_size=1,
+        max_size=5,
+    ),
+    fmt=st.sampled_from(["unicode-text", "csv-utf8", "csv-utf8-semicolon", "csv-cp1258"]),
+)
+def test_any_unit_name_round_trips(
+    schema: ReportSchema, tmp_path: Path, names: list[str], fmt: str
+) -> None:
+    """Whatever a specialist types as a name (commas, quotes, ';', any Vietnamese letter),
+    Excel's way of saving it reads back as the same name, in NFC."""
+    encode = {name: enc for name, _, enc in TEXT_FORMATS}[fmt]
+    units = [["code", "name", "type", "area_code", "email"]] + [
+        [f"THPT-{i:02d}", name, "high_school", "Q01", f"u{i}@x.vn"] for i, name in enumerate(names)
+    ]
+    (tmp_path / "areas.csv").write_bytes(
+        encode([["code", "name", "kind"], ["Q01", "Quận Một", "quận"]])
+    )
+    (tmp_path / "units.csv").write_bytes(encode(units))
+    registry = load_registry(tmp_path / "units.csv", schema)
+    assert [registry.units[f"THPT-{i:02d}"].name for i in range(len(names))] == [
+        unicodedata.normalize("NFC", n).strip() for n in names
+    ]
