@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string, get_column_letter
 from openpyxl.workbook.workbook import Workbook
 
 from pipeline.model import META_SHEET
@@ -124,3 +125,17 @@ def cell_of(wb: Workbook, code: str) -> str:
     """'Sheet!D12' of a defined name, as an issue reports it."""
     sheet, ref = next(iter(wb.defined_names[code].destinations))
     return f"{sheet}!{ref.replace('$', '')}"
+
+
+def table_cell(wb: Workbook, list_code: str, data_row: int, fld: str) -> str:
+    """'Sheet!C8' of a list value, found from the workbook's own Excel table: its header row
+    holds the field codes, data row r (1-based) is r rows below it."""
+    for ws in wb.worksheets:
+        if list_code in ws.tables:
+            first = ws.tables[list_code].ref.split(":")[0]
+            col, header_row = coordinate_from_string(first)
+            start = column_index_from_string(col)
+            header = next(ws.iter_rows(min_row=header_row, max_row=header_row, values_only=True))
+            offset = list(header[start - 1 :]).index(fld)
+            return f"{ws.title}!{get_column_letter(start + offset)}{header_row + data_row}"
+    raise KeyError(list_code)

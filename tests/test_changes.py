@@ -14,12 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openpyxl.utils.cell import (
-    column_index_from_string,
-    coordinate_from_string,
-    get_column_letter,
-)
-from openpyxl.workbook.workbook import Workbook
 
 from pipeline.changes import CHANGE_COLUMNS, key_field, row_key
 from pipeline.export import write_tables
@@ -37,6 +31,7 @@ from tests.submission_factory import (
     cell_of,
     save,
     school_workbook,
+    table_cell,
 )
 
 UNIT = "THPT-Q01-01"
@@ -281,23 +276,9 @@ def test_per_unit_template_sent_twice(
         ("report_date", "", "changed", "2026-11-25", "2026-11-28",
          cell_of(old_wb, "report_date"), cell_of(new_wb, "report_date")),
         ("people.teachers.total", "Giáo viên", "changed", "80", "85",
-         _table_cell(old_wb, "people", 2, "total"), _table_cell(new_wb, "people", 2, "total")),
+         table_cell(old_wb, "people", 2, "total"), table_cell(new_wb, "people", 2, "total")),
         ("initiatives", "Ngày hội học tập số", "added", "", "Ngày hội học tập số",
-         "", _table_cell(new_wb, "initiatives", 2, "title")),
+         "", table_cell(new_wb, "initiatives", 2, "title")),
         ("initiatives", "Tủ sách lớp học", "removed", "Tủ sách lớp học", "",
-         _table_cell(old_wb, "initiatives", 2, "title"), ""),
+         table_cell(old_wb, "initiatives", 2, "title"), ""),
     ]  # fmt: skip
-
-
-def _table_cell(wb: Workbook, list_code: str, data_row: int, fld: str) -> str:
-    """Where a list value sits, found from the workbook's own Excel table: its header row
-    holds the field codes, data row r is r rows below it."""
-    for ws in wb.worksheets:
-        if list_code in ws.tables:
-            first, _ = ws.tables[list_code].ref.split(":")
-            col, header_row = coordinate_from_string(first)
-            start = column_index_from_string(col)
-            header = next(ws.iter_rows(min_row=header_row, max_row=header_row, values_only=True))
-            offset = list(header[start - 1 :]).index(fld)
-            return f"{ws.title}!{get_column_letter(start + offset)}{header_row + data_row}"
-    raise KeyError(list_code)

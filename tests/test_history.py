@@ -9,7 +9,6 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from openpyxl.utils.cell import column_index_from_string, coordinate_from_string, get_column_letter
 from openpyxl.workbook.workbook import Workbook
 
 from pipeline import report as rp
@@ -38,6 +37,7 @@ from tests.submission_factory import (
     CLEAN_SCHOOL,
     save,
     school_workbook,
+    table_cell,
 )
 
 T = Thresholds(3, 10)
@@ -156,19 +156,6 @@ def test_no_year_before_no_form_13(
 # --------------------------------------------------------------------------- every sheet
 
 
-def _table_cell(wb: Workbook, list_code: str, data_row: int, fld: str) -> str:
-    """Where a list value sits, from the workbook's own Excel table (header = field codes)."""
-    for ws in wb.worksheets:
-        if list_code in ws.tables:
-            first = ws.tables[list_code].ref.split(":")[0]
-            col, header_row = coordinate_from_string(first)
-            start = column_index_from_string(col)
-            header = next(ws.iter_rows(min_row=header_row, max_row=header_row, values_only=True))
-            offset = list(header[start - 1 :]).index(fld)
-            return f"{ws.title}!{get_column_letter(start + offset)}{header_row + data_row}"
-    raise KeyError(list_code)
-
-
 def _unit_year(
     schemas: Schemas,
     registry: Registry,
@@ -220,7 +207,7 @@ def test_people_total_jump_warns_at_the_cell_of_this_year(
     (issue,) = [i for i in result.issues if i.code == "implausible-change"]
     assert issue.severity == "warning" and issue.unit_code == "THPT-Q01-01"
     assert issue.file == "THPT-Q01-01.xlsx"
-    assert f"{issue.sheet}!{issue.cell}" == _table_cell(wb, "people", 2, "total")
+    assert f"{issue.sheet}!{issue.cell}" == table_cell(wb, "people", 2, "total")
     assert (issue.field, issue.value) == ("people.total", "400")
     assert issue.message.startswith(
         "“Giáo viên: tổng số” năm 2026 là 400, năm 2025 là 80 (tăng gấp 5 lần)."
