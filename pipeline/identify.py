@@ -81,8 +81,6 @@ def identify(sub: RawSubmission, registry: Registry, schema: ReportSchema, year:
     unit = found.unit
     code_issues: list[Issue] = []
     if not found.exact:
-        # The file is credited to the registry's unit, under the registry's spelling, so
-        # every later stage (and the tracking of who reported) sees one code.
         loc = sub.scalars.get("unit_code")
         code_issues.append(
             make_issue(
@@ -99,8 +97,10 @@ def identify(sub: RawSubmission, registry: Registry, schema: ReportSchema, year:
                 value=code,
             )
         )
-        sub.meta["unit_code"] = unit.code
-        where["unit_code"] = unit.code
+    # The file is credited to the registry's unit under the registry's spelling (even when
+    # only surrounding spaces differed), so every later stage sees one code.
+    sub.meta["unit_code"] = unit.code
+    where["unit_code"] = unit.code
     if unit.type not in variant.unit_types:
         expected = schema.variant_for_unit_type(unit.type)
         return reject(

@@ -33,7 +33,14 @@ from pipeline.schema import ReportSchema, Schemas, load_report_schema
 from pipeline.settings import Settings
 from pipeline.templates import build_template
 from tests.libreoffice import convert
-from tests.submission_factory import CLEAN_PEOPLE, CLEAN_SCHOOL, cell_of, save, school_workbook
+from tests.submission_factory import (
+    CLEAN_PEOPLE,
+    CLEAN_SCHOOL,
+    cell_of,
+    save,
+    school_workbook,
+    set_meta,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY_DIR = ROOT / "registry"
@@ -892,3 +899,24 @@ def test_any_unit_name_round_trips(
     assert [registry.units[f"THPT-{i:02d}"].name for i in range(len(names))] == [
         unicodedata.normalize("NFC", n).strip() for n in names
     ]
+
+
+@pytest.mark.parametrize(("meta", "warned"), [(" THPT-Q01-01 ", False), ("thpt-q01-01", True)])
+def test_code_in_hidden_metadata(
+    schemas: Schemas,
+    registry: Registry,
+    settings: Settings,
+    tmp_path: Path,
+    meta: str,
+    warned: bool,
+) -> None:
+    """A per-unit file whose hidden code was retyped: credited under the registry's code."""
+    wb = school_workbook(schemas, registry, settings)
+    set_meta(wb, "unit_code", meta)
+    path = save(wb, tmp_path / "f.xlsx")
+    result = consolidate(
+        [read_submission(path, tmp_path, schemas.report)], 2026, schemas, registry, settings
+    )
+    assert result.kept == {"THPT-Q01-01": "f.xlsx"}
+    assert result.submissions["unit_code"].tolist() == ["THPT-Q01-01"]
+    assert any(i.code == "unit-code-normalised" for i in result.issues) is warned
