@@ -49,6 +49,9 @@ ERROR_RGB = "FFC7CE"
 WARNING_RGB = "F8CBAD"
 TAB_COLOR = "C00000"
 COMMENT_AUTHOR = "Sở GDĐT"
+NOTE_SEPARATOR = f"--- Ghi chú của {COMMENT_AUTHOR} ---"
+"""The line that parts a unit's own comment from the notes we add to it (see
+:mod:`pipeline.feedback_openpyxl`, "Earlier marks")."""
 INSTRUCTIONS = (
     "Sửa các ô được tô đỏ (lỗi: bắt buộc sửa) và tô cam (cảnh báo: kiểm tra lại) "
     "ngay trong tệp này, xóa trang này nếu muốn, lưu lại rồi gửi lại cho Sở. "

@@ -392,6 +392,103 @@ def ineligible(package: bytes, plain_name: Callable[[str], bool], reserved: str)
     return None
 
 
+# --------------------------------------------------------------------------- x14 dropdowns
+
+
+X14_MAIN = "http://schemas.microsoft.com/office/spreadsheetml/2009/9/main"
+XM = "http://schemas.microsoft.com/office/excel/2006/main"
+X14_VALIDATIONS_URI = "{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}"
+"""The ``ext`` of a worksheet's ``extLst`` in which Excel 2010+ saves data validations whose
+formulas point at another sheet (MS-XLSX 2.2.4.x; Excel writes the GUID in this case)."""
+_QUOTED_TEXT = re.compile(r'"(?:[^"]|"")*"')
+_QUOTED_SHEET = re.compile(r"'(?:[^']|'')*'")
+
+
+def _self_contained(formula: str) -> bool:
+    """No other workbook (``[1]Sheet!A1``) and no DDE (``app|topic!item``) in `formula`:
+    openpyxl drops the sender's links to other workbooks, so such a list would point at
+    nothing, or at a program."""
+    rest = _QUOTED_TEXT.sub('""', formula)
+    return "[" not in rest and "|" not in _QUOTED_SHEET.sub("''", rest)
+
+
+def _sheet_parts(parts: dict[str, bytes]) -> dict[str, str]:
+    """Sheet name → worksheet part of a package, through its relationships."""
+    _, package_rels = _relationships(parts, "")
+    main = next((r.target for r in package_rels if r.type == REL + "officeDocument"), None)
+    if main is None or main not in parts:
+        return {}
+    workbook = _parse(parts[main], main)
+    _, rels = _relationships(parts, main)
+    by_id = {r.id: r.target for r in rels if r.type == REL_WORKSHEET and not r.external}
+    out = {}
+    for el in workbook.iterfind(f"{{{MAIN}}}sheets/{{{MAIN}}}sheet"):
+        target = by_id.get(el.get(f"{{{R_NS}}}id", ""))
+        if target is not None and target in parts:
+            out[el.get("name", "")] = target
+    return out
+
+
+def _x14_validations(root: Any) -> list[Any]:
+    """The worksheet's ``ext`` elements holding x14 data validations, self-contained ones only."""
+    found = []
+    for ext in root.iterfind(f"{{{MAIN}}}extLst/{{{MAIN}}}ext"):
+        if ext.get("uri", "").upper() != X14_VALIDATIONS_URI.upper():
+            continue
+        ext = copy.deepcopy(ext)
+        for holder in ext.iterfind(f"{{{X14_MAIN}}}dataValidations"):
+            for dv in list(holder):
+                formulas = [f.text or "" for f in dv.iter(f"{{{XM}}}f")]
+                if not all(_self_contained(f) for f in formulas):
+                    holder.remove(dv)
+            holder.set("count", str(len(holder)))
+            if not len(holder):
+                ext.remove(holder)
+        if len(ext):
+            found.append(ext)
+    return found
+
+
+def keep_x14_validations(source: bytes, copy_bytes: bytes, when: dt.datetime) -> bytes:
+    """`copy_bytes` with the x14 data validations of `source` put back, sheet by sheet.
+
+    openpyxl drops a worksheet's ``extLst`` on load, and with it every dropdown whose list is
+    on another sheet as Excel 2010+ saves it. Sheets are matched by name (the copy keeps the
+    sender's names); a formula that needs another workbook or a program is left out. Without
+    any such validation in `source`, `copy_bytes` is returned as it is.
+    """
+    marker = X14_VALIDATIONS_URI[1:9].encode()
+    try:
+        with zipfile.ZipFile(io.BytesIO(source)) as zf:
+            names = [n for n in zf.namelist() if n.endswith((".xml", ".rels"))]
+            src_parts = {n: zf.read(n) for n in names}
+        wanted = {}
+        for name, part in _sheet_parts(src_parts).items():
+            if marker in src_parts[part].upper():
+                exts = _x14_validations(_parse(src_parts[part], part))
+                if exts:
+                    wanted[name] = exts
+    except (zipfile.BadZipFile, NotEligible, KeyError):
+        # openpyxl read the package, so this is not expected; the copy stays as it is.
+        return copy_bytes
+    if not wanted:
+        return copy_bytes
+    with zipfile.ZipFile(io.BytesIO(copy_bytes)) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    for name, part in _sheet_parts(parts).items():
+        if name not in wanted:
+            continue
+        root = _parse(parts[part], part)
+        ext_list = root.find(f"{{{MAIN}}}extLst")
+        if ext_list is None:
+            # CT_Worksheet ends with extLst.
+            ext_list = _el(root, "extLst")
+        for ext in wanted[name]:
+            ext_list.append(ext)
+        parts[part] = _serialise(root)
+    return zip_parts(parts.items(), when)
+
+
 # --------------------------------------------------------------------------- writing
 
 
