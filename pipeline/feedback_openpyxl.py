@@ -237,6 +237,14 @@ def _visible_cell(ws: Worksheet, ref: str) -> Cell:
     return cell
 
 
+def _load(source: Path, **options: bool) -> Workbook:
+    with warnings.catch_warnings():
+        # "Data Validation extension is not supported and will be removed": the x14
+        # dropdowns are put back by keep_x14_validations.
+        warnings.filterwarnings("ignore", "Data Validation extension", UserWarning)
+        return openpyxl.load_workbook(source, keep_links=False, **options)
+
+
 def _neutralise_formulas(wb: Workbook, source: Path) -> int:
     """Replace every cell formula by the value it showed; return how many were replaced.
 
@@ -251,7 +259,7 @@ def _neutralise_formulas(wb: Workbook, source: Path) -> int:
     ]
     if not found:
         return 0
-    cached = openpyxl.load_workbook(source, data_only=True, keep_links=False)
+    cached = _load(source, data_only=True)
     for sheet, coord in found:
         cell = wb[sheet][coord]
         value: Any = cached[sheet][coord].value
@@ -285,11 +293,8 @@ def openpyxl_feedback(
     For any package: formulas become their values, macros, links to other workbooks and
     names that are not plain cell references are dropped.
     """
-    with warnings.catch_warnings():
-        # "Data Validation extension is not supported and will be removed": put back below.
-        warnings.filterwarnings("ignore", message=".*extension is not supported", module="openpyxl")
-        # Never keep the sender's VBA: the copy is a plain .xlsx whatever came in.
-        wb = openpyxl.load_workbook(source, keep_vba=False, keep_links=False)
+    # Never keep the sender's VBA: the copy is a plain .xlsx whatever came in.
+    wb = _load(source, keep_vba=False)
     replaced = _neutralise_formulas(wb, source)
     _drop_active_names(wb)
     clear_earlier_marks(wb)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,7 @@ from pipeline.registry import Registry
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
 from pipeline.templates import template_bytes
+from tests.excel_forms import excel2016_validations, validations
 from tests.libreoffice import convert, soffice
 from tests.submission_factory import cell_of, school_workbook
 
@@ -162,9 +164,22 @@ def _style(cell: Any) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+def _dropdowns(package: bytes) -> dict[str, set[tuple[str, str, str]]]:
+    """Each sheet's validations in either form, as (type, formula, cells): Excel shows a
+    list the same way whether it is saved in <dataValidations> or in the x14 extension."""
+    return {
+        sheet: {(kind, formula.replace("'", ""), cells) for _form, kind, formula, cells in found}
+        for sheet, found in validations(package).items()
+    }
+
+
 def _view(path: Path, problem_cells: list[tuple[str, str]]) -> dict[str, Any]:
     """What a user sees of a feedback copy, as comparable data."""
-    wb = openpyxl.load_workbook(path)
+    with warnings.catch_warnings():
+        # The x14 dropdowns openpyxl cannot load are compared through _dropdowns.
+        warnings.filterwarnings("ignore", "Data Validation extension", UserWarning)
+        wb = openpyxl.load_workbook(path)
+    dropdowns = _dropdowns(path.read_bytes())
     view: dict[str, Any] = {
         "sheets": [(ws.title, ws.sheet_state) for ws in wb.worksheets],
         "active": wb.active.title if wb.active is not None else None,
@@ -177,8 +192,9 @@ def _view(path: Path, problem_cells: list[tuple[str, str]]) -> dict[str, Any]:
             "comments": {
                 c.coordinate: (c.comment.text, c.comment.author) for c in cells if c.comment
             },
+            # As written: an internal location, never a target (a relationship).
             "links": {
-                c.coordinate: c.hyperlink.location or (c.hyperlink.target or "").lstrip("#")
+                c.coordinate: (c.hyperlink.location, c.hyperlink.target)
                 for c in cells
                 if c.hyperlink is not None
             },
@@ -186,7 +202,7 @@ def _view(path: Path, problem_cells: list[tuple[str, str]]) -> dict[str, Any]:
             "freeze": ws.freeze_panes,
             "local names": sorted((n, d.value) for n, d in ws.defined_names.items()),
             "print titles": ws.print_title_rows,
-            "validations": len(ws.data_validations.dataValidation),
+            "validations": dropdowns[ws.title],
             "tables": sorted((t.name, t.ref) for t in ws.tables.values()),
             "protected": ws.protection.sheet,
         }
@@ -518,3 +534,243 @@ def test_the_direct_copy_is_byte_reproducible(
     # The sender's created date stays; the modified date is pinned like every output's.
     assert re.search(r"modified[^>]*>2020-01-01T00:00:00Z<", core)
     assert re.search(r"created[^>]*>2026-", core)
+
+
+# --------------------------------------------------------------------------- Excel's dropdowns
+
+
+@pytest.fixture(scope="module")
+def excel2016(filled: bytes) -> bytes:
+    """The filled template as Excel 2016 saves it: sheet-crossing lists in x14 form."""
+    return excel2016_validations(filled)
+
+
+def _x14(package: bytes) -> dict[str, set[tuple[str, str, str, str]]]:
+    return {
+        sheet: {v for v in found if v[0] == "x14"} for sheet, found in validations(package).items()
+    }
+
+
+def test_the_excel_2016_form_has_the_template_dropdowns(filled: bytes, excel2016: bytes) -> None:
+    """The fixture itself: the same dropdowns as the template, the cross-sheet ones as x14."""
+    assert _dropdowns(excel2016) == _dropdowns(filled)
+    moved = _x14(excel2016)
+    assert moved[GENERAL] and moved[INITIATIVES]
+    # The yes/no lists are literal ("Có,Không"): Excel keeps them in <dataValidations>.
+    assert all("!" in formula for found in moved.values() for _f, _t, formula, _c in found)
+    assert any('"Có,Không"' in v[2] for v in validations(excel2016)[GENERAL] if v[0] == "main")
+
+
+@pytest.mark.parametrize("case", ["error-and-warning", "whole-file"])
+def test_excel_2016_dropdowns_survive_the_openpyxl_path(
+    case: str,
+    excel2016: bytes,
+    schemas: Schemas,
+    registry: Registry,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    issues = ISSUE_CASES[case](school_workbook(schemas, registry, settings))
+    fast, slow = _both(excel2016, issues, tmp_path)
+    # Still x14, sheet by sheet, as the unit's Excel wrote them; and as the direct path keeps.
+    source = _x14(excel2016)
+    assert {s: v for s, v in _x14(slow.read_bytes()).items() if s in source} == source
+    cells = _problem_cells(issues)
+    assert _view(fast, cells) == _view(slow, cells)
+
+
+def test_dropdowns_that_need_another_workbook_are_not_kept(
+    excel2016: bytes, tmp_path: Path
+) -> None:
+    """openpyxl drops the links to other workbooks: a list from one would point at nothing."""
+
+    def elsewhere(parts: dict[str, bytes]) -> None:
+        for name, data in parts.items():
+            if name.startswith("xl/worksheets/sheet") and b"<xm:f>" in data:
+                parts[name] = data.replace(b"<xm:f>", b"<xm:f>[1]", 1)
+                return
+
+    package = _with_parts(excel2016, elsewhere)
+    before = sum(len(v) for v in _x14(package).values())
+    source = tmp_path / "don-vi.xlsx"
+    source.write_bytes(package)
+    issues = [_issue("invalid-number", "error", GENERAL, "D23", "Số.", "x")]
+    copy = feedback_openpyxl.openpyxl_feedback(source, issues, "don-vi.xlsx")
+    kept = [v for found in _x14(copy).values() for v in found]
+    assert len(kept) == before - 1
+    assert not any("[" in formula for _f, _t, formula, _c in kept)
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_shows_the_dropdowns_of_the_openpyxl_copy(
+    excel2016: bytes, tmp_path: Path
+) -> None:
+    source = tmp_path / "don-vi.xlsx"
+    source.write_bytes(excel2016)
+    issues = [_issue("invalid-number", "error", GENERAL, "D23", "Số.", "x")]
+    copy = tmp_path / "copy" / "phan-hoi.xlsx"
+    copy.parent.mkdir()
+    copy.write_bytes(feedback_openpyxl.openpyxl_feedback(source, issues, "don-vi.xlsx"))
+    again = _dropdowns(convert(copy, "xlsx", tmp_path / "lo").read_bytes())
+    for sheet, found in _dropdowns(excel2016).items():
+        lists = {v for v in found if v[0] == "list"}
+        assert lists <= again[sheet], sheet
+
+
+def test_links_to_problem_cells_are_locations_on_both_paths(
+    filled: bytes, schemas: Schemas, registry: Registry, settings: Settings, tmp_path: Path
+) -> None:
+    issues = ISSUE_CASES["error-and-warning"](school_workbook(schemas, registry, settings))
+    for copy in _both(filled, issues, tmp_path):
+        with zipfile.ZipFile(copy) as zf:
+            rels = b"".join(zf.read(n) for n in zf.namelist() if n.endswith(".rels"))
+            listing = zf.read(_sheet_part(zf, feedback.FEEDBACK_SHEET))
+        assert b"TargetMode" not in rels and b"hyperlink" not in rels, copy.name
+        locations = re.findall(rb'<hyperlink ref="C\d+" location="([^"]+)"', listing)
+        assert len(locations) == len(issues), copy.name
+
+
+def _sheet_part(zf: zipfile.ZipFile, name: str) -> str:
+    """The worksheet part of sheet `name` (through workbook.xml and its relationships)."""
+    from tests.excel_forms import _sheets
+
+    parts = {n: zf.read(n) for n in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")}
+    return _sheets(parts)[name]
+
+
+# --------------------------------------------------------------------------- copies sent back
+
+
+def _fill(path: Path, sheet: str, ref: str) -> tuple[str | None, str | None]:
+    cell = openpyxl.load_workbook(path)[sheet][ref]
+    return cell.fill.fill_type, cell.fill.fgColor.rgb
+
+
+def _comments(path: Path) -> dict[tuple[str, str], tuple[str, str]]:
+    wb = openpyxl.load_workbook(path)
+    return {
+        (ws.title, c.coordinate): (c.comment.text, c.comment.author)
+        for ws in wb.worksheets
+        for c in ws._cells.values()
+        if c.comment is not None
+    }
+
+
+def _resend(copy: Path, issues: list[Issue], tmp_path: Path, name: str) -> Path:
+    """The unit sends `copy` back; the department writes its feedback copy again."""
+    source = tmp_path / f"{name}-gui-lai.xlsx"
+    source.write_bytes(copy.read_bytes())
+    return feedback.write_feedback(source, issues, tmp_path / f"{name}.xlsx", "don-vi.xlsx")
+
+
+@pytest.fixture
+def first_round(
+    filled: bytes, schemas: Schemas, registry: Registry, settings: Settings, tmp_path: Path
+) -> tuple[list[Issue], Path]:
+    """The first feedback copy: two problems, one of them on two cells' worth of notes."""
+    wb = school_workbook(schemas, registry, settings)
+    issues = ISSUE_CASES["error-and-warning"](wb) + ISSUE_CASES["two-issues-one-cell"](wb)
+    source = tmp_path / "don-vi.xlsx"
+    source.write_bytes(filled)
+    return issues, feedback.write_feedback(source, issues, tmp_path / "lan-1.xlsx", "don-vi.xlsx")
+
+
+def test_a_copy_sent_back_unchanged_carries_each_note_once(
+    first_round: tuple[list[Issue], Path], tmp_path: Path
+) -> None:
+    """Same problems again: the second copy shows exactly what the first one showed."""
+    issues, first = first_round
+    second = _resend(first, issues, tmp_path, "lan-2")
+    cells = _problem_cells(issues)
+    assert _view(second, cells) == _view(first, cells)
+    third = _resend(second, issues, tmp_path, "lan-3")
+    assert _view(third, cells) == _view(first, cells)
+    notes = _comments(third)
+    assert len(notes) == len(set(cells))
+    assert all(text.count(": ") == text.count("\n") + 1 for text, _ in notes.values())
+
+
+def test_a_fixed_cell_comes_back_as_the_template_shows_it(
+    first_round: tuple[list[Issue], Path], filled: bytes, tmp_path: Path
+) -> None:
+    """The unit fixed the e-mail: no note, no orange, the template's input yellow again."""
+    issues, first = first_round
+    fixed = next(i for i in issues if i.code == "invalid-email")
+    left = [i for i in issues if i is not fixed]
+    second = _resend(first, left, tmp_path, "lan-2")
+    assert (fixed.sheet, fixed.cell) not in _comments(second)
+    original = tmp_path / "goc.xlsx"
+    original.write_bytes(filled)
+    assert _fill(second, fixed.sheet, fixed.cell) == _fill(original, fixed.sheet, fixed.cell)
+    assert _fill(original, fixed.sheet, fixed.cell) == ("solid", "00FFF2CC")
+    # And the whole copy is the one the original file with only those problems would get.
+    fresh = tmp_path / "moi"
+    fresh.mkdir()
+    _, expected = _both(filled, left, fresh)
+    cells = _problem_cells(issues)
+    assert _view(second, cells) == _view(expected, cells)
+
+
+def test_a_fixed_pre_filled_cell_gets_its_grey_back(
+    filled: bytes, schemas: Schemas, registry: Registry, settings: Settings, tmp_path: Path
+) -> None:
+    """A locked cell (the registry's unit name) was marked: cleared, it is grey again."""
+    sheet, ref = _scalar(school_workbook(schemas, registry, settings), "unit_name")
+    source = tmp_path / "don-vi.xlsx"
+    source.write_bytes(filled)
+    issue = _issue("prefill-changed", "warning", sheet, ref, "Tên đơn vị đã bị sửa.", "x")
+    first = feedback.write_feedback(source, [issue], tmp_path / "lan-1.xlsx", "don-vi.xlsx")
+    assert _fill(first, sheet, ref) == ("solid", "00" + feedback.WARNING_RGB)
+    second = _resend(first, [], tmp_path, "lan-2")
+    assert _fill(second, sheet, ref) == _fill(source, sheet, ref) == ("solid", "00D9D9D9")
+    assert (sheet, ref) not in _comments(second)
+
+
+@pytest.mark.libreoffice
+def test_a_copy_saved_by_libreoffice_is_cleared_too(
+    first_round: tuple[list[Issue], Path], tmp_path: Path
+) -> None:
+    """LibreOffice saves our notes without their author: they are still known as ours."""
+    issues, first = first_round
+    resaved = convert(first, "xlsx", tmp_path / "lo")
+    assert {author for _, author in _comments(resaved).values()} <= {"", " "}
+    fixed = next(i for i in issues if i.code == "invalid-email")
+    left = [i for i in issues if i is not fixed]
+    second = _resend(resaved, left, tmp_path, "lan-2")
+    notes = _comments(second)
+    assert (fixed.sheet, fixed.cell) not in notes
+    assert _fill(second, fixed.sheet, fixed.cell)[1][-6:] == "FFF2CC"
+    assert sorted(notes) == sorted(set(_problem_cells(left)))
+    assert all(author == feedback.COMMENT_AUTHOR for _, author in notes.values())
+    number = next(i for i in left if i.code == "invalid-number")
+    assert notes[number.sheet, number.cell][0] == f"Lỗi: {number.message}"
+
+
+def test_the_units_own_comments_and_fills_are_kept(
+    filled: bytes, schemas: Schemas, registry: Registry, settings: Settings, tmp_path: Path
+) -> None:
+    """Rule 3: a unit's comment stays as it is; ours goes after the separator, once."""
+    wb = school_workbook(schemas, registry, settings)
+    issues = ISSUE_CASES["error-and-warning"](wb)
+    number = next(i for i in issues if i.code == "invalid-number")
+    wb[number.sheet][number.cell].comment = Comment("Số liệu theo kế hoạch 12/KH.", "Cô Lan")
+    wb[GENERAL]["D24"].comment = Comment("Lỗi: đơn vị tự ghi chú.", "Cô Lan")
+    # Not an earlier copy: the unit's own light-red cell is its own (rule 4).
+    wb[GENERAL]["E24"].fill = feedback_openpyxl.ERROR_FILL
+    source = tmp_path / "don-vi.xlsx"
+    source.write_bytes(template_bytes(wb))
+    first = feedback.write_feedback(source, issues, tmp_path / "lan-1.xlsx", "don-vi.xlsx")
+    expected = (
+        f"Số liệu theo kế hoạch 12/KH.\n{feedback.NOTE_SEPARATOR}\nLỗi: {number.message}",
+        "Cô Lan",
+    )
+    notes = _comments(first)
+    assert notes[number.sheet, number.cell] == expected
+    assert notes[GENERAL, "D24"] == ("Lỗi: đơn vị tự ghi chú.", "Cô Lan")
+    assert _fill(first, GENERAL, "E24") == ("solid", "00" + feedback.ERROR_RGB)
+    second = _resend(first, issues, tmp_path, "lan-2")
+    assert _comments(second) == notes
+    # Fixed: the unit's comment alone, as the unit wrote it.
+    third = _resend(second, [i for i in issues if i is not number], tmp_path, "lan-3")
+    assert _comments(third)[number.sheet, number.cell] == ("Số liệu theo kế hoạch 12/KH.", "Cô Lan")
+    assert _comments(third)[GENERAL, "D24"] == ("Lỗi: đơn vị tự ghi chú.", "Cô Lan")
