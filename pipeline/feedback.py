@@ -10,8 +10,10 @@ carries a comment. The input file itself is never touched: we load it read-only 
 The copy carries nothing active from the sender: formulas the unit put in cells are replaced
 by the values they showed (the templates have none of their own), macros are dropped and a
 macro-enabled .xlsm comes back as .xlsx, links to other workbooks are dropped, and every
-text we write is written as text. One file that cannot be annotated costs its feedback
-copy (logged), never the run.
+text we write is written as text. An .ods or .xls is converted by LibreOffice as the reader
+converts it and its copy is that .xlsx, annotated, with a line telling the unit to send this
+.xlsx back. One file that cannot be annotated costs its feedback copy (a warning on the
+command line says which file and why, and what to send the unit instead), never the run.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import logging
 import math
 import re
 import shutil
+import subprocess
+import tempfile
 import zipfile
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
@@ -36,7 +40,7 @@ from pipeline.feedback_package import (
     build,
 )
 from pipeline.issues import Issue
-from pipeline.read import locate_inputs
+from pipeline.read import LEGACY_EXTENSIONS, XLSX_EXTENSIONS, convert_to_xlsx, locate_inputs
 from pipeline.run import RunResult
 from pipeline.schema import ReportSchema
 from pipeline.workers import process_pool, worker_count, worker_deaths
@@ -66,6 +70,8 @@ MAX_SOURCE_BYTES = 20_000_000
 row of a workbook in memory (a sheet of a million formatted rows would take gigabytes)."""
 MAX_CELL_TEXT = 32_767
 """Excel's limit on the text of one cell; longer text makes Excel call the file corrupt."""
+FEEDBACK_EXTENSIONS = XLSX_EXTENSIONS | LEGACY_EXTENSIONS
+"""Submissions that get a feedback copy: .xlsx/.xlsm as they are, .ods/.xls converted."""
 POOL_FROM = 16
 """From this many copies on, a process pool writes them."""
 MAX_NAME_BYTES = 200
@@ -131,6 +137,7 @@ def listing(
     file_label: str,
     sheetnames: Collection[str],
     labels: Mapping[str, str] | None = None,
+    note: str = "",
 ) -> Listing:
     """What :func:`pipeline.feedback_openpyxl.annotate` draws, as data, for the direct path
     (:func:`pipeline.feedback_package.build`).
@@ -160,8 +167,8 @@ def listing(
             key = (issue.sheet, issue.cell)
             # The last problem's colour wins and notes pile up, as annotate does them.
             fills[key] = ERROR_RGB if issue.severity == "error" else WARNING_RGB
-            note = note_text(issue)
-            notes[key] = excel_text(f"{notes[key]}\n{note}" if key in notes else note)
+            text = note_text(issue)
+            notes[key] = excel_text(f"{notes[key]}\n{text}" if key in notes else text)
     return Listing(
         sheet_name=FEEDBACK_SHEET,
         title=excel_text(sheet_title(file_label)),
@@ -175,6 +182,7 @@ def listing(
         author=COMMENT_AUTHOR,
         tab_color=TAB_COLOR,
         when=FIXED_CREATED,
+        note=excel_text(note),
     )
 
 
@@ -196,12 +204,14 @@ def write_feedback(
     target: Path,
     file_label: str,
     labels: Mapping[str, str] | None = None,
+    note: str = "",
 ) -> Path:
     """Write the annotated copy of `source` to `target` (atomically).
 
     A plain package (the template filled in Excel or LibreOffice, nothing active in it) is
     edited directly, a few milliseconds; anything else goes through openpyxl, which drops or
-    replaces what must not come back live. Both show the unit the same thing.
+    replaces what must not come back live. Both show the unit the same thing; `note`, when
+    given, is a line under the instructions.
     """
     package = source.read_bytes()
 
@@ -209,7 +219,7 @@ def write_feedback(
         if any(i.sheet == FEEDBACK_SHEET for i in issues):
             # annotate would mark its own new sheet; too odd to copy, let openpyxl do it.
             raise NotEligible(f"có vấn đề ghi trên trang “{FEEDBACK_SHEET}”")
-        return listing(issues, file_label, sheetnames, labels)
+        return listing(issues, file_label, sheetnames, labels, note)
 
     try:
         data = build(package, plain_name, make_listing)
@@ -217,14 +227,14 @@ def write_feedback(
         from pipeline.feedback_openpyxl import openpyxl_feedback
 
         log.debug("tệp phản hồi %s: qua openpyxl (%s)", file_label, exc)
-        data = openpyxl_feedback(source, issues, file_label, labels)
+        data = openpyxl_feedback(source, issues, file_label, labels, note)
     except Exception as exc:
         # A package that passed the checks and still surprised the direct path (a number
         # that is not one, say): openpyxl copes with more, and the copy is not lost.
         from pipeline.feedback_openpyxl import openpyxl_feedback
 
         log.debug("tệp phản hồi %s: sửa trực tiếp thất bại (%r), qua openpyxl", file_label, exc)
-        data = openpyxl_feedback(source, issues, file_label, labels)
+        data = openpyxl_feedback(source, issues, file_label, labels, note)
     else:
         log.debug("tệp phản hồi %s: sửa trực tiếp gói", file_label)
     write_bytes(target, data)
@@ -254,29 +264,105 @@ def _source_size(source: Path) -> int:
         return sum(i.file_size for i in zf.infolist())
 
 
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+
+
+def legacy_kind(source: Path) -> str | None:
+    """ ".ods" or ".xls" when `source` is one (whatever its name says, as the reader tells
+    them apart), None for an .xlsx package."""
+    suffix = source.suffix.lower()
+    if suffix in LEGACY_EXTENSIONS:
+        return suffix
+    with source.open("rb") as fh:
+        head = fh.read(len(_OLE_MAGIC))
+    if head == _OLE_MAGIC:
+        return ".xls"
+    try:
+        with zipfile.ZipFile(source) as zf:
+            if "mimetype" in zf.namelist() and zf.read("mimetype").startswith(_ODS_MIMETYPE):
+                return ".ods"
+    except zipfile.BadZipFile:
+        pass
+    return None
+
+
+def converted_note(kind: str) -> str:
+    """The line a feedback copy made from a converted .ods/.xls carries under the
+    instructions: the unit is to fix and send this .xlsx, not its old file."""
+    return (
+        f"Tệp đơn vị gửi là tệp {kind}; đây là bản đã chuyển sang Excel (.xlsx). "
+        "Sửa ngay trong tệp .xlsx này và gửi lại tệp này."
+    )
+
+
 FeedbackTask = tuple[str, Path, list[Issue], Path, dict[str, str]]
 """One feedback copy to write: display name, source, its problems, target, field labels."""
 
 
+def _write_task(task: FeedbackTask, note: str = "") -> Path | None:
+    file, source, problems, target, labels = task
+    if _source_size(source) > MAX_SOURCE_BYTES:
+        log.warning("không tạo tệp phản hồi cho %s: tệp quá lớn", file)
+        return None
+    return write_feedback(source, problems, target, Path(file).name, labels, note)
+
+
+def _legacy_task(task: FeedbackTask, kind: str) -> Path | None:
+    """The feedback copy of an .ods/.xls: made from the .xlsx LibreOffice converts it to,
+    as the reader converted it (so the cells the problems name are those of that copy)."""
+    file, source = task[0], task[1]
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        log.warning(
+            "không tạo tệp phản hồi cho %s: tệp %s cần LibreOffice để chuyển sang .xlsx mà "
+            "máy này chưa cài; cài LibreOffice rồi chạy lại, hoặc gửi đơn vị danh sách lỗi "
+            "trong issues.csv",
+            file,
+            kind,
+        )
+        return None
+    with tempfile.TemporaryDirectory(prefix="xhht-feedback-") as tmp:
+        try:
+            converted = convert_to_xlsx(source, kind, Path(tmp), soffice)
+        except (subprocess.SubprocessError, OSError) as exc:
+            log.debug("conversion for feedback failed: %s: %r", file, exc)
+            log.warning(
+                "không tạo tệp phản hồi cho %s: LibreOffice không chuyển được tệp %s sang "
+                ".xlsx; gửi đơn vị danh sách lỗi trong issues.csv",
+                file,
+                kind,
+            )
+            return None
+        return _write_task((*task[:1], converted, *task[2:]), converted_note(kind))
+
+
 def feedback_task(task: FeedbackTask) -> Path | None:
     """Write one feedback copy; a failure costs only that file (logged, never raised)."""
-    file, source, problems, target, labels = task
+    file, source = task[0], task[1]
     try:
-        if _source_size(source) > MAX_SOURCE_BYTES:
-            log.warning("không tạo tệp phản hồi cho %s: tệp quá lớn", file)
-            return None
-        return write_feedback(source, problems, target, Path(file).name, labels)
+        kind = legacy_kind(source)
+        if kind is not None:
+            return _legacy_task(task, kind)
+        return _write_task(task)
     except OutputError as exc:
         log.warning("không tạo được tệp phản hồi cho %s: %s", file, exc)
     except Exception as exc:
         # openpyxl meets every oddity a sender's file can hold; one file's feedback
         # copy is not worth the run.
-        log.warning("không tạo được tệp phản hồi cho %s: %r", file, exc)
+        log.debug("feedback copy failed: %s: %r", file, exc)
+        log.warning(
+            "không tạo được tệp phản hồi cho %s: tệp có cấu trúc lạ mà chương trình không "
+            "sao chép được; gửi đơn vị danh sách lỗi trong issues.csv (chạy lại với -v để "
+            "xem chi tiết)",
+            file,
+        )
     return None
 
 
 def feedback_tasks(result: RunResult, input_dir: Path, out_dir: Path) -> list[FeedbackTask]:
-    """The feedback copies a run calls for: one per kept .xlsx/.xlsm submission with problems.
+    """The feedback copies a run calls for: one per kept submission with problems (an
+    .ods/.xls one as .xlsx, see :func:`feedback_task`).
 
     Clears last run's copies first: a rerun must not leave them behind for units that have
     since fixed their file.
@@ -294,7 +380,7 @@ def feedback_tasks(result: RunResult, input_dir: Path, out_dir: Path) -> list[Fe
             continue
         # Display names are NFC and readable; the file on disk may be NFD or not UTF-8.
         source = on_disk.get(file, input_dir / file)
-        if source.suffix.lower() not in (".xlsx", ".xlsm"):
+        if source.suffix.lower() not in FEEDBACK_EXTENSIONS:
             continue
         tasks.append((file, source, problems, out_dir / "feedback" / feedback_name(file), labels))
     return tasks

@@ -95,8 +95,10 @@ def annotate(
     issues: Iterable[Issue],
     file_label: str,
     labels: Mapping[str, str] | None = None,
+    note: str = "",
 ) -> None:
-    """Mark problem cells and add the problem list as the first sheet."""
+    """Mark problem cells and add the problem list as the first sheet (`note` under the
+    instructions, when given)."""
     issues = sorted_issues(issues)
     if FEEDBACK_SHEET in wb.sheetnames:
         del wb[FEEDBACK_SHEET]
@@ -114,6 +116,8 @@ def annotate(
     ws["A2"].alignment = wrap
     ws.merge_cells("A2:F2")
     ws.row_dimensions[2].height = 45
+    if note:
+        _text(ws["A3"], note)
     for col, title in enumerate(HEADERS, start=1):
         c = ws.cell(row=4, column=col, value=title)
         c.font = bold
@@ -287,6 +291,7 @@ def openpyxl_feedback(
     issues: list[Issue],
     file_label: str,
     labels: Mapping[str, str] | None = None,
+    note: str = "",
 ) -> bytes:
     """The annotated copy of `source` through a full openpyxl load and save.
 
@@ -298,13 +303,12 @@ def openpyxl_feedback(
     replaced = _neutralise_formulas(wb, source)
     _drop_active_names(wb)
     clear_earlier_marks(wb)
-    annotate(wb, issues, file_label, labels)
     if replaced:
-        ws = wb[FEEDBACK_SHEET]
-        _text(
-            ws["A3"],
+        formulas = (
             f"Ghi chú: {replaced} ô có công thức trong tệp gửi đến đã được thay bằng giá trị "
-            "(công thức không được giữ lại trong bản phản hồi).",
+            "(công thức không được giữ lại trong bản phản hồi)."
         )
+        note = f"{note} {formulas}" if note else formulas
+    annotate(wb, issues, file_label, labels, note)
     wb.properties.created = FIXED_CREATED
     return keep_x14_validations(source.read_bytes(), template_bytes(wb), FIXED_CREATED)

@@ -171,6 +171,8 @@ class Listing:
     author: str
     tab_color: str
     when: dt.datetime
+    note: str = ""
+    """A line under the instructions (A3), when the copy needs one: a converted .ods/.xls."""
 
 
 # --------------------------------------------------------------------------- reading
@@ -645,6 +647,9 @@ def _listing_sheet(listing: Listing, styles: _Styles, base_font: int) -> bytes:
     text(_el(data, "row", {"r": "1"}), "A1", listing.title, title_xf)
     row2 = _el(data, "row", {"r": "2", "ht": "45", "customHeight": "1"})
     text(row2, "A2", listing.instructions, intro_xf)
+    if listing.note:
+        # As openpyxl writes a cell it was only given a value: the workbook's default format.
+        text(_el(data, "row", {"r": "3"}), "A3", listing.note, 0)
     row4 = _el(data, "row", {"r": "4"})
     for n, header in enumerate(listing.headers, start=1):
         text(row4, f"{_column_letters(n)}4", header, header_xf)

@@ -1661,22 +1661,8 @@ def _read_legacy(path: Path, sub: RawSubmission, schema: ReportSchema, ext: str)
         )
     failed = f"Không chuyển đổi được tệp {ext}. Lưu lại dạng Excel (.xlsx) rồi gửi lại."
     with tempfile.TemporaryDirectory(prefix="xhht-convert-") as tmp:
-        tmpdir = Path(tmp)
-        src = tmpdir / f"input{ext}"
-        shutil.copyfile(path, src)
-        command = [
-            soffice,
-            f"-env:UserInstallation={(tmpdir / 'profile').as_uri()}",
-            "--headless",
-            "--norestore",
-            "--convert-to",
-            "xlsx",
-            "--outdir",
-            str(tmpdir),
-            str(src),
-        ]
         try:
-            _run_with_timeout(command, CONVERT_TIMEOUT_S)
+            converted = convert_to_xlsx(path, ext, Path(tmp), soffice)
         except subprocess.TimeoutExpired:
             raise _Rejected(
                 "file-unreadable",
@@ -1685,9 +1671,6 @@ def _read_legacy(path: Path, sub: RawSubmission, schema: ReportSchema, ext: str)
             ) from None
         except (subprocess.SubprocessError, OSError) as exc:
             log.debug("conversion failed: %s: %s", path, exc)
-            return _reject(sub, "file-unreadable", failed)
-        converted = tmpdir / "input.xlsx"
-        if not converted.exists():
             return _reject(sub, "file-unreadable", failed)
         result = _read_xlsx(converted, sub, schema)
     if not result.rejected:
@@ -1699,6 +1682,35 @@ def _read_legacy(path: Path, sub: RawSubmission, schema: ReportSchema, ext: str)
             )
         )
     return result
+
+
+def convert_to_xlsx(path: Path, ext: str, workdir: Path, soffice: str) -> Path:
+    """The .xlsx LibreOffice makes of the .ods/.xls at `path` (`ext` its real kind), in
+    `workdir`, with a profile of its own there.
+
+    The reader reads this copy, and the feedback copy of such a file is made from it, so the
+    cells the problems name are the cells the unit sees. Raises
+    :class:`subprocess.TimeoutExpired` after :data:`CONVERT_TIMEOUT_S`, and
+    :class:`subprocess.SubprocessError` or :class:`OSError` when LibreOffice fails.
+    """
+    src = workdir / f"input{ext}"
+    shutil.copyfile(path, src)
+    command = [
+        soffice,
+        f"-env:UserInstallation={(workdir / 'profile').as_uri()}",
+        "--headless",
+        "--norestore",
+        "--convert-to",
+        "xlsx",
+        "--outdir",
+        str(workdir),
+        str(src),
+    ]
+    _run_with_timeout(command, CONVERT_TIMEOUT_S)
+    converted = workdir / "input.xlsx"
+    if not converted.exists():
+        raise subprocess.SubprocessError(f"LibreOffice wrote no .xlsx for {path.name}")
+    return converted
 
 
 def _run_with_timeout(command: list[str], timeout: float) -> None:

@@ -251,6 +251,31 @@ def test_direct_copy_shows_what_openpyxl_shows(
     assert _view(fast, cells) == _view(slow, cells)
 
 
+def test_a_note_under_the_instructions_on_both_paths(
+    filled: bytes, schemas: Schemas, registry: Registry, settings: Settings, tmp_path: Path
+) -> None:
+    """The line a converted .ods/.xls carries (A3), the same on both paths."""
+    issues = ISSUE_CASES["two-issues-one-cell"](school_workbook(schemas, registry, settings))
+    note = feedback.converted_note(".ods")
+    source = tmp_path / "don-vi.xlsx"
+    source.write_bytes(filled)
+    fast = feedback.write_feedback(source, issues, tmp_path / "fast.xlsx", "x.ods", note=note)
+    assert fast.read_bytes() == feedback_package.build(
+        filled,
+        feedback.plain_name,
+        lambda names: feedback.listing(issues, "x.ods", names, note=note),
+    )
+    slow = tmp_path / "slow.xlsx"
+    slow.write_bytes(feedback_openpyxl.openpyxl_feedback(source, issues, "x.ods", note=note))
+    cells = _problem_cells(issues)
+    view = _view(fast, cells)
+    assert view == _view(slow, cells)
+    assert view[feedback.FEEDBACK_SHEET]["values"]["A3"] == note
+    # Row 3 holds the note alone; each problem's own note stays on its cell.
+    row3 = [ref for ref in view[feedback.FEEDBACK_SHEET]["values"] if ref[1:] == "3"]
+    assert row3 == ["A3"]
+
+
 @pytest.mark.libreoffice
 @pytest.mark.parametrize("case", ["error-and-warning", "two-issues-one-cell", "absent-cells"])
 def test_direct_copy_of_a_libreoffice_file(
