@@ -38,6 +38,7 @@ from pipeline.feedback_package import (
     Mark,
     NotEligible,
     build,
+    drop_unused_second_formulas,
 )
 from pipeline.issues import Issue
 from pipeline.read import LEGACY_EXTENSIONS, XLSX_EXTENSIONS, convert_to_xlsx, locate_inputs
@@ -334,6 +335,7 @@ def _legacy_task(task: FeedbackTask, kind: str) -> Path | None:
                 kind,
             )
             return None
+        converted.write_bytes(drop_unused_second_formulas(converted.read_bytes(), FIXED_CREATED))
         return _write_task((*task[:1], converted, *task[2:]), converted_note(kind))
 
 

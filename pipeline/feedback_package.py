@@ -491,6 +491,40 @@ def keep_x14_validations(source: bytes, copy_bytes: bytes, when: dt.datetime) ->
     return zip_parts(parts.items(), when)
 
 
+_TWO_OPERANDS = {"between", "notBetween"}
+_COMPARED = {"whole", "decimal", "date", "time", "textLength"}
+
+
+def drop_unused_second_formulas(package: bytes, when: dt.datetime) -> bytes:
+    """`package` without the ``formula2`` of data validations that take one formula.
+
+    LibreOffice converting an .xls or .ods writes a ``<formula2>0</formula2>`` under every
+    validation (the old format always stores two). ECMA-376 uses formula2 only for a
+    between/notBetween comparison; Gnumeric refuses such a validation ("Extra formula for
+    validation") and so drops the unit's dropdowns. Other parts keep their bytes.
+    """
+    with zipfile.ZipFile(io.BytesIO(package)) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    changed = False
+    for name, data in parts.items():
+        if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+            continue
+        if b"formula2" not in data:
+            continue
+        root = _parse(data, name)
+        dropped = 0
+        for dv in root.iterfind(f"{{{MAIN}}}dataValidations/{{{MAIN}}}dataValidation"):
+            second = dv.find(f"{{{MAIN}}}formula2")
+            kind, operator = dv.get("type", "none"), dv.get("operator", "between")
+            if second is not None and not (kind in _COMPARED and operator in _TWO_OPERANDS):
+                dv.remove(second)
+                dropped += 1
+        if dropped:
+            parts[name] = _serialise(root)
+            changed = True
+    return zip_parts(parts.items(), when) if changed else package
+
+
 # --------------------------------------------------------------------------- writing
 
 
