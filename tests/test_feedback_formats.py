@@ -21,7 +21,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from pipeline import feedback
+from pipeline import feedback, feedback_package
 from pipeline.cli import main
 from pipeline.issues import Issue
 from pipeline.read import read_submission
@@ -204,3 +204,39 @@ def test_legacy_kind(name: str, data: bytes, kind: str | None, tmp_path: Path) -
     path = tmp_path / name
     path.write_bytes(data)
     assert feedback.legacy_kind(path) == kind
+
+
+def _sheet_with(validations: str) -> bytes:
+    sheet = (
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f"<sheetData/><dataValidations>{validations}</dataValidations></worksheet>"
+    )
+    return _zip({"xl/worksheets/sheet1.xml": sheet.encode(), "xl/styles.xml": b"<s/>"})
+
+
+@pytest.mark.parametrize(
+    ("validation", "kept"),
+    [
+        # LibreOffice's copy of an .xls: a formula2 of 0 under every validation.
+        ('type="list" operator="between"><formula1>_lists!$A$2:$A$4</formula1>', False),
+        ('type="textLength" operator="lessThanOrEqual"><formula1>255</formula1>', False),
+        ('type="whole" operator="greaterThanOrEqual"><formula1>0</formula1>', False),
+        ('type="custom"><formula1>ISNUMBER(D5)</formula1>', False),
+        # A range needs both (operator between is the default).
+        ('type="whole" operator="between"><formula1>0</formula1>', True),
+        ('type="date"><formula1>36526</formula1>', True),
+        ('type="decimal" operator="notBetween"><formula1>0</formula1>', True),
+    ],
+)
+def test_only_a_range_keeps_its_second_formula(validation: str, kept: bool) -> None:
+    package = _sheet_with(
+        f'<dataValidation sqref="D5" {validation}<formula2>0</formula2></dataValidation>'
+    )
+    out = feedback_package.drop_unused_second_formulas(package, feedback.FIXED_CREATED)
+    with zipfile.ZipFile(io.BytesIO(out)) as zf:
+        sheet = zf.read("xl/worksheets/sheet1.xml")
+        assert zf.read("xl/styles.xml") == b"<s/>"
+    assert (b"formula2" in sheet) == kept
+    assert b"<formula1>" in sheet
+    if kept:
+        assert out == package
