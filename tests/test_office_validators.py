@@ -45,7 +45,6 @@ from pipeline import feedback, feedback_package
 from pipeline.cli import main
 from pipeline.collect import read_all
 from pipeline.export import write_tables
-from pipeline.issues import Issue
 from pipeline.registry import Registry
 from pipeline.render import write_outputs
 from pipeline.review import build_workbook, load_review, parse_phase
@@ -55,7 +54,8 @@ from pipeline.settings import Settings
 from pipeline.templates import build_template, template_bytes
 from tests.excel_forms import excel2016_validations
 from tests.libreoffice import convert
-from tests.submission_factory import CLEAN_SCHOOL, cell_of, save, school_workbook
+from tests.submission_factory import CLEAN_SCHOOL, save, school_workbook
+from tests.test_feedback_package import ISSUE_CASES
 
 ROOT = Path(__file__).resolve().parent.parent
 YEAR = 2026
@@ -255,27 +255,6 @@ def _only(folder: Path, pattern: str) -> Path:
     return found
 
 
-def _issues_for(wb: Any) -> list[Issue]:
-    def issue(code: str, severity: str, field: str, value: str, message: str) -> Issue:
-        sheet, cell = cell_of(wb, field).split("!")
-        return Issue(
-            code=code,
-            severity=severity,  # type: ignore[arg-type]
-            message=message,
-            file="don-vi.xlsx",
-            unit_code="THPT-Q01-01",
-            sheet=sheet,
-            cell=cell,
-            field=field,
-            value=value,
-        )
-
-    return [
-        issue("invalid-number", "error", "campaign_events", "mười hai", "Nhập một số."),
-        issue("invalid-email", "warning", "reporter_email", "lan@", "Kiểm tra lại địa chỉ thư."),
-    ]
-
-
 @pytest.fixture(scope="module")
 def files(
     consolidated: Path,
@@ -288,7 +267,7 @@ def files(
     work = tmp_path_factory.mktemp("kinds")
     made: dict[str, Path] = {}
     wb = school_workbook(schemas, registry, settings)
-    issues = _issues_for(wb)
+    issues = ISSUE_CASES["error-and-warning"](wb)
     filled = template_bytes(wb)
 
     def feedback_copy(name: str, package: bytes, direct: bool) -> Path:
