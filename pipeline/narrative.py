@@ -35,6 +35,7 @@ from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt, RGBColor
@@ -43,7 +44,7 @@ from pipeline.charts import chart_specs
 from pipeline.errors import SettingsError
 from pipeline.evaluate import FAIL, PASS, UNKNOWN, format_number
 from pipeline.export import write_bytes
-from pipeline.ooxml import repack
+from pipeline.ooxml import insert_in_order, repack
 from pipeline.run import RunResult
 from pipeline.schema import nfc
 
@@ -56,6 +57,8 @@ BODY_PT = 13
 TITLE_PT = 14
 SPECIALIST_MARK = "[Chuyên viên viết"
 """Every passage left for the specialist starts with this, highlighted, so none is missed."""
+WORD_2013_MODE = "15"
+"""w:compatibilityMode of Word 2013 and every later Word (2016, 2019, 2021, 365)."""
 DATE_BLANK = "……"
 """What the clerk fills in: the day and month of signing (the number is in settings)."""
 CHARTS = (
@@ -368,8 +371,7 @@ def _set_fonts(rpr: Any, name: str = FONT) -> None:
     """All four font slots (Latin, complex, East Asian), theme fonts removed: they win."""
     fonts = rpr.find(qn("w:rFonts"))
     if fonts is None:
-        fonts = OxmlElement("w:rFonts")
-        rpr.insert(0, fonts)
+        fonts = insert_in_order(rpr, OxmlElement("w:rFonts"))
     for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:cstheme", "w:eastAsiaTheme"):
         fonts.attrib.pop(qn(attr), None)
     for attr in ("w:ascii", "w:hAnsi", "w:cs", "w:eastAsia"):
@@ -389,7 +391,7 @@ def _rule(paragraph: Any, indent_cm: float) -> None:
     for k, v in (("w:val", "single"), ("w:sz", "6"), ("w:space", "1"), ("w:color", "000000")):
         bottom.set(qn(k), v)
     borders.append(bottom)
-    ppr.append(borders)
+    insert_in_order(ppr, borders)
 
 
 def _no_borders(table: Any) -> None:
@@ -399,7 +401,7 @@ def _no_borders(table: Any) -> None:
         el = OxmlElement(f"w:{edge}")
         el.set(qn("w:val"), "nil")
         borders.append(el)
-    tbl_pr.append(borders)
+    insert_in_order(tbl_pr, borders)
 
 
 def _grid_borders(table: Any) -> None:
@@ -410,7 +412,7 @@ def _grid_borders(table: Any) -> None:
         for k, v in (("w:val", "single"), ("w:sz", "4"), ("w:space", "0"), ("w:color", "000000")):
             el.set(qn(k), v)
         borders.append(el)
-    tbl_pr.append(borders)
+    insert_in_order(tbl_pr, borders)
 
 
 def _widths(table: Any, cms: Sequence[float]) -> None:
@@ -434,11 +436,36 @@ def _page_field(paragraph: Any) -> None:
     paragraph._p.append(field)
 
 
+def _word_2013_package(doc: Any) -> None:
+    """Make python-docx's default template (a Word 2010 file) a current Word document.
+
+    Its settings say compatibility mode 14, so Word 2013 and later open the draft under a
+    "Compatibility Mode" bar with the 2010 layout rules; its thumbnail is a picture of an
+    empty page that Windows Explorer and Outlook would show as the draft's preview; and its
+    stylesWithEffects part (Word 2010's copy of the styles) no longer matches styles.xml
+    once the styles are edited, which Word may treat as unreadable content.
+    """
+    package = doc.part.package
+    for rid, rel in list(package.rels.items()):
+        if rel.reltype == RT.THUMBNAIL:
+            del package.rels[rid]
+    for rid, rel in list(doc.part.rels.items()):
+        if rel.reltype.endswith("/stylesWithEffects"):
+            doc.part.drop_rel(rid)
+    settings = doc.settings.element
+    for preview in settings.findall(qn("w:savePreviewPicture")):
+        settings.remove(preview)  # would make Word write a thumbnail again on save
+    for setting in settings.iter(qn("w:compatSetting")):
+        if setting.get(qn("w:name")) == "compatibilityMode":
+            setting.set(qn("w:val"), WORD_2013_MODE)
+
+
 class Writer:
     """A python-docx Document set up after NĐ 30/2020, with the few paragraph kinds we use."""
 
     def __init__(self) -> None:
         self.doc = Document()
+        _word_2013_package(self.doc)
         self._styles()
         section = self.doc.sections[0]
         section.orientation = WD_ORIENT.PORTRAIT
@@ -457,7 +484,12 @@ class Writer:
         normal = styles["Normal"]
         normal.font.name = FONT
         normal.font.size = Pt(BODY_PT)
-        _set_fonts(normal.element.get_or_add_rPr())
+        normal_rpr = normal.element.get_or_add_rPr()
+        _set_fonts(normal_rpr)
+        # The template says en-US: Word would spell-check every Vietnamese word as English.
+        lang = OxmlElement("w:lang")
+        lang.set(qn("w:val"), "vi-VN")
+        insert_in_order(normal_rpr, lang)
         fmt = normal.paragraph_format
         fmt.space_before, fmt.space_after = Pt(0), Pt(6)
         fmt.line_spacing = 1.0

@@ -13,8 +13,10 @@ import io
 import re
 import zipfile
 from collections.abc import Iterable
+from typing import Any
 
 import xlsxwriter
+from lxml import etree  # type: ignore[import-untyped]
 
 _MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 
@@ -63,3 +65,65 @@ def text_safe_workbook(
     if font_name is not None:
         options["default_format_properties"] = {"font_name": font_name, "font_size": font_size}
     return xlsxwriter.Workbook(buffer, options)
+
+
+# --------------------------------------------------------------------------- WordprocessingML
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+_PPR_BASE = _names(
+    "pStyle keepNext keepLines pageBreakBefore framePr widowControl numPr suppressLineNumbers "
+    "pBdr shd tabs suppressAutoHyphens kinsoku wordWrap overflowPunct topLinePunct autoSpaceDE "
+    "autoSpaceDN bidi adjustRightInd snapToGrid spacing ind contextualSpacing mirrorIndents "
+    "suppressOverlap jc textDirection textAlignment textboxTightWrap outlineLvl divId cnfStyle"
+)
+_RPR_BASE = _names(
+    "rStyle rFonts b bCs i iCs caps smallCaps strike dstrike outline shadow emboss imprint "
+    "noProof snapToGrid vanish webHidden color spacing w kern position sz szCs highlight u "
+    "effect bdr shd fitText vertAlign rtl cs em lang eastAsianLayout specVanish oMath"
+)
+WML_SEQUENCES: dict[str, tuple[str, ...]] = {
+    "pPr": (*_PPR_BASE, "rPr", "sectPr", "pPrChange"),
+    "rPr": ("ins", "del", "moveFrom", "moveTo", *_RPR_BASE, "rPrChange"),
+    "tblPr": _names(
+        "tblStyle tblpPr tblOverlap bidiVisual tblStyleRowBandSize tblStyleColBandSize tblW jc "
+        "tblCellSpacing tblInd tblBorders shd tblLayout tblCellMar tblLook tblCaption "
+        "tblDescription tblPrChange"
+    ),
+    "tcPr": _names(
+        "cnfStyle tcW gridSpan hMerge vMerge tcBorders shd noWrap tcMar textDirection tcFitText "
+        "vAlign hideMark headers cellIns cellDel cellMerge tcPrChange"
+    ),
+}
+"""Child order of the WordprocessingML property elements we add children to: the sequences of
+CT_PPr (§17.3.1.26), CT_RPr / CT_ParaRPr (§17.3.2.28), CT_TblPr (§17.4.60) and CT_TcPr
+(§17.4.70) of ECMA-376 Part 1. Word ignores or "repairs" away a child out of its sequence
+(a paragraph's bottom rule after its spacing, a table's borders after its look), where
+LibreOffice forgives the order."""
+
+
+def insert_in_order(parent: Any, child: Any) -> Any:
+    """Put `child` (an lxml element) into `parent` at its place in the parent's sequence.
+
+    A child of the same name already there is replaced (each occurs at most once in these
+    sequences). python-docx places the children it knows itself; this is for those it has
+    no property for (``w:pBdr``, ``w:tblBorders``, ...), which ``append`` would put last.
+    """
+    sequence = WML_SEQUENCES[etree.QName(parent).localname]
+    name = etree.QName(child).localname
+    rank = sequence.index(name)  # a ValueError here is a programming error: no such child
+    for old in parent.findall(f"{{{W_NS}}}{name}"):
+        parent.remove(old)
+    later = set(sequence[rank + 1 :])
+    for existing in parent:
+        qname = etree.QName(existing)
+        if qname.namespace == W_NS and qname.localname in later:
+            existing.addprevious(child)
+            return child
+    parent.append(child)
+    return child
