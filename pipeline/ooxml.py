@@ -17,6 +17,7 @@ from typing import Any
 
 import xlsxwriter
 from lxml import etree  # type: ignore[import-untyped]
+from xlsxwriter.theme import THEME_XML_2007
 
 _MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 
@@ -62,9 +63,43 @@ def text_safe_workbook(
         "strings_to_numbers": False,
         "strings_to_urls": False,
     }
-    if font_name is not None:
-        options["default_format_properties"] = {"font_name": font_name, "font_size": font_size}
-    return xlsxwriter.Workbook(buffer, options)
+    if font_name is None:
+        return xlsxwriter.Workbook(buffer, options)
+    # No theme scheme on the fonts: Excel draws a font marked "minor" in the theme's body font
+    # whatever its name says (Calibri in xlsxwriter's theme), and LibreOffice in the name.
+    options["default_format_properties"] = {
+        "font_name": font_name,
+        "font_size": font_size,
+        "font_scheme": "none",
+    }
+    wb = xlsxwriter.Workbook(buffer, options)
+    # And a theme whose fonts are the same face, for what Excel draws in the theme's fonts:
+    # text a user adds in a shape or chart, the "Body"/"Headings" fonts Excel offers.
+    wb.use_custom_theme(io.StringIO(office_theme(font_name)))
+    return wb
+
+
+def office_theme(font_name: str) -> str:
+    """The default Office theme (theme1.xml), with `font_name` for headings and body text.
+
+    Its Latin font and the one for Vietnamese script (``Viet``, which Office picks for text
+    tagged vi-VN) are replaced in both the major (headings) and minor (body) font.
+    """
+    theme = THEME_XML_2007
+    for scheme, latin, viet in (
+        ("major", "Cambria", "Times New Roman"),
+        ("minor", "Calibri", "Arial"),
+    ):
+        start = theme.index(f"<a:{scheme}Font>")
+        end = theme.index(f"</a:{scheme}Font>", start)
+        part = theme[start:end]
+        part = part.replace(f'<a:latin typeface="{latin}"/>', f'<a:latin typeface="{font_name}"/>')
+        part = part.replace(
+            f'<a:font script="Viet" typeface="{viet}"/>',
+            f'<a:font script="Viet" typeface="{font_name}"/>',
+        )
+        theme = theme[:start] + part + theme[end:]
+    return theme.replace('<a:fontScheme name="Office">', f'<a:fontScheme name="{font_name}">')
 
 
 # --------------------------------------------------------------------------- WordprocessingML

@@ -217,7 +217,7 @@ def national_table(
 
     labels = Labels(schemas, Registry(areas={}, units={}))
     buffer = io.BytesIO()
-    wb = text_safe_workbook(buffer)
+    wb = text_safe_workbook(buffer, FONT, 11)
     wb.set_properties(
         {"title": f"Bảng tổng hợp năm {year}: {name}", "created": dt.datetime(year, 12, 31)}
     )

@@ -47,7 +47,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from pipeline.errors import OutputError, RegistryError, SchemaError
 from pipeline.model import INSTRUCTIONS_SHEET, META_KEYS, META_SHEET
-from pipeline.ooxml import repack, zip_parts
+from pipeline.ooxml import office_theme, repack, zip_parts
 from pipeline.registry import Registry, Unit
 from pipeline.schema import Field, ListSpec, ReportSchema, Rule, Section, Variant, nfc
 from pipeline.settings import Settings
@@ -137,12 +137,15 @@ def _set(
 
 
 def _use_base_font(wb: Workbook) -> None:
-    """Make Times New Roman the workbook default (style 0 and the Normal style).
+    """Make Times New Roman the workbook default (style 0, the Normal style and the theme).
 
     openpyxl offers no public setting for this; font 0 is what every unstyled cell and the
     Normal style use, and what Excel measures column widths with.
     """
     wb._fonts = IndexedList([FONT])
+    # The theme's heading and body fonts too: Excel draws text a unit adds in a shape or a
+    # chart, and lists "Body"/"Headings" first, in the theme's fonts (Calibri otherwise).
+    wb.loaded_theme = office_theme(FONT_NAME).encode()
 
 
 def _lines(text: str, width: float, size: float = BASE_SIZE, bold: bool = False) -> int:
