@@ -44,6 +44,7 @@ from xlsxwriter.worksheet import (
     Worksheet,
 )
 
+from pipeline import printing
 from pipeline.charts import ChartSpec, chart_specs, city_values
 from pipeline.evaluate import FAIL, PASS, UNKNOWN
 from pipeline.export import list_frame
@@ -311,6 +312,11 @@ NUMBER_FORMATS = {
     "date": "dd/mm/yyyy",
 }
 NUMERIC_KINDS = frozenset({"int", "money", "num", "year", "seq"})
+WRAPPING_KINDS = frozenset({"wrap", "text"})
+"""Kinds of column whose cells wrap their text: a column the print layout may narrow."""
+WORD_FLOOR = (6.0, 16.0)
+"""A narrowed column keeps its longest word whole, within these bounds (characters): a file
+name or a hash longer than that is broken, as spreadsheet programs break a word too long."""
 
 
 @dataclass(frozen=True)
@@ -379,7 +385,6 @@ class Styles:
 
 CHART_WIDTH = 600
 """Width of a native chart in pixels."""
-A4_LANDSCAPE_IN = (11.69, 8.27)
 LINE_HEIGHT = 14.0
 """Row height in points of one line of 11 pt text."""
 UNIT_PX = 7.0
@@ -568,6 +573,17 @@ class Sheet:
         self.wrapped: list[_Wrapped] = []
         # Texts of data cells, in the body font, by (column, span): (row, text).
         self.cell_texts: dict[tuple[int, int], list[tuple[int, str]]] = {}
+        # For printing: rows kept together, the tables, the section heading
+        # last written, the last row written; and how narrow a column may become to fit a
+        # page: the longest word of its headers, the widest value of a column whose cells do
+        # not wrap (numbers, dates, codes), the columns whose cells all wrap.
+        self.blocks: list[printing.Block] = []
+        self.tables: list[printing.Table] = []
+        self.last_heading: int | None = None
+        self.last_row = self.last_col = 0
+        self.header_words: dict[int, float] = {}
+        self.value_widths: dict[int, float] = {}
+        self.unwrapped: set[int] = set()
 
     # -- cells
 
@@ -591,6 +607,14 @@ class Sheet:
 
     def heading(self, row: int, text: str, col: int = 0) -> None:
         self.ws.write_string(row, col, text, self.st.get(bold=True, font_size=12))
+        self.last_heading = row
+        # Printed with the first rows under it, whatever they are (a table() widens this).
+        self.keep(row, row + 2 + printing.MIN_ROWS_WITH_HEADER)
+
+    def keep(self, first: int, end: int) -> None:
+        """Print rows `first` .. `end` - 1 on one page if they fit one."""
+        self.blocks.append(printing.Block(first, end))
+        self.last_row = max(self.last_row, end - 1)
 
     # -- tables
 
@@ -629,6 +653,9 @@ class Sheet:
             if c.span == 1:
                 longest = max((_units(w, bold=True) for w in c.header.split()), default=0.0)
                 self.note_width(col, max(longest, c.min_width), c.max_width)
+                self.header_words[col] = max(self.header_words.get(col, 0.0), longest)
+                if c.kind not in WRAPPING_KINDS:
+                    self.unwrapped.add(col)
         first = top + 1
         if not rows:
             fmt = st.cell("text", italic=True)
@@ -645,6 +672,10 @@ class Sheet:
             total_row = end
             self._totals_row(total_row, cols, index, first, max(last, first), totals, total_label)
             end += 1
+        heading = self.last_heading if self.last_heading == top - 1 else None
+        self.tables.append(printing.Table(top, first, end, heading, total_row))
+        self.last_row = max(self.last_row, end - 1)
+        self.last_col = max(self.last_col, right)
         return TableRef(top, first, last, total_row, index, end)
 
     def _rows(
@@ -746,6 +777,8 @@ class Sheet:
             else:
                 widest = _widest_text((v.get(key) for v in rows), c.max_width)
             self.note_width(col, max(widest, c.min_width), c.max_width)
+            if c.kind not in WRAPPING_KINDS:
+                self.value_widths[col] = max(self.value_widths.get(col, 0.0), widest)
 
     def _merged(self, row: int, col: int, span: int, fmt: Any) -> None:
         if span > 1:
@@ -782,7 +815,9 @@ class Sheet:
                 ws.write_formula(
                     row, col, f"=SUM({xl_range(first, col, last, col)})", fmt, cached[c.key]
                 )
-                self.note_width(col, _display_width(cached[c.key], c.kind), c.max_width)
+                total_width = _display_width(cached[c.key], c.kind)
+                self.note_width(col, total_width, c.max_width)
+                self.value_widths[col] = max(self.value_widths.get(col, 0.0), total_width)
             elif c.kind == "rate" and c.rate:
                 num_key, den_key = c.rate
                 n = xl_rowcol_to_cell(row, index[num_key])
@@ -806,20 +841,27 @@ class Sheet:
         *,
         freeze: tuple[int, int] | None = None,
         repeat: int | None = None,
-        fit: bool = True,
     ) -> None:
-        """Column widths, header band, row heights, print set-up (A4, 1 page wide)."""
+        """Column widths, header band, row heights, print set-up (pipeline.printing)."""
         ws, st = self.ws, self.st
+        page = printing.LANDSCAPE if self.landscape else printing.PORTRAIT
+        last_col = max([*self.widths.keys(), self.last_col])
+        fits = printing.content_px(self.widths, last_col) * printing.min_scale(BODY_SIZE)
+        if fits > 100 * printing.WIDTH_SPARE * page.width_px:
+            self.widths = printing.fit_widths(
+                self.widths, self._floors(), last_col, page, BODY_SIZE
+            )
         for col, width in sorted(self.widths.items()):
             ws.set_column(col, col, round(max(width, 4.0), 1))
-        band_cols = max([*self.widths.keys(), 0]) + 1
+        band_cols = last_col + 1
         last = band_cols - 1
         ws.write_string(0, 0, f"Biểu {self.form_no}", st.get(bold=True, font_size=12))
         middle = {"text_wrap": True, "valign": "vcenter"}
         band = [
             (1, self.title.upper(), st.get(bold=True, font_size=13, align="center", **middle), 13),
             (2, self.book.subtitle, st.get(italic=True, align="center", **middle), BODY_SIZE),
-            (3, self.note, st.get(italic=True, font_size=10, **middle), 10),
+            # The body size, not smaller: at the smallest print scale it prints at 8 pt.
+            (3, self.note, st.get(italic=True, **middle), BODY_SIZE),
         ]
         for row, text, fmt, size in band:
             if last > 0:
@@ -845,24 +887,41 @@ class Sheet:
             ws.set_row(row, round(height, 1))
         if freeze is not None:
             ws.freeze_panes(*freeze)
-        if repeat is not None:
-            ws.repeat_rows(repeat)
-        _print_setup(ws, landscape=self.landscape, fit=fit)
+        heights = {r: round(h, 1) for r, h in self.heights.items()}
+        result = printing.layout(
+            widths={c: round(max(w, 4.0), 1) for c, w in self.widths.items()},
+            heights=heights,
+            last_col=last_col,
+            last_row=self.last_row,
+            page=page,
+            smallest_pt=BODY_SIZE,
+            blocks=self.blocks,
+            tables=self.tables,
+            titles=(repeat, repeat) if repeat is not None else None,
+        )
+        # Printed on pages across, each repeats the columns that say which unit a row is.
+        key_cols = freeze[1] if freeze is not None and freeze[1] > 0 else 1
+        printing.apply(ws, result, page, repeat_cols=(0, key_cols - 1))
 
-
-def _print_setup(ws: Any, *, landscape: bool, fit: bool = True) -> None:
-    ws.set_paper(9)  # A4
-    if landscape:
-        ws.set_landscape()
-        ws.set_margins(left=0.5, right=0.4, top=0.6, bottom=0.6)
-    else:
-        ws.set_portrait()
-        # NĐ 30/2020 Phụ lục I: lề trái 30-35 mm, phải 15-20 mm, trên/dưới 20-25 mm.
-        ws.set_margins(left=1.18, right=0.6, top=0.8, bottom=0.8)
-    if fit:
-        ws.fit_to_pages(1, 0)
-    ws.center_horizontally()
-    ws.set_footer(f'&C&"{FONT},Regular"&10Trang &P/&N')
+    def _floors(self) -> list[dict[int, float]]:
+        """How narrow each table column may become, in the order they give way (see
+        printing.fit_widths): first the columns whose cells do not wrap, down to their
+        widest value; then those whose cells wrap, down to their longest word."""
+        low, high = WORD_FLOOR
+        unwrapped, wrapping = {}, {}
+        for col, header_word in self.header_words.items():
+            width = self.widths.get(col, header_word)
+            if col in self.unwrapped:
+                floor = max(header_word, self.value_widths.get(col, 0.0))
+                unwrapped[col] = min(floor, width)
+                continue
+            longest = header_word
+            for _, text in self.cell_texts.get((col, 1), ()):
+                longest = max(longest, min(high, max(map(_units, text.split()), default=0.0)))
+                if longest >= high:
+                    break
+            wrapping[col] = min(max(low, longest), width)
+        return [unwrapped, wrapping]
 
 
 # --------------------------------------------------------------------------- xlsxwriter
@@ -1318,9 +1377,13 @@ class ReportBook:
         for i, text in enumerate(sign):
             put(top + i, right, text.upper(), bold=True)
         put(top + len(sign) + 5, right, s.signer_name, bold=True)
-        ws.set_paper(9)
-        _print_setup(ws, landscape=False)
+        page = printing.PORTRAIT
+        ws.set_paper(printing.PAPER_A4)
+        ws.set_portrait()
+        ws.set_margins(left=page.left, right=page.right, top=page.top, bottom=page.bottom)
         ws.fit_to_pages(1, 1)
+        ws.center_horizontally()
+        ws.set_footer(printing.footer_text(), {"scale_with_doc": False})
         ws.hide_gridlines(2)
         ws.set_first_sheet()
         ws.activate()
@@ -1652,6 +1715,7 @@ class ReportBook:
                 else:
                     ws.write_number(row, col, 0, st.cell("int", total=True, align="center"))
             row += 1
+        sh.keep(ref.end_row - 1, row)  # the counts print under the matrix's last row
         row += 1
         sh.heading(row, "Tiêu chí thi đua (Kế hoạch mục III.1)")
         row += 1
@@ -1786,6 +1850,7 @@ class ReportBook:
                 else:
                     ws.write_number(row, col, 0, st.cell("int"))
             row += 1
+        sh.keep(row - len(report.choices["ldu_level"]) - 2, row)  # heading, header, levels
         sh.finish(freeze=(HEADER_ROW + 1, 3), repeat=HEADER_ROW)
 
     # -- Biểu 06 / 07: the lists
@@ -2050,7 +2115,6 @@ class ReportBook:
             ),
         )
         row = HEADER_ROW
-        blocks: list[tuple[int, int, float]] = []  # first row, first free row, chart height pt
         chart_col = 0
         for n, spec in enumerate(chart_specs(self.result), start=1):
             start = row
@@ -2080,40 +2144,12 @@ class ReportBook:
             self._native_chart(sh, spec, ref, height, chart_col)
             chart_rows = math.ceil(height / 20) + 1
             row = max(ref.end_row, row + chart_rows) + 1
-            blocks.append((start, row, height * 0.75 + 20))
+            # A chart and its table are never cut in two between pages.
+            sh.keep(start, row)
         # The charts' columns belong to the page (band width, print width).
         for col in range(chart_col, chart_col + math.ceil(CHART_WIDTH / (8.43 * UNIT_PX + 5)) + 1):
             sh.note_width(col, 8.43)
-        sh.finish(fit=False)
-        self._paginate(sh, blocks)
-
-    def _paginate(self, sh: Sheet, blocks: Sequence[tuple[int, int, float]]) -> None:
-        """Print scale to fit the width, and page breaks that never cut a chart in two.
-
-        Excel ignores manual page breaks on a sheet set to "fit to pages", so this sheet is
-        scaled explicitly instead.
-        """
-        last_col = max(sh.widths, default=0)
-        content_px = sum(sh.widths.get(c, 8.43) * UNIT_PX + 5 for c in range(last_col + 1))
-        # 10% to spare: spreadsheet programs differ a little in how wide a column prints.
-        printable_px = (A4_LANDSCAPE_IN[0] - 0.9) * 96 * 0.9
-        scale = max(10, min(100, math.floor(100 * printable_px / max(content_px, 1.0))))
-        sh.ws.set_print_scale(scale)
-        page_pt = (A4_LANDSCAPE_IN[1] - 1.2) * 72 * 100 / scale - 30
-
-        def rows_pt(first: int, end: int) -> float:
-            return sum(sh.heights.get(r, LINE_HEIGHT) for r in range(first, end))
-
-        used = rows_pt(0, blocks[0][0]) if blocks else 0.0
-        breaks = []
-        for first, end, chart_pt in blocks:
-            height = max(rows_pt(first, end), chart_pt)
-            if used > 0 and used + height > page_pt:
-                breaks.append(first)
-                used = 0.0
-            used += height
-        if breaks:
-            sh.ws.set_h_pagebreaks(breaks)
+        sh.finish()
 
     def _native_chart(
         self, sh: Sheet, spec: ChartSpec, ref: TableRef, height: int, col: int

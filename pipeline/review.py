@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline import printing
 from pipeline.errors import PipelineError
 from pipeline.export import write_bytes, write_csv
 from pipeline.ooxml import text_safe_workbook
@@ -42,7 +43,16 @@ from pipeline.settings import Settings
 log = logging.getLogger(__name__)
 
 FONT = "Times New Roman"
+BODY_PT = 11
 HEADER_FILL = "#DDEBF7"
+HEADER_PT = 30
+"""Height of a table header row (two lines of bold text)."""
+NUMBER_WIDTH = 11
+"""Narrowest a column of yearly figures may become to fit a page (1.234.567.890)."""
+CHART_PT = 10
+"""Size of the text in the native charts (titles are larger)."""
+CHART_ROWS = 24
+"""Rows (of 15 pt) a chart of 420 px (315 pt) takes, from the row above its table."""
 LINE_COLOURS = ("#2F5597", "#C55A11", "#548235", "#7030A0", "#BF8F00", "#2E75B6", "#A5A5A5")
 TARGET_COLOUR = "#C00000"
 TOP_LEVELS = ("city", "national")
@@ -499,6 +509,8 @@ class ReviewBook:
         self.buffer = io.BytesIO()
         self.wb = text_safe_workbook(self.buffer, FONT, 11)
         self._formats: dict[tuple[tuple[str, Any], ...], Any] = {}
+        self.heights: dict[int, float] = {}
+        """Row heights set on the sheet being written, for its print layout."""
 
     def fmt(self, **props: Any) -> Any:
         key = tuple(sorted(props.items()))
@@ -565,7 +577,7 @@ class ReviewBook:
         )
         ws.merge_range(2, 0, 2, ncols - 1, subtitle, self.fmt(italic=True, align="center"))
         if note:
-            ws.merge_range(3, 0, 3, ncols - 1, note, self.fmt(italic=True, font_size=10))
+            ws.merge_range(3, 0, 3, ncols - 1, note, self.fmt(italic=True))
             return 5
         return 4
 
@@ -580,17 +592,53 @@ class ReviewBook:
         )
         for col, text in enumerate(titles):
             ws.write_string(row, col, text, style)
-        ws.set_row(row, 30)
+        self.set_row(ws, row, HEADER_PT)
 
-    def finish(self, ws: Any, header_row: int, ncols: int, landscape: bool = True) -> None:
-        ws.set_paper(9)
-        if landscape:
-            ws.set_landscape()
-        ws.set_margins(left=0.5, right=0.4, top=0.6, bottom=0.6)
-        ws.fit_to_pages(1, 0)
-        ws.repeat_rows(header_row)
-        ws.freeze_panes(header_row + 1, 1)
-        ws.set_footer(f'&L&"{FONT}"&9{self.settings.issuing_body_short}&R&"{FONT}"&9Trang &P/&N')
+    def set_row(self, ws: Any, row: int, height: float) -> None:
+        """A row's height, remembered for the print layout of the sheet."""
+        ws.set_row(row, height)
+        self.heights[row] = height
+
+    def finish(
+        self,
+        ws: Any,
+        widths: dict[int, float],
+        last_row: int,
+        *,
+        tables: Sequence[printing.Table] = (),
+        blocks: Sequence[printing.Block] = (),
+        numbers: Sequence[int] = (),
+        landscape: bool = True,
+        smallest_pt: float = BODY_PT,
+        freeze: int | None = None,
+    ) -> None:
+        """Column widths and print set-up (pipeline.printing) of a finished sheet.
+
+        `numbers` are the columns of figures, which may be narrowed to :data:`NUMBER_WIDTH`
+        for the sheet to fit a page across (a sheet of the eight years of the tổng kết).
+        """
+        page = printing.LANDSCAPE if landscape else printing.PORTRAIT
+        last_col = max(widths)
+        stages = [{c: NUMBER_WIDTH for c in numbers}]
+        widths = printing.fit_widths(widths, stages, last_col, page, smallest_pt)
+        for col, width in sorted(widths.items()):
+            ws.set_column(col, col, width)
+        result = printing.layout(
+            widths=widths,
+            heights=self.heights,
+            last_col=last_col,
+            last_row=last_row,
+            page=page,
+            smallest_pt=smallest_pt,
+            blocks=blocks,
+            tables=tables,
+        )
+        printing.apply(
+            ws, result, page, repeat_cols=(0, 0), footer_left=self.settings.issuing_body_short
+        )
+        if freeze is not None:
+            ws.freeze_panes(freeze + 1, 1)
+        self.heights = {}
 
     def year_header(self, first: str, extra: Sequence[str] = ()) -> list[str]:
         return [first, *[f"Năm {y}" for y in self.years], *extra]
@@ -696,10 +744,12 @@ class ReviewBook:
         for text in contents:
             ws.merge_range(row, 1, row, 2, text, self.fmt(text_wrap=True))
             row += 1
-        ws.set_paper(9)
+        ws.set_paper(printing.PAPER_A4)
         ws.set_portrait()
         ws.fit_to_pages(1, 1)
         ws.set_margins(left=0.8, right=0.5, top=0.8, bottom=0.8)
+        ws.set_footer(printing.footer_text(), {"scale_with_doc": False})
+        self.heights = {}
 
     def city_sheet(self) -> None:
         ws = self.wb.add_worksheet("1. Toàn thành phố")
@@ -728,10 +778,10 @@ class ReviewBook:
             ws.write_string(row, 0, self.labels.measure(code), self.fmt(border=1, text_wrap=True))
             self.write_values(ws, row, code, values)
             self.change_cells(ws, row, code, values)
-        ws.set_column(0, 0, 58)
-        ws.set_column(1, n, 15)
-        ws.set_column(n + 1, n + 2, 15)
-        self.finish(ws, head, ncols)
+        widths = {0: 58.0, **{c: 15.0 for c in range(1, n + 3)}}
+        table = printing.Table(head, head + 1, row + 1)
+        numbers = range(1, n + 1)
+        self.finish(ws, widths, row, tables=[table], numbers=numbers, freeze=head)
 
     def targets_sheet(self) -> None:
         ws = self.wb.add_worksheet("2. Chỉ tiêu")
@@ -747,7 +797,7 @@ class ReviewBook:
             code = f"target.{t.code}"
             values = series(self.data, top, key, code)
             row += 1
-            ws.set_row(row, 48)
+            self.set_row(ws, row, 48)
             ws.write_string(row, 0, t.label, self.fmt(border=1, text_wrap=True, valign="top"))
             self.write_values(ws, row, code, values, valign="top")
             col = 1 + n
@@ -768,11 +818,11 @@ class ReviewBook:
             ws.write_string(
                 row, col + 1, t.source, self.fmt(border=1, text_wrap=True, valign="top")
             )
-        ws.set_column(0, 0, 40)
-        ws.set_column(1, n + len(milestone_years), 11)
-        ws.set_column(n + len(milestone_years) + 1, n + len(milestone_years) + 1, 44)
-        ws.set_column(n + len(milestone_years) + 2, n + len(milestone_years) + 2, 30)
-        self.finish(ws, head, ncols)
+        m = len(milestone_years)
+        widths = {0: 40.0, **{c: 11.0 for c in range(1, n + m + 1)}, n + m + 1: 44.0}
+        widths[n + m + 2] = 30.0
+        table = printing.Table(head, head + 1, row + 1)
+        self.finish(ws, widths, row, tables=[table], freeze=head)
 
     def verdict(self, milestones: dict[int, float] | Any, values: Sequence[float | None]) -> str:
         """The latest figure against the milestone for the phase's end (or the next one)."""
@@ -800,30 +850,28 @@ class ReviewBook:
         ncols = 3 + n
         row = self.band(ws, f"Một số kết quả chính theo {_lower_first(header)} qua các năm", ncols)
         keys = _keys(self.data, level, order)
-        first_head = None
+        tables = []
         for code in GROUP_TREND:
             if all(all(v is None for v in series(self.data, level, k, code)) for k in keys):
                 continue
+            heading = row
             ws.merge_range(row, 0, row, ncols - 1, self.labels.measure(code), self.fmt(bold=True))
             row += 1
             self.header(
                 ws, row, self.year_header(header, ["Thay đổi cả giai đoạn", "Tỷ lệ thay đổi"])
             )
-            first_head = row if first_head is None else first_head
+            head = row
             for k in keys:
                 values = series(self.data, level, k, code)
                 row += 1
                 ws.write_string(row, 0, label(k), self.fmt(border=1, text_wrap=True))
                 self.write_values(ws, row, code, values)
                 self.change_cells(ws, row, code, values)
+            # The tables' headers say the same: whichever repeats on a page fits it.
+            tables.append(printing.Table(head, head + 1, row + 1, heading))
             row += 2
-        ws.set_column(0, 0, 40)
-        ws.set_column(1, n, 12)
-        ws.set_column(n + 1, n + 2, 13)
-        ws.set_paper(9)
-        ws.set_landscape()
-        ws.fit_to_pages(1, 0)
-        ws.set_margins(left=0.5, right=0.4, top=0.6, bottom=0.6)
+        widths = {0: 40.0, **{c: 12.0 for c in range(1, n + 1)}, n + 1: 13.0, n + 2: 13.0}
+        self.finish(ws, widths, row - 2, tables=tables, numbers=range(1, n + 1))
 
     def reporting_sheet(self) -> None:
         ws = self.wb.add_worksheet("5. Nộp báo cáo")
@@ -849,9 +897,9 @@ class ReviewBook:
                     ws.write_blank(row, col, None, style)
                 else:
                     ws.write_number(row, col, value, style)
-        ws.set_column(0, 0, 10)
-        ws.set_column(1, len(cols) - 1, 16)
-        self.finish(ws, head, len(cols), landscape=False)
+        widths = {0: 10.0, **{c: 16.0 for c in range(1, len(cols))}}
+        table = printing.Table(head, head + 1, row + 1)
+        self.finish(ws, widths, row, tables=[table], landscape=False, freeze=head)
 
     def charts_sheet(self) -> None:
         ws = self.wb.add_worksheet("6. Biểu đồ")
@@ -863,11 +911,9 @@ class ReviewBook:
             note="Biểu đồ lấy số liệu từ bảng bên trái mỗi biểu đồ.",
         )
         sheet = "6. Biểu đồ"
-        breaks = []
+        blocks = []
         for i, spec in enumerate(chart_specs(self.data, self.labels, self.schemas), start=1):
-            if i > 1:
-                # One chart per printed page: a chart is never cut in two.
-                breaks.append(row)
+            start = row
             ws.write_string(row, 0, f"{i}. {spec.title}", self.fmt(bold=True))
             row += 1
             self.header(ws, row, ["", *[str(y) for y in spec.years]])
@@ -882,15 +928,14 @@ class ReviewBook:
                     else:
                         ws.write_number(row, 1 + j, v, self.fmt(num_format=num, border=1))
             self.native_chart(ws, sheet, spec, head, row, n, anchor_row=head - 1)
-            row = max(row + 2, head + 24)
-        ws.set_column(0, 0, 34)
-        ws.set_column(1, n, 9)
-        if breaks:
-            ws.set_h_pagebreaks(breaks)
-        ws.set_paper(9)
-        ws.set_landscape()
-        ws.fit_to_pages(1, 0)
-        ws.set_margins(left=0.5, right=0.4, top=0.6, bottom=0.6)
+            row = max(row + 2, head + CHART_ROWS)
+            # A chart is never cut in two between pages.
+            blocks.append(printing.Block(start, row))
+        # The chart's columns: a chart is 720 px wide from the column after the table's.
+        widths = {0: 34.0, **{c: 9.0 for c in range(1, n + 1)}, n + 1: 8.43}
+        chart_cols = math.ceil((720 + 10) / printing.column_px(printing.DEFAULT_COL_WIDTH))
+        widths |= {c: printing.DEFAULT_COL_WIDTH for c in range(n + 2, n + 2 + chart_cols)}
+        self.finish(ws, widths, row - 1, blocks=blocks, smallest_pt=CHART_PT)
 
     def native_chart(
         self, ws: Any, sheet: str, spec: TrendChart, head: int, last: int, n: int, anchor_row: int
@@ -899,7 +944,7 @@ class ReviewBook:
             spec.kind, {"type": "column", "subtype": "stacked"}
         )
         chart = self.wb.add_chart(kind)
-        font = {"name": FONT, "size": 10}
+        font = {"name": FONT, "size": CHART_PT}
         colour_n = target_n = 0
         for offset, ln in enumerate(spec.lines, start=1):
             r = head + offset
@@ -932,14 +977,14 @@ class ReviewBook:
                         props["data_labels"] = {
                             "value": True,
                             "position": "above",
-                            "font": {**font, "size": 8},
+                            "font": font,
                             "num_format": "0.0%",
                         }
                 else:
                     props["fill"] = {"color": colour}
                     props["border"] = {"none": True}
                     if spec.kind == "column":
-                        props["data_labels"] = {"value": True, "font": {**font, "size": 8}}
+                        props["data_labels"] = {"value": True, "font": font}
             chart.add_series(props)
         chart.set_title({"name": spec.title, "name_font": {**font, "size": 11, "bold": True}})
         chart.set_x_axis({"num_font": font})

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline import printing
 from pipeline.aggregate import ratios
 from pipeline.errors import PipelineError
 from pipeline.export import write_bytes, write_csv
@@ -270,12 +271,20 @@ def national_table(
                 ws.write_blank(row, col, None, fmt)
             else:
                 ws.write_number(row, col, float(value), fmt)
-    ws.set_column(0, 0, 30)
-    ws.set_column(1, len(fields), 14)
+    widths = {0: 30.0, **{c: 14.0 for c in range(1, len(fields) + 1)}}
+    for col, width in widths.items():
+        ws.set_column(col, col, width)
     ws.freeze_panes(4, 1)
-    ws.set_paper(9)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    layout = printing.layout(
+        widths=widths,
+        heights={3: 75},
+        last_col=len(fields),
+        last_row=3 + len(keys),
+        page=printing.LANDSCAPE,
+        smallest_pt=11,
+        tables=[printing.Table(3, 4, 4 + len(keys), total=3 + len(keys))],
+    )
+    printing.apply(ws, layout, printing.LANDSCAPE, repeat_cols=(0, 0))
     wb.close()
     return buffer.getvalue()
 

@@ -75,7 +75,9 @@ COLOUR_ERROR_FONT = "9C0006"
 COLOUR_CODE = "808080"
 
 # General (scalar) sheets: STT | label | unit | input | notes. The input column is D.
-GENERAL_WIDTHS = {"A": 5.5, "B": 50.0, "C": 11.0, "D": 34.0, "E": 34.0}
+# 130.5 characters: at most 7.5 inches wide in print, for "fit to 1 page wide" to keep the
+# 11 pt notes at 8 pt or more on A4 portrait even where columns print 5 % wider (LibreOffice).
+GENERAL_WIDTHS = {"A": 5.5, "B": 50.0, "C": 11.0, "D": 34.0, "E": 30.0}
 INPUT_COLUMN = "D"
 LONG_TEXT_LINES = 6
 
@@ -105,7 +107,7 @@ FONT = _font()
 FONT_BOLD = _font(bold=True)
 FONT_TITLE = _font(13, bold=True)
 FONT_NOTE = _font(11, italic=True)
-FONT_CODE = _font(8, color=COLOUR_CODE)
+FONT_CODE = _font(10, color=COLOUR_CODE)  # fitted to a page, still 8 pt or more in print
 FONT_SMALL = _font(10, color="595959")
 FILL_INPUT = _fill(COLOUR_INPUT)
 FILL_LOCKED = _fill(COLOUR_LOCKED)
@@ -521,7 +523,7 @@ class _Builder:
             _set(ws.cell(labels_row, col), FONT_BOLD, FILL_HEADER, CENTER, BORDER)
         ws.cell(header, 1).border = BORDER
         ws.row_dimensions[labels_row].height = _height(lines)
-        ws.row_dimensions[header].height = 12
+        ws.row_dimensions[header].height = 14
         first = header + 1
         if lst.fixed_field:
             fixed_labels = [c.label for c in self.schema.choices[lst.fixed_choices or ""]]
@@ -857,9 +859,8 @@ class _Builder:
             left=0.5, right=0.5, top=0.6, bottom=0.75, header=0.3, footer=0.3
         )
         ws.print_options.horizontalCentered = True
+        # No font or size code: Gnumeric prints them as text; Excel uses the workbook's font.
         ws.oddFooter.center.text = "Trang &P/&N"
-        ws.oddFooter.center.font = FONT_NAME
-        ws.oddFooter.center.size = 10
 
 
 def _number_format(f: Field) -> str:
