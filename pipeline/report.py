@@ -916,8 +916,13 @@ class Sheet:
                 unwrapped[col] = min(floor, width)
                 continue
             longest = header_word
+            words = self.book.longest_words
             for _, text in self.cell_texts.get((col, 1), ()):
-                longest = max(longest, min(high, max(map(_units, text.split()), default=0.0)))
+                word = words.get(text)
+                if word is None:
+                    # The word longest in characters: near enough the widest, for a floor.
+                    word = words[text] = _units(max(text.split(), key=len, default=""))
+                longest = max(longest, min(high, word))
                 if longest >= high:
                     break
             wrapping[col] = min(max(low, longest), width)
@@ -1162,6 +1167,8 @@ class ReportBook:
         # `_lines` of data cells by (text, width): names and answers recur down a column, and
         # in other sheets' columns, often as wide.
         self.line_counts: dict[tuple[str, float], int] = {}
+        # Width of the longest word of a cell's text, by text (for the print layout).
+        self.longest_words: dict[str, float] = {}
 
     # -- helpers over the result
 
