@@ -861,6 +861,10 @@ class _Builder:
         ws.print_options.horizontalCentered = True
         # No font or size code: Gnumeric prints them as text; Excel uses the workbook's font.
         ws.oddFooter.center.text = "Trang &P/&N"
+        # Only the footer that is used: openpyxl would also write the five empty others, which
+        # Gnumeric reports as unexpected elements.
+        for part in ("oddHeader", "evenHeader", "evenFooter", "firstHeader", "firstFooter"):
+            setattr(ws.HeaderFooter, part, None)
 
 
 def _number_format(f: Field) -> str:
