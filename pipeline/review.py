@@ -725,6 +725,11 @@ class ReviewBook:
             if note:
                 text += f"; {note}"
             ws.write_string(row, 1, text, self.fmt(border=1, text_wrap=True))
+            # Rows do not grow by themselves on opening (LibreOffice): one line per ~68
+            # characters of the 70-wide column (Times New Roman averages under a digit).
+            lines = math.ceil(len(text) / 68)
+            if lines > 1:
+                ws.set_row(row, 15 * lines)
             units = series(self.data, self.data.top_level, self.data.top_key, "units")
             value = units[self.years.index(year)]
             if value is None:
