@@ -26,7 +26,8 @@ phase review and the roll-up:
   units not reported, when it is that long) has no header on its continuation pages.
 * Header and footer use only the codes every spreadsheet program reads: &L, &C, &R, &P,
   &N. A font code (``&"Times New Roman,Regular"``) or a size code (``&10``) is printed as
-  text by Gnumeric; without them Excel uses the workbook's default font (Times New Roman).
+  text by Gnumeric. Without them the page number is in the program's own header font (in Excel
+  the Normal style's, Times New Roman here), which is all a page number needs.
 """
 
 from __future__ import annotations

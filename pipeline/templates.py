@@ -859,7 +859,7 @@ class _Builder:
             left=0.5, right=0.5, top=0.6, bottom=0.75, header=0.3, footer=0.3
         )
         ws.print_options.horizontalCentered = True
-        # No font or size code: Gnumeric prints them as text; Excel uses the workbook's font.
+        # No font or size code: Gnumeric prints them as text (and a page number needs neither).
         ws.oddFooter.center.text = "Trang &P/&N"
         # Only the footer that is used: openpyxl would also write the five empty others, which
         # Gnumeric reports as unexpected elements.
