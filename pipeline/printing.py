@@ -6,24 +6,26 @@ applies the result to an xlsxwriter worksheet. The rules, the same for the repor
 phase review and the roll-up:
 
 * A4. Text is never printed smaller than :data:`MIN_PRINTED_PT` (8 pt): the print scale is
-  at least ``8 / smallest font``. A sheet wider than a page at that scale first has its
-  wrapping text columns narrowed (the widest first, never below their floor); if it is
-  still too wide it prints on more than one page across, its identifying columns repeated
-  on each.
+  at least ``8 / smallest font`` (73 % for 11 pt). A sheet wider than a page at that scale
+  has its columns narrowed in stages (:func:`fit_widths`): first the columns of numbers,
+  dates and codes wider than their widest value, then the columns of wrapping text, each
+  column of a stage giving up the same share of its width above its floor; if it is still
+  too wide it prints on more than one page across, its identifying columns repeated on each.
 * The scale is explicit ("adjust to N %"), not "fit to 1 page wide": Excel ignores manual
   page breaks on a sheet set to fit to pages, and the breaks are what keeps headings with
   their tables.
-* Every page break is set here, not left to the program that prints: a break is never put
-  between a section heading and the first rows of its table, inside a short table, or
-  above a totals row (:func:`page_breaks`). Heights are estimated on the safe side (a row
-  without a set height counts as xlsxwriter's default 15 pt, more than Excel or
-  LibreOffice give a line of 11 pt Times New Roman), so a page never holds more than the
-  program can print and no page break of its own slips in between ours.
+* Every page break is set here, not left to the program that prints (:func:`page_breaks`):
+  never between a section heading, its table's header and first data rows, nor above a
+  totals row; and a table whose header does not repeat is kept whole on one page if it
+  fits one. Heights are estimated on the safe side (a row without a set height counts as
+  xlsxwriter's default 15 pt, more than Excel or LibreOffice give a line of 11 pt Times New
+  Roman), so a page never holds more than the program can print and no page break of its
+  own slips in between ours (tests/test_print_layout.py checks it on LibreOffice's PDF).
 * The header row of the sheet's last table that runs over a page is repeated on every page
   after it (print titles). Excel and LibreOffice repeat print titles only on pages after
   the one the rows are on, so tables above it are not affected. A sheet has one range of
-  print titles: an earlier table that itself runs over more than a page (Biểu 09's list of
-  units not reported, when it is that long) has no header on its continuation pages.
+  print titles: an earlier table that is itself longer than a page (Biểu 09's list of units
+  not reported, early in the season) has no header on its continuation pages.
 * Header and footer use only the codes every spreadsheet program reads: &L, &C, &R, &P,
   &N. A font code (``&"Times New Roman,Regular"``) or a size code (``&10``) is printed as
   text by Gnumeric. Without them the page number is in the program's own header font (in Excel
