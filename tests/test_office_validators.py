@@ -14,9 +14,7 @@ LibreOffice forgives constructs Microsoft Office repairs or refuses. Two indepen
 The .docx is checked by openxml-audit and opened by LibreOffice Writer (to PDF). The kinds:
 the consolidated report, the phase review, the roll-up, the blank and per-unit templates,
 feedback copies from both paths (plain; Excel 2016 form with a formula; a copy sent back;
-converted from .ods and .xls) and the .docx draft. Findings that issue 16's "office-books"
-task fixes (the .docx element order, stylesWithEffects) are xfail(strict=True), so whoever
-merges that work sees them pass and removes the mark.
+converted from .ods and .xls) and the .docx draft.
 
 Tests skip, with the reason, only where a tool is missing; .ci/run installs them all.
 """
@@ -344,7 +342,6 @@ def _template(
     return path
 
 
-OFFICE_BOOKS = "issue 16 point 2 (task office-books): .docx element order, stylesWithEffects"
 SPREADSHEETS = [
     "report",
     "review",
@@ -359,7 +356,7 @@ SPREADSHEETS = [
 ]
 KINDS = [
     *SPREADSHEETS,
-    pytest.param("docx", marks=pytest.mark.xfail(strict=True, reason=OFFICE_BOOKS)),
+    "docx",
 ]
 LEGACY = {"feedback-ods": "ods", "feedback-xls": "xls"}
 
@@ -442,14 +439,6 @@ def test_the_allow_list_is_exact(files: Callable[[str], Path], tmp_path: Path) -
     found = not_allowed("feedback-direct", audit(broken))
     assert found, "a misplaced <legacyDrawing> went unnoticed"
     assert any("Unexpected element" in f for f in found), found
-
-
-@pytest.mark.xfail(strict=True, reason=OFFICE_BOOKS)
-def test_the_docx_has_no_findings_yet_for_office_books(files: Callable[[str], Path]) -> None:
-    """What main's .docx shows today, named, so the lead sees it go (then delete this)."""
-    _validator()
-    texts = {f.text for f in audit(files("docx"))}
-    assert not any("pBdr" in t or "tblBorders" in t or "stylesWithEffects" in t for t in texts)
 
 
 @pytest.mark.libreoffice
