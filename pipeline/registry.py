@@ -49,6 +49,15 @@ def normalise_code(code: object) -> str:
     return "".join(text.split()).casefold()
 
 
+def file_name_code(code: str) -> str:
+    """How a unit code starts the name of its own template file (`<code>_<slug>_<year>.xlsx`).
+
+    Characters a file name cannot safely carry become "-"; the identify stage reads the
+    code back from a file name through this same function.
+    """
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", code).strip("-.") or "don-vi"
+
+
 @dataclass(frozen=True)
 class Area:
     code: str

@@ -48,7 +48,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 from pipeline.errors import OutputError, RegistryError, SchemaError
 from pipeline.model import INSTRUCTIONS_SHEET, META_KEYS, META_SHEET
 from pipeline.ooxml import office_theme, repack, zip_parts
-from pipeline.registry import Registry, Unit
+from pipeline.registry import Registry, Unit, file_name_code
 from pipeline.schema import Field, ListSpec, ReportSchema, Rule, Section, Variant, nfc
 from pipeline.settings import Settings
 
@@ -1064,8 +1064,7 @@ def template_filename(schemas: ReportSchema, variant: str, year: int, unit: Unit
 
 def unit_file_name(unit: Unit, year: int) -> str:
     """A unit's own template file name: code, ASCII slug of the name, year."""
-    code = re.sub(r"[^A-Za-z0-9._-]+", "-", unit.code).strip("-.") or "don-vi"
-    return f"{code}_{slugify(unit.name)}_{year}.xlsx"
+    return f"{file_name_code(unit.code)}_{slugify(unit.name)}_{year}.xlsx"
 
 
 def write_template(
