@@ -8,7 +8,8 @@ for the workbook, the charts and the narrative report, so figures cannot disagre
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -138,23 +139,70 @@ def target_progress(aggs: pd.DataFrame, schemas: Schemas, year: int, city_key: s
     return pd.DataFrame(rows)
 
 
+TRACKING_STATUSES = ("on_time", "late", "rejected", "missing")
+"""A registry unit's status in tracking: its kept file came by the deadline or after it;
+it has no kept file but some file pointing at it was rejected; no file at all."""
+
+
+@dataclass(frozen=True)
+class RejectedFile:
+    """A rejected input file that points at a unit (see :func:`pipeline.run.consolidate`)."""
+
+    file: str
+    reason: str
+    reason_code: str
+    submitted_at: dt.datetime | None
+    submitted_at_source: str
+
+
+TRACKING_COLUMNS = [
+    "unit_code",
+    "unit_name",
+    "unit_type",
+    "area_code",
+    "area_name",
+    "email",
+    "status",
+    "reason",
+    "reason_code",
+    "submitted_at",
+    "submitted_at_source",
+    "file",
+]
+
+
 def tracking(
     registry: Registry,
     kept: Mapping[str, str],
-    submitted_at: Mapping[str, dt.datetime],
+    submitted: Mapping[str, tuple[dt.datetime | None, str]],
     deadline: dt.date,
+    rejected: Mapping[str, Sequence[RejectedFile]] | None = None,
 ) -> pd.DataFrame:
-    """Every registry unit: on time (by the deadline), late, or missing."""
+    """Every registry unit: on time (by the deadline), late, rejected, or missing.
+
+    `submitted` maps a file to its submission time and where the time came from
+    (:func:`pipeline.identify.submission_time`); `rejected` maps a unit to the rejected
+    files pointing at it, the latest first. A unit with a kept file is on time or late
+    whatever else it sent; without one, its latest rejected file gives the reason.
+    """
     rows = []
     for unit in registry.units.values():
         file = kept.get(unit.code)
-        when = submitted_at.get(file) if file else None
-        if file is None:
-            status = "missing"
-        elif when is not None and when.date() > deadline:
-            status = "late"
+        refused = list((rejected or {}).get(unit.code, ()))
+        reason = reason_code = ""
+        when: dt.datetime | None = None
+        source = ""
+        if file is not None:
+            when, source = submitted.get(file, (None, ""))
+            status = "late" if when is not None and when.date() > deadline else "on_time"
+        elif refused:
+            status = "rejected"
+            latest = refused[0]
+            reason, reason_code = latest.reason, latest.reason_code
+            when, source = latest.submitted_at, latest.submitted_at_source
+            file = "; ".join(f.file for f in refused)
         else:
-            status = "on_time"
+            status = "missing"
         rows.append(
             {
                 "unit_code": unit.code,
@@ -164,22 +212,31 @@ def tracking(
                 "area_name": registry.areas[unit.area_code].name,
                 "email": unit.email,
                 "status": status,
+                "reason": reason,
+                "reason_code": reason_code,
                 "submitted_at": when,
+                "submitted_at_source": source,
                 "file": file or "",
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=TRACKING_COLUMNS)
 
 
 def reporting_rate(track: pd.DataFrame) -> pd.DataFrame:
-    """Per area: expected, on time, late, missing, and the reporting rate."""
+    """Per area: expected, on time, late, rejected, missing, and the reporting rate.
+
+    The rate counts the units whose report is consolidated (on time or late) out of every
+    unit of the registry: a unit whose only files were rejected has not reported (its
+    figures are not in the totals), and is counted in a column of its own, apart from the
+    units that sent nothing.
+    """
     counts = track.pivot_table(
         index=["area_code", "area_name"], columns="status", values="unit_code", aggfunc="count"
     )
-    for col in ("on_time", "late", "missing"):
+    for col in TRACKING_STATUSES:
         if col not in counts.columns:
             counts[col] = 0
-    counts = counts[["on_time", "late", "missing"]].fillna(0).astype(int)
+    counts = counts[list(TRACKING_STATUSES)].fillna(0).astype(int)
     counts["expected"] = counts.sum(axis=1)
     counts["rate"] = (counts["on_time"] + counts["late"]) / counts["expected"]
     return counts.reset_index()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import logging
 import sys
@@ -135,10 +136,17 @@ def _run(
             mail_times=mail.times,
             mail_senders=mail.senders,
             previous=previous,
+            mail_sources=mail.sources,
+            today=run_date(),
         )
     finally:
         if collecting:
             gc.enable()
+
+
+def run_date() -> dt.date:
+    """The date of the run: a report date after it is not believed (tests pin it)."""
+    return dt.date.today()
 
 
 def _preload() -> None:
@@ -157,10 +165,11 @@ def _summary(result: RunResult, out_dir: Path) -> None:
         f"hợp lệ {counts['accepted']}, có lỗi/cảnh báo {counts['accepted_with_warnings']}, "
         f"bị từ chối {counts['rejected']}, bị thay thế {counts['superseded']}."
     )
-    missing = int((result.tracking["status"] == "missing").sum())
-    late = int((result.tracking["status"] == "late").sum())
+    status = result.tracking["status"].value_counts()
+    missing, late, rejected = (int(status.get(k, 0)) for k in ("missing", "late", "rejected"))
     click.echo(
-        f"Đơn vị: {len(result.tracking)} trong danh mục, chưa nộp {missing}, nộp muộn {late}."
+        f"Đơn vị: {len(result.tracking)} trong danh mục, chưa nộp {missing}, "
+        f"chỉ có tệp bị từ chối {rejected}, nộp muộn {late}."
     )
     click.echo(f"Vấn đề dữ liệu: {len(result.issues)} (xem {out_dir / 'issues.csv'}).")
 

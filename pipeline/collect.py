@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from pipeline.errors import InputFolderError
-from pipeline.model import INBOX_LOG_NAME, RawSubmission
+from pipeline.model import RawSubmission, is_mail_log
 from pipeline.read import read_entry, scan_inputs
 from pipeline.schema import Schemas
 from pipeline.workers import process_pool, worker_count, worker_deaths
@@ -35,9 +35,10 @@ def read_all(
     Every entry of the folder yields exactly one submission, in the order of
     :func:`pipeline.read.scan_inputs`: entries that cannot be read come back rejected with
     their reason, so nothing the department put in the folder goes unaccounted for. The one
-    exception is the mail log that ``pipeline inbox`` keeps at the top of the folder
-    (:data:`pipeline.model.INBOX_LOG_NAME`): it is the department's record of the mails,
-    read by the CLI for the submission times, not a submission.
+    exception is the mail log that ``pipeline inbox`` keeps in each year's folder
+    (:func:`pipeline.model.is_mail_log`), at whatever depth under `root` it lies: it is the
+    department's record of the mails, read by the CLI for the submission times
+    (:func:`pipeline.inbox.load_mail_info`), not a submission.
 
     `meanwhile` runs in this process once the workers have started (before reading, when
     there is no pool): work that does not depend on the files, such as importing the
@@ -45,7 +46,7 @@ def read_all(
     """
     if not root.is_dir():
         raise InputFolderError(f"Không tìm thấy thư mục dữ liệu vào: {root}")
-    paths = [e for e in scan_inputs(root) if e.name != INBOX_LOG_NAME]
+    paths = [e for e in scan_inputs(root) if not is_mail_log(e.path)]
     reader = partial(read_entry, root=root, schema=schemas.report)
     workers = worker_count(workers)
     # The submissions coming back are millions of small objects that all live to the end of

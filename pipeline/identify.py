@@ -1,25 +1,182 @@
-"""Who sent what: identify each file by its hidden metadata, then settle resubmissions.
+"""Who sent what: identify each file, check that its identity evidence agrees, settle resubmissions.
 
-The file name says nothing reliable (units rename, forward and re-save files), so identity
-comes from the template's hidden sheet: template id and version, report year and unit code,
-checked against the schema and the registry. Pure functions over read submissions.
+The specification, in Vietnamese for the specialist and with the worked cases the tests
+run, is docs/dac-ta-nhan-dien.md; the user guide (docs/huong-dan-su-dung.md, "Đơn vị gửi
+nhiều lần") states the same rules for users. In short:
 
-Resubmission rule: among several accepted files of one unit, the kept one has the latest
-report date typed in the file (`report_date`), then the latest submission time (mail date
-or file modification time), then the greater file path; the others become `superseded`.
+**Identity.** A file is one of the department's templates when its hidden ``_meta`` sheet
+says so (template id, version, report year). It claims to come from the unit of the hidden
+unit code, or, in a blank template whose hidden code is empty, of the code typed in the
+"Mã đơn vị" cell. Every piece of identity evidence the file carries is mapped to a registry
+unit where it can be (:func:`identity_evidence`):
+
+a. the hidden ``_meta`` unit code, b. the "Mã đơn vị" cell: a code match after
+   :func:`pipeline.registry.normalise_code` (case and spaces do not matter);
+c. the "Tên đơn vị" cell: equal, after NFC, casefolding and folding whitespace, to the name
+   of exactly one unit;
+d. the file name, when it starts ``<CODE>_`` as :func:`pipeline.templates.unit_file_name`
+   names per-unit templates and CODE is a registry code (a renamed file says nothing);
+e. the "Thư điện tử" cell, f. the mail's sender (inbox log): evidence of a unit only when
+   the address is the registered address of exactly that one unit.
+
+Evidence naming no unit, or several (a shared mailbox, two schools of the same name), is no
+evidence. When the evidence names two or more different units, the file is rejected with
+one ``identity-conflict`` error naming every unit and what says so: it is credited to no
+unit and supersedes nothing.
+
+**Which copy wins** (:func:`resolve_resubmissions`). Among a unit's accepted files, with
+byte-identical copies read once, the kept file has
+
+1. the latest plausible report date typed in the file ("Ngày báo cáo"); then
+2. the latest submission time: the mail's time in the inbox log (received, else sent), else
+   the file's modification time; and
+3. when both are equal, it is a tie: the file whose path sorts last is kept, and every tied
+   file gets a ``resubmission-tie`` warning asking the specialist to delete the copy that
+   should not count and run again.
+
+A report date after the run date (``report-date-future``) or outside the reporting window
+of the settings (``report-date-outside-window``, :func:`report_date_problem`) is a warning
+at its cell, and that date decides neither the order nor the timeliness.
+
+**Submission time** (on time or late; ``submitted_at`` and ``submitted_at_source`` of
+submissions.csv, :func:`submission_time`): the mail received time (``mail_received``),
+else the mail's sent time (``mail_sent``), else the plausible report date
+(``report_date``), else the file's modification time (``file_mtime``).
+
+Pure functions over read submissions.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.issues import Issue, make_issue
-from pipeline.model import RawSubmission
-from pipeline.registry import Registry
+from pipeline.model import META_SHEET, Located, RawSubmission
+from pipeline.registry import Registry, email_addresses, file_name_code, normalise_code
 from pipeline.schema import ReportSchema
+
+# Kinds of identity evidence, in the order messages list them.
+META = "meta"
+CODE_CELL = "unit_code"
+NAME_CELL = "unit_name"
+FILE_NAME = "file_name"
+REPORTER_EMAIL = "reporter_email"
+MAIL_SENDER = "mail_sender"
+EVIDENCE_ORDER = (META, CODE_CELL, NAME_CELL, FILE_NAME, REPORTER_EMAIL, MAIL_SENDER)
+
+# Where a submission time came from (submissions.csv `submitted_at_source`).
+MAIL_RECEIVED = "mail_received"
+MAIL_SENT = "mail_sent"
+REPORT_DATE = "report_date"
+FILE_MTIME = "file_mtime"
+TIME_SOURCE_LABELS = {
+    MAIL_RECEIVED: "Ngày Sở nhận thư",
+    MAIL_SENT: "Ngày đơn vị gửi thư",
+    REPORT_DATE: "Ngày báo cáo ghi trong tệp",
+    FILE_MTIME: "Ngày sửa tệp",
+}
+
+
+def fold_name(text: str) -> str:
+    """A name as compared with the registry: NFC, casefolded, runs of whitespace as one space."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def _ddmmyyyy(day: dt.date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One thing a file says about who sent it, and the registry unit it names ("": none)."""
+
+    kind: str
+    value: str
+    unit_code: str
+    where: str = ""
+    """The cell (`Thông tin chung!D7`) for evidence typed in the file."""
+
+
+class IdentityIndex:
+    """Registry look-ups for identity evidence, built once per run."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        names: dict[str, set[str]] = {}
+        addresses: dict[str, set[str]] = {}
+        file_codes: dict[str, set[str]] = {}
+        for unit in registry.units.values():
+            names.setdefault(fold_name(unit.name), set()).add(unit.code)
+            for address in email_addresses(unit.email):
+                addresses.setdefault(address, set()).add(unit.code)
+            file_codes.setdefault(normalise_code(file_name_code(unit.code)), set()).add(unit.code)
+        # A name, an address or a file-name code shared by several units names none of them.
+        self._names = {k: next(iter(v)) for k, v in names.items() if len(v) == 1}
+        self._addresses = {k: next(iter(v)) for k, v in addresses.items() if len(v) == 1}
+        self._file_codes = {k: next(iter(v)) for k, v in file_codes.items() if len(v) == 1}
+
+    def by_code(self, code: str) -> str:
+        unit = self.registry.find(code)
+        return unit.code if unit is not None else ""
+
+    def by_name(self, name: str) -> str:
+        return self._names.get(fold_name(name), "")
+
+    def by_address(self, text: str) -> str:
+        """The one unit whose registered address `text` holds; "" if none or several."""
+        found = {self._addresses[a] for a in email_addresses(text) if a in self._addresses}
+        return next(iter(found)) if len(found) == 1 else ""
+
+    def by_file_name(self, path: str) -> str:
+        """The unit of a per-unit template's file name (`<CODE>_<slug>_<year>.xlsx`)."""
+        base = path.rsplit("/", 1)[-1]
+        found = ""
+        # Codes may contain "_" themselves: try every prefix ending before one, keep the
+        # longest that is a registry code.
+        for match in re.finditer("_", base):
+            found = self._file_codes.get(normalise_code(base[: match.start()]), found)
+        return found
+
+
+def _typed(loc: Located | None) -> str:
+    if loc is None or loc.value is None or isinstance(loc.value, bool):
+        return ""
+    value = loc.value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return unicodedata.normalize("NFC", str(value)).strip()
+
+
+def identity_evidence(sub: RawSubmission, index: IdentityIndex, sender: str = "") -> list[Evidence]:
+    """Every piece of identity evidence `sub` carries, each with the unit it names (or "")."""
+    found: list[Evidence] = []
+    meta_code = sub.meta.get("unit_code", "").strip()
+    if meta_code:
+        found.append(Evidence(META, meta_code, index.by_code(meta_code)))
+    for kind, lookup in (
+        (CODE_CELL, index.by_code),
+        (NAME_CELL, index.by_name),
+        (REPORTER_EMAIL, index.by_address),
+    ):
+        loc = sub.scalars.get(kind)
+        text = _typed(loc)
+        if text and loc is not None:
+            found.append(Evidence(kind, text, lookup(text), loc.address))
+    if sub.file.path:
+        found.append(Evidence(FILE_NAME, sub.file.path, index.by_file_name(sub.file.path)))
+    if sender:
+        found.append(Evidence(MAIL_SENDER, sender, index.by_address(sender)))
+    return found
+
+
+def named_units(evidence: Iterable[Evidence]) -> list[str]:
+    """The registry units the evidence names, in the order first named."""
+    return list(dict.fromkeys(e.unit_code for e in evidence if e.unit_code))
 
 
 @dataclass(frozen=True)
@@ -28,22 +185,73 @@ class Identity:
 
     variant: str | None
     issues: tuple[Issue, ...]
+    unit_code: str = ""
+    """The registry code the file is credited to ("" when rejected or unknown)."""
+    evidence: tuple[Evidence, ...] = ()
 
     @property
     def rejected(self) -> bool:
         return self.variant is None
 
+    @property
+    def units(self) -> list[str]:
+        """Every registry unit the file points at: whose tracking a rejected file concerns."""
+        return named_units(self.evidence)
 
-def identify(sub: RawSubmission, registry: Registry, schema: ReportSchema, year: int) -> Identity:
-    """Check the metadata of a read file; a rejection carries exactly one reason issue."""
+
+def _describe(e: Evidence, schema: ReportSchema) -> str:
+    """What one piece of evidence says, as the conflict message quotes it."""
+    if e.kind == META:
+        return f"mã đơn vị ẩn của biểu mẫu (trang {META_SHEET}) “{e.value}”"
+    if e.kind == FILE_NAME:
+        return f"tên tệp “{e.value.rsplit('/', 1)[-1]}”"
+    if e.kind == MAIL_SENDER:
+        return f"thư gửi từ địa chỉ “{e.value}”"
+    label = schema.field_map[e.kind].label if e.kind in schema.field_map else e.kind
+    return f"ô “{label}” ({e.where}) ghi “{e.value}”"
+
+
+def conflict_message(evidence: Sequence[Evidence], registry: Registry, schema: ReportSchema) -> str:
+    """The `identity-conflict` reason: every unit named, by code and name, and what says so."""
+    parts = []
+    for code in named_units(evidence):
+        said = [e for e in evidence if e.unit_code == code]
+        said.sort(key=lambda e: EVIDENCE_ORDER.index(e.kind))
+        unit = registry.units[code]
+        parts.append(f"{code} ({unit.name}) theo {', '.join(_describe(e, schema) for e in said)}")
+    return (
+        f"Thông tin trong tệp chỉ tới {len(parts)} đơn vị khác nhau: {'; '.join(parts)}. "
+        "Tệp không được tính cho đơn vị nào. Đơn vị gửi tệp cần dùng biểu mẫu riêng của đơn vị "
+        "mình (tên tệp bắt đầu bằng mã đơn vị) hoặc biểu mẫu trống của Sở, không dùng tệp của "
+        "đơn vị khác; chép số liệu sang rồi gửi lại từ địa chỉ thư của đơn vị."
+    )
+
+
+def identify(
+    sub: RawSubmission,
+    registry: Registry,
+    schema: ReportSchema,
+    year: int,
+    *,
+    sender: str = "",
+    index: IdentityIndex | None = None,
+) -> Identity:
+    """Check the metadata and identity evidence of a read file.
+
+    A rejection carries exactly one reason issue. `sender` is the address the file was
+    mailed from (inbox log), `index` the registry look-ups (built here when not given).
+    """
+    index = index if index is not None else IdentityIndex(registry)
+    evidence = tuple(identity_evidence(sub, index, sender))
     if sub.rejected:
-        return Identity(None, ())
-    where: dict[str, Any] = {"file": sub.file.path, "unit_code": sub.unit_code}
-
-    def reject(code: str, message: str) -> Identity:
-        return Identity(None, (make_issue(code, message, **where),))
-
+        return Identity(None, (), "", evidence)
     meta = sub.meta
+    claimed = meta.get("unit_code", "").strip() or _typed(sub.scalars.get("unit_code"))
+    where: dict[str, Any] = {"file": sub.file.path, "unit_code": index.by_code(claimed) or claimed}
+
+    def reject(code: str, message: str, **extra: str) -> Identity:
+        return Identity(None, (make_issue(code, message, None, **where, **extra),), "", evidence)
+
     variant = schema.variant_for_template_id(meta.get("template_id", ""))
     if variant is None or meta.get("schema_id") not in (None, "", schema.id):
         return reject(
@@ -65,17 +273,22 @@ def identify(sub: RawSubmission, registry: Registry, schema: ReportSchema, year:
             f"Biểu mẫu của năm {file_year or 'không rõ'}, không phải năm {year}. "
             f"Dùng biểu mẫu năm {year}.",
         )
-    code = meta.get("unit_code", "")
-    if not code:
-        typed = sub.scalars.get("unit_code")
-        code = str(typed.value).strip() if typed is not None and typed.value is not None else ""
-        sub.meta["unit_code"] = code
-        where["unit_code"] = code
-    found = registry.match(code)
+    units = named_units(evidence)
+    if len(units) > 1:
+        code_cell = sub.scalars.get("unit_code")
+        return reject(
+            "identity-conflict",
+            conflict_message(evidence, registry, schema),
+            sheet=code_cell.sheet if code_cell is not None else "",
+            cell=code_cell.cell if code_cell is not None else "",
+            field="unit_code",
+            value=", ".join(units),
+        )
+    found = registry.match(claimed)
     if found is None:
         return reject(
             "unknown-unit",
-            f"Mã đơn vị “{code or 'để trống'}” không có trong danh mục đơn vị của Sở. "
+            f"Mã đơn vị “{claimed or 'để trống'}” không có trong danh mục đơn vị của Sở. "
             "Chọn đúng mã đơn vị ở ô “Mã đơn vị” (hoặc liên hệ Sở để được cấp mã).",
         )
     unit = found.unit
@@ -85,7 +298,7 @@ def identify(sub: RawSubmission, registry: Registry, schema: ReportSchema, year:
         code_issues.append(
             make_issue(
                 "unit-code-normalised",
-                f"Mã đơn vị trong tệp là “{code}”, danh mục của Sở ghi “{unit.code}” "
+                f"Mã đơn vị trong tệp là “{claimed}”, danh mục của Sở ghi “{unit.code}” "
                 f"({unit.name}): chỉ khác chữ hoa/thường hoặc dấu cách nên vẫn được ghi nhận "
                 f"cho đơn vị này. Lần sau dùng đúng mã “{unit.code}”; nếu danh mục của Sở "
                 "ghi sai, báo Sở để sửa.",
@@ -94,7 +307,7 @@ def identify(sub: RawSubmission, registry: Registry, schema: ReportSchema, year:
                 sheet=loc.sheet if loc is not None else "",
                 cell=loc.cell if loc is not None else "",
                 field="unit_code",
-                value=code,
+                value=claimed,
             )
         )
     # The file is credited to the registry's unit under the registry's spelling (even when
@@ -141,7 +354,73 @@ def identify(sub: RawSubmission, registry: Registry, schema: ReportSchema, year:
         for lst in schema.lists
         if lst.code not in sub.lists
     ]
-    return Identity(variant.code, tuple(code_issues + issues))
+    return Identity(variant.code, tuple(code_issues + issues), unit.code, evidence)
+
+
+# --------------------------------------------------------------------------- report dates
+
+
+def report_date_problem(
+    sub: RawSubmission, day: dt.date, window: tuple[dt.date, dt.date], today: dt.date | None
+) -> Issue | None:
+    """A warning at the report date's cell when the date cannot be the real one.
+
+    `window` is the first and last report date a report of the year can bear
+    (:meth:`pipeline.settings.Settings.report_window`); `today` is the run date (the CLI
+    passes the real date), None to check the window only.
+    """
+    loc = sub.scalars.get("report_date")
+    where: dict[str, Any] = {
+        "file": sub.file.path,
+        "unit_code": sub.unit_code,
+        "sheet": loc.sheet if loc is not None else "",
+        "cell": loc.cell if loc is not None else "",
+        "field": "report_date",
+        "value": _ddmmyyyy(day),
+    }
+    ignored = (
+        "Chương trình không dùng ngày này để chọn bản gửi sau cùng và để xét đúng hạn (dùng "
+        "thời điểm nhận thư, nếu không có thì ngày sửa tệp). Đơn vị ghi lại Ngày báo cáo là "
+        "ngày ký báo cáo."
+    )
+    if today is not None and day > today:
+        return make_issue(
+            "report-date-future",
+            f"Ngày báo cáo {_ddmmyyyy(day)} là ngày sau ngày tổng hợp ({_ddmmyyyy(today)}). "
+            + ignored,
+            **where,
+        )
+    earliest, latest = window
+    if not earliest <= day <= latest:
+        return make_issue(
+            "report-date-outside-window",
+            f"Ngày báo cáo {_ddmmyyyy(day)} nằm ngoài khoảng ngày của báo cáo năm này "
+            f"({_ddmmyyyy(earliest)} - {_ddmmyyyy(latest)}), có thể gõ nhầm "
+            "năm. " + ignored,
+            **where,
+        )
+    return None
+
+
+def submission_time(
+    mail_time: dt.datetime | None,
+    mail_source: str,
+    report_date: dt.date | None,
+    mtime: dt.datetime,
+) -> tuple[dt.datetime, str]:
+    """When a file was submitted, for on time or late, and where that time came from.
+
+    `mail_source` is MAIL_RECEIVED or MAIL_SENT for a time from the inbox log;
+    `report_date` must already be a plausible one (:func:`report_date_problem`).
+    """
+    if mail_time is not None:
+        return mail_time, mail_source or MAIL_RECEIVED
+    if report_date is not None:
+        return dt.datetime.combine(report_date, dt.time()), REPORT_DATE
+    return mtime, FILE_MTIME
+
+
+# --------------------------------------------------------------------------- resubmissions
 
 
 @dataclass(frozen=True)
@@ -152,14 +431,20 @@ class Resolution:
     """superseded file path → the file that replaces it."""
     duplicates: dict[str, str]
     """file path → an identical earlier file (same SHA-256)."""
+    ties: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """file path → the other files it is tied with for first place (kept file included)."""
 
 
 def resolve_resubmissions(
     subs: Sequence[RawSubmission],
     report_dates: Mapping[str, dt.date | None],
-    submitted_at: Mapping[str, dt.datetime],
+    sent_at: Mapping[str, dt.datetime],
 ) -> Resolution:
-    """Pick one file per unit among accepted files; byte-identical copies are duplicates."""
+    """Pick one file per unit among accepted files; byte-identical copies are duplicates.
+
+    `report_dates` holds the plausible report dates only; `sent_at` the mail time from the
+    inbox log, else the file's modification time (rule 2 of the module docstring).
+    """
     duplicates: dict[str, str] = {}
     first_by_hash: dict[str, str] = {}
     unique: list[RawSubmission] = []
@@ -174,17 +459,64 @@ def resolve_resubmissions(
         by_unit.setdefault(sub.unit_code, []).append(sub)
     kept: dict[str, str] = {}
     superseded: dict[str, str] = {}
+    ties: dict[str, tuple[str, ...]] = {}
+
+    def rank(s: RawSubmission) -> tuple[dt.date, dt.datetime]:
+        return (
+            report_dates.get(s.file.path) or dt.date.min,
+            sent_at.get(s.file.path, s.file.mtime),
+        )
+
     for unit, group in by_unit.items():
-
-        def order(s: RawSubmission) -> tuple[dt.date, dt.datetime, str]:
-            return (
-                report_dates.get(s.file.path) or dt.date.min,
-                submitted_at.get(s.file.path, s.file.mtime),
-                s.file.path,
-            )
-
-        group.sort(key=order)
-        kept[unit] = group[-1].file.path
+        # The path only makes the choice among tied files reproducible; it is not a rule.
+        group.sort(key=lambda s: (rank(s), s.file.path))
+        winner = group[-1]
+        kept[unit] = winner.file.path
         for older in group[:-1]:
-            superseded[older.file.path] = group[-1].file.path
-    return Resolution(kept, superseded, duplicates)
+            superseded[older.file.path] = winner.file.path
+        tied = [s.file.path for s in group if rank(s) == rank(winner)]
+        if len(tied) > 1:
+            for path in tied:
+                ties[path] = tuple(p for p in tied if p != path)
+    return Resolution(kept, superseded, duplicates, ties)
+
+
+def supersede_message(
+    old: str,
+    new: str,
+    report_dates: Mapping[str, dt.date | None],
+    sent_at: Mapping[str, dt.datetime],
+    sent_source: Mapping[str, str],
+) -> str:
+    """Why `old` gave way to `new`, in the terms of the rule that decided it."""
+    a, b = report_dates.get(old), report_dates.get(new)
+    if a != b and b is not None:
+        why = (
+            f"Ngày báo cáo {_ddmmyyyy(b)}, muộn hơn ngày {_ddmmyyyy(a)} của bản này"
+            if a is not None
+            else f"Ngày báo cáo {_ddmmyyyy(b)}, bản này không có ngày báo cáo dùng được"
+        )
+    else:
+        label = {MAIL_RECEIVED: "nhận thư", MAIL_SENT: "gửi thư"}
+
+        def at(path: str) -> str:
+            when = sent_at[path]
+            kind = label.get(sent_source.get(path, ""), "sửa tệp")
+            return f"{kind} {when.strftime('%H:%M:%S %d/%m/%Y')}"
+
+        why = f"cùng ngày báo cáo, gửi sau: {at(new)}, bản này {at(old)}"
+    return f"Đã có bản gửi mới hơn: “{new}” ({why}). Bản này không được tổng hợp."
+
+
+def tie_message(path: str, others: Sequence[str], kept: str) -> str:
+    """The `resubmission-tie` warning: the rule could not tell these copies apart."""
+    names = ", ".join(f"“{o}”" for o in others)
+    choice = (
+        "Chương trình tạm giữ bản này"
+        if path == kept
+        else f"Chương trình tạm giữ “{kept}”, bản này không được tổng hợp"
+    )
+    return (
+        f"Bản này và {names} cùng ngày báo cáo và cùng thời điểm gửi, không biết bản nào gửi "
+        f"sau. {choice}. Chuyên viên xem hai bản, xóa khỏi thư mục bản không dùng rồi chạy lại."
+    )

@@ -55,8 +55,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.issues import Issue, make_issue
-from pipeline.model import INBOX_LOG_NAME, RawSubmission
-from pipeline.registry import Registry
+from pipeline.model import INBOX_LOG_NAME, RawSubmission, is_mail_log
+from pipeline.registry import Registry, email_addresses
 from pipeline.schema import ReportSchema
 
 log = logging.getLogger(__name__)
@@ -697,46 +697,70 @@ def load_log_rows(path: Path) -> list[LogRow]:
 
 @dataclass(frozen=True)
 class MailInfo:
-    """What consolidate takes from the log: per file, when it arrived and from whom."""
+    """What consolidate takes from the mail logs: per file, when it arrived and from whom.
+
+    Keys are file paths relative to the input folder, as :func:`pipeline.read.scan_inputs`
+    names them; `sources` says whether the time is the time received (``mail_received``)
+    or, for a mail without a ``Received:`` header, the time sent (``mail_sent``).
+    """
 
     times: dict[str, dt.datetime]
     senders: dict[str, str]
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def mail_logs(input_dir: Path) -> list[Path]:
+    """Every mail log under `input_dir`, at any depth (``inbox`` keeps one per year folder)."""
+    return sorted(p for p in input_dir.rglob(INBOX_LOG_NAME) if is_mail_log(p))
 
 
 def load_mail_info(input_dir: Path) -> MailInfo:
-    """Per saved file of the folder: the first mail's time received (else sent) and sender."""
+    """Per saved file under the folder: the first mail's time received (else sent), sender.
+
+    Every log under `input_dir` is read: ``inbox --dest submissions`` writes
+    ``submissions/<year>/_inbox_log.csv`` and the user may point consolidate at
+    ``submissions`` or at ``submissions/<year>``. A log names files relative to its own
+    folder; they are mapped to paths relative to `input_dir`.
+    """
     times: dict[str, dt.datetime] = {}
     senders: dict[str, str] = {}
-    for row in load_log_rows(input_dir / INBOX_LOG_NAME):
-        if row.status not in (SAVED, DUPLICATE) or not row.file:
-            continue
-        when = row.received_at or row.sent_at
-        if when is None:
-            continue
-        if row.file not in times or when < times[row.file]:
-            times[row.file] = when
-            senders[row.file] = row.sender
-    return MailInfo(times, senders)
+    sources: dict[str, str] = {}
+    for log_path in mail_logs(input_dir):
+        folder = log_path.parent.relative_to(input_dir).as_posix()
+        prefix = "" if folder == "." else unicodedata.normalize("NFC", folder) + "/"
+        for row in load_log_rows(log_path):
+            if row.status not in (SAVED, DUPLICATE) or not row.file:
+                continue
+            when = row.received_at or row.sent_at
+            if when is None:
+                continue
+            path = prefix + unicodedata.normalize("NFC", row.file)
+            if path not in times or when < times[path]:
+                times[path] = when
+                senders[path] = row.sender
+                sources[path] = "mail_received" if row.received_at else "mail_sent"
+    return MailInfo(times, senders, sources)
 
 
 # --------------------------------------------------------------------------- sender check
 
 
-def _addresses(text: str) -> set[str]:
-    return {a.casefold() for a in re.split(r"[;,\s]+", text or "") if "@" in a}
-
-
 def sender_issues(
     subs: Iterable[RawSubmission], registry: Registry, senders: Mapping[str, str]
 ) -> list[Issue]:
-    """A warning for each file mailed from an address other than its unit's registered one."""
+    """A warning for each file mailed from an address other than its unit's registered one.
+
+    An address registered for another single unit never gets here: that file is an
+    ``identity-conflict`` (:mod:`pipeline.identify`); this is for addresses of no unit (a
+    personal mailbox) or of several.
+    """
     issues = []
     for sub in subs:
         sender = senders.get(sub.file.path, "")
         unit = registry.units.get(sub.unit_code)
         if not sender or unit is None:
             continue
-        registered = _addresses(unit.email)
+        registered = email_addresses(unit.email)
         if not registered or sender.casefold() in registered:
             continue
         issues.append(

@@ -13,8 +13,10 @@ Stages: read (disk) → identify → parse/validate → evaluate → aggregate �
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from pipeline.issues import Issue
@@ -24,6 +26,24 @@ META_KEYS = ("template_id", "template_version", "schema_id", "report_year", "uni
 INSTRUCTIONS_SHEET = "Hướng dẫn"
 INBOX_LOG_NAME = "_inbox_log.csv"
 """The mail log `inbox` keeps in each year's input folder; it is not a submission."""
+INBOX_LOG_HEADER = frozenset({"file", "sender", "sent_at", "received_at"})
+"""Columns every mail log starts with (pipeline.inbox.LOG_COLUMNS holds them all)."""
+
+
+def is_mail_log(path: Path) -> bool:
+    """A mail log `inbox` wrote, at any depth: its name and its header (a namesake is not).
+
+    A log is the department's record of the mails, not a submission; a file that only
+    bears the name is listed like any other input.
+    """
+    if path.name != INBOX_LOG_NAME:
+        return False
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return set(header) >= INBOX_LOG_HEADER
 
 
 class Located(NamedTuple):

@@ -1299,6 +1299,8 @@ class Narrative:
         on_time = int(rates["on_time"].sum()) if len(rates) else 0
         late = int(rates["late"].sum()) if len(rates) else 0
         missing = int(rates["missing"].sum()) if len(rates) else 0
+        # Units whose only files were rejected have not reported, nor are they "missing".
+        rejected = int(rates["rejected"].sum()) if "rejected" in rates and len(rates) else 0
         sent = on_time + late
         deadline = r.settings.deadline(r.year).strftime("%d/%m/%Y")
         if not expected:
@@ -1308,8 +1310,15 @@ class Narrative:
             f"Theo danh mục đơn vị của Sở, có {count_text(expected)} đơn vị phải báo cáo, hạn "
             f"gửi ngày {deadline} (Kế hoạch mục VII.4). "
         )
+        refused = (
+            f"{count_text(rejected)} đơn vị chỉ gửi tệp bị từ chối, chưa được tổng hợp (Biểu 09)"
+            if rejected
+            else ""
+        )
         if sent == 0:
-            text += "Chưa có đơn vị nào gửi báo cáo."
+            text += "Chưa có đơn vị nào gửi báo cáo được tổng hợp" + (
+                f"; {refused}." if refused else "."
+            )
         else:
             text += (
                 f"Đã có {count_text(sent)} đơn vị gửi báo cáo (tỷ lệ {pct_text(sent / expected)})"
@@ -1323,11 +1332,10 @@ class Narrative:
                     f", trong đó {count_text(on_time)} đơn vị gửi đúng hạn, "
                     f"{count_text(late)} đơn vị gửi muộn"
                 )
-            text += (
-                "; tất cả các đơn vị đã gửi báo cáo."
-                if missing == 0
-                else f"; còn {count_text(missing)} đơn vị chưa gửi báo cáo."
-            )
+            rest = [refused] if refused else []
+            if missing:
+                rest.append(f"còn {count_text(missing)} đơn vị chưa gửi báo cáo")
+            text += "; " + "; ".join(rest) + "." if rest else "; tất cả các đơn vị đã gửi báo cáo."
         w.para(text)
         if missing:
             names = list(r.tracking.loc[r.tracking["status"] == "missing", "unit_name"])

@@ -49,6 +49,15 @@ def normalise_code(code: object) -> str:
     return "".join(text.split()).casefold()
 
 
+def email_addresses(text: str) -> set[str]:
+    """The addresses of a registry `email` cell or of a typed address, casefolded.
+
+    A unit may register several (separated by ";", "," or spaces); a typed value may carry
+    a display name ("Văn thư <vt@x.vn>").
+    """
+    return {a.casefold() for a in re.split(r"[;,\s<>]+", text or "") if "@" in a}
+
+
 def file_name_code(code: str) -> str:
     """How a unit code starts the name of its own template file (`<code>_<slug>_<year>.xlsx`).
 

@@ -49,6 +49,7 @@ from pipeline.charts import ChartSpec, chart_specs, city_values
 from pipeline.evaluate import FAIL, PASS, UNKNOWN
 from pipeline.export import list_frame
 from pipeline.history import Previous, change_label, compare_aggregates
+from pipeline.identify import TIME_SOURCE_LABELS
 from pipeline.issues import CATALOGUE
 from pipeline.ooxml import text_safe_workbook
 from pipeline.run import RunResult
@@ -78,7 +79,12 @@ SUBMISSION_STATUS = {
     "rejected": "Bị từ chối",
     "superseded": "Bị thay thế",
 }
-TRACKING_STATUS = {"on_time": "Đúng hạn", "late": "Nộp muộn", "missing": "Chưa nộp"}
+TRACKING_STATUS = {
+    "on_time": "Đúng hạn",
+    "late": "Nộp muộn",
+    "rejected": "Tệp bị từ chối",
+    "missing": "Chưa nộp",
+}
 SEVERITY = {"error": "Lỗi", "warning": "Cảnh báo", "info": "Thông tin"}
 CRITERION_STATUS = {PASS: "Đạt", FAIL: "Không đạt", UNKNOWN: "Chưa đủ số liệu"}
 YES_NO = {True: "Có", False: "Không"}
@@ -1305,7 +1311,9 @@ class ReportBook:
         row += 1
         counts = r.counts()
         track = r.tracking["status"].value_counts()
-        on_time, late, missing = (int(track.get(k, 0)) for k in ("on_time", "late", "missing"))
+        on_time, late, rejected, missing = (
+            int(track.get(k, 0)) for k in ("on_time", "late", "rejected", "missing")
+        )
         expected = len(r.tracking)
         errors = sum(1 for i in r.issues if i.severity == "error")
         warnings = sum(1 for i in r.issues if i.severity == "warning")
@@ -1328,6 +1336,7 @@ class ReportBook:
             ("Số đơn vị có báo cáo được tổng hợp", self.n_units, "int"),
             (f"- Gửi đúng hạn (đến ngày {deadline})", on_time, "int"),
             ("- Gửi muộn", late, "int"),
+            ("Số đơn vị chỉ có tệp bị từ chối, chưa được tổng hợp (Biểu 09)", rejected, "int"),
             ("Số đơn vị chưa gửi báo cáo", missing, "int"),
             ("Tỷ lệ đơn vị gửi báo cáo", _rate(float(on_time + late), float(expected)), "rate"),
             ("Số lỗi về số liệu (chi tiết tại Biểu 11)", errors, "int"),
@@ -2008,14 +2017,17 @@ class ReportBook:
             "09",
             note=(
                 f"Nguồn: danh mục đơn vị của Sở ({len(r.tracking)} đơn vị) và các tệp báo cáo đã "
-                f"nhận; hạn gửi ngày {deadline} (Kế hoạch mục VII.4). Ngày gửi: ngày báo cáo "
-                "đơn vị ghi trong biểu mẫu (hoặc ngày nhận thư, ngày của tệp)."
+                f"nhận; hạn gửi ngày {deadline} (Kế hoạch mục VII.4). Ngày gửi: ngày Sở nhận "
+                "thư (tệp lấy bằng lệnh inbox), nếu không có thì ngày báo cáo ghi trong tệp, "
+                "nếu không có thì ngày sửa tệp (cột “Nguồn ngày gửi”). Đơn vị chỉ có tệp bị từ "
+                "chối chưa được tính là đã gửi báo cáo."
             ),
         )
         report = r.schemas.report
         row = HEADER_ROW
         sh.heading(row, "I. TỶ LỆ GỬI BÁO CÁO THEO ĐỊA BÀN")
         row += 1
+        counted = ("expected", "on_time", "late", "rejected", "missing", "sent")
         cols = [
             Col("seq", "STT", "seq"),
             Col("area_code", "Mã địa bàn", "code", min_width=8),
@@ -2024,37 +2036,32 @@ class ReportBook:
             Col("expected", "Số đơn vị phải báo cáo", "int", total=True, min_width=11),
             Col("on_time", TRACKING_STATUS["on_time"], "int", total=True, min_width=11),
             Col("late", TRACKING_STATUS["late"], "int", total=True, min_width=11),
+            Col("rejected", "Chỉ có tệp bị từ chối", "int", total=True, min_width=11),
             Col("missing", TRACKING_STATUS["missing"], "int", total=True, min_width=11),
-            # Wider than the figures need: the unit table below spans its file names here.
-            Col("sent", "Số đơn vị đã gửi", "int", total=True, min_width=16),
+            # Wider than the figures need: the unit tables below span their texts here.
+            Col("sent", "Số đơn vị có báo cáo được tổng hợp", "int", total=True, min_width=16),
             Col("rate", "Tỷ lệ đã gửi", "rate", rate=("sent", "expected"), min_width=16),
         ]
         rows = []
         for x in r.reporting_rate.sort_values("area_code").itertuples(index=False):
-            rows.append(
-                {
-                    "area_code": x.area_code,
-                    "area_name": x.area_name,
-                    "expected": int(x.expected),
-                    "on_time": int(x.on_time),
-                    "late": int(x.late),
-                    "missing": int(x.missing),
-                    "sent": int(x.on_time) + int(x.late),
-                }
-            )
-        totals = {
-            k: float(sum(v[k] for v in rows))
-            for k in ("expected", "on_time", "late", "missing", "sent")
-        }
+            values: dict[str, Any] = {"area_code": x.area_code, "area_name": x.area_name}
+            values.update({k: int(getattr(x, k)) for k in counted if k != "sent"})
+            values["sent"] = values["on_time"] + values["late"]
+            rows.append(values)
+        totals = {k: float(sum(v[k] for v in rows)) for k in counted}
         ref = sh.table(row, cols, rows, totals)
         row = ref.end_row + 1
 
         track = r.tracking.copy()
         track["_rank"] = track["unit_type"].map(self.type_rank).fillna(99)
         track = track.sort_values(["area_code", "_rank", "unit_code"], kind="stable")
-        missing = track[track["status"] == "missing"]
+        chase = track[track["status"].isin(["rejected", "missing"])]
+        n_rejected = int((chase["status"] == "rejected").sum())
         sh.heading(
-            row, f"II. DANH SÁCH ĐƠN VỊ CHƯA GỬI BÁO CÁO (cần đôn đốc): {len(missing)} đơn vị"
+            row,
+            "II. DANH SÁCH ĐƠN VỊ CHƯA CÓ BÁO CÁO ĐƯỢC TỔNG HỢP (cần đôn đốc): "
+            f"{len(chase)} đơn vị ({len(chase) - n_rejected} chưa gửi, "
+            f"{n_rejected} chỉ có tệp bị từ chối)",
         )
         row += 1
         unit_cols = [
@@ -2065,8 +2072,9 @@ class ReportBook:
             ),
             Col("unit_type", report.field_map["unit_type"].label, "wrap", max_width=18),
             Col("area_name", "Địa bàn", "wrap", max_width=18),
-            Col("email", "Thư điện tử", "text", span=4),
+            Col("status", "Tình trạng", "text", min_width=11),
         ]
+        sources = TIME_SOURCE_LABELS
 
         def unit_values(x: Any) -> dict[str, Any]:
             return {
@@ -2076,37 +2084,45 @@ class ReportBook:
                 "area_name": x.area_name,
                 "email": x.email,
                 "status": TRACKING_STATUS.get(str(x.status), str(x.status)),
+                "status_code": x.status,
+                "reason": x.reason,
                 "submitted_at": x.submitted_at,
+                "source": sources.get(str(x.submitted_at_source), ""),
                 "file": x.file,
             }
 
+        styles = {"missing": BAD, "rejected": BAD, "late": NEUTRAL}
+
+        def style(values: Mapping[str, Any]) -> dict[str, Any] | None:
+            return styles.get(str(values.get("status_code")))
+
+        chase_cols = [
+            *unit_cols,
+            Col("email", "Thư điện tử", "text", span=3),
+            Col("reason", "Lý do tệp bị từ chối", "wrap", span=2),
+        ]
         ref = sh.table(
             row,
-            unit_cols,
-            [unit_values(x) for x in missing.itertuples(index=False)],
-            empty_text="Tất cả đơn vị đã gửi báo cáo.",
+            chase_cols,
+            [unit_values(x) for x in chase.itertuples(index=False)],
+            row_style=style,
+            style_keys={"status"},
+            empty_text="Tất cả đơn vị đã có báo cáo được tổng hợp.",
         )
+        # The reasons run past the figures of table I, into a column of their own.
+        sh.note_width(ref.columns["reason"] + 1, 26)
         row = ref.end_row + 1
 
         sh.heading(row, "III. TÌNH HÌNH GỬI BÁO CÁO CỦA TỪNG ĐƠN VỊ")
         row += 1
         all_cols = [
-            *unit_cols[:5],
-            Col("status", "Tình trạng", "text", min_width=11),
+            *unit_cols,
             Col("submitted_at", "Ngày gửi", "date", min_width=11),
-            Col("file", "Tệp được tổng hợp", "wrap", span=2),
+            Col("source", "Nguồn ngày gửi", "wrap", max_width=14, min_width=11),
+            Col("file", "Tệp được tổng hợp (hoặc tệp bị từ chối)", "wrap", span=3),
         ]
-        styles = {"missing": BAD, "late": NEUTRAL}
         rows = [unit_values(x) for x in track.itertuples(index=False)]
-        ref = sh.table(
-            row,
-            all_cols,
-            rows,
-            row_style=lambda v: styles.get(
-                next((k for k, t in TRACKING_STATUS.items() if t == v.get("status")), "")
-            ),
-            style_keys={"status"},
-        )
+        ref = sh.table(row, all_cols, rows, row_style=style, style_keys={"status"})
         sh.autofilter(ref)
         sh.finish()
 

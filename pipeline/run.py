@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -20,7 +19,19 @@ from pipeline import aggregate as agg
 from pipeline.changes import resubmission_changes
 from pipeline.evaluate import evaluate_criteria, evaluate_learning_unit, unit_frame
 from pipeline.history import Previous, unit_changes
-from pipeline.identify import identify, resolve_resubmissions
+from pipeline.identify import (
+    FILE_MTIME,
+    MAIL_RECEIVED,
+    Identity,
+    IdentityIndex,
+    fold_name,
+    identify,
+    report_date_problem,
+    resolve_resubmissions,
+    submission_time,
+    supersede_message,
+    tie_message,
+)
 from pipeline.inbox import sender_issues
 from pipeline.issues import Issue, issues_frame, make_issue
 from pipeline.model import RawSubmission
@@ -44,6 +55,7 @@ SUBMISSION_COLUMNS = [
     "template_version",
     "report_date",
     "submitted_at",
+    "submitted_at_source",
     "sha256",
     "size",
 ]
@@ -100,32 +112,46 @@ def consolidate(
     schemas: Schemas,
     registry: Registry,
     settings: Settings,
-    mail_times: dict[str, dt.datetime] | None = None,
+    mail_times: Mapping[str, dt.datetime] | None = None,
     mail_senders: Mapping[str, str] | None = None,
     previous: Previous | None = None,
+    *,
+    mail_sources: Mapping[str, str] | None = None,
+    today: dt.date | None = None,
 ) -> RunResult:
     """Everything after reading: pure, so it can be tested on in-memory submissions.
 
-    `mail_times` and `mail_senders` (file → time received, sender address) come from the
-    mail log of ``pipeline inbox``; a sender other than the unit's registered address is a
-    warning. `previous` is the year before's exports (:func:`pipeline.history.load_previous`):
-    each unit's figures are compared with them and implausible jumps become warnings.
+    `mail_times`, `mail_senders` and `mail_sources` (file → time, sender address, and
+    whether the time is when the mail was received or sent) come from the mail logs of
+    ``pipeline inbox`` (:func:`pipeline.inbox.load_mail_info`): the sender is identity
+    evidence, and a sender other than the unit's registered address is a warning.
+    `previous` is the year before's exports (:func:`pipeline.history.load_previous`): each
+    unit's figures are compared with them and implausible jumps become warnings. `today` is
+    the run date: a report date after it is not believed (the CLI passes the real date;
+    None checks only the reporting window of the settings).
     """
     report = schemas.report
     raws = _unique_files(raws)
+    times = mail_times or {}
+    senders = mail_senders or {}
+    sources = mail_sources or {}
+    index = IdentityIndex(registry)
     issues: list[Issue] = []
     # file → (status, reason, reason code): every input file gets exactly one.
     status: dict[str, tuple[str, str, str]] = {}
     variant_of: dict[str, str] = {}
+    identities: dict[str, Identity] = {}
     candidates: list[RawSubmission] = []
     for sub in raws:
-        ident = identify(sub, registry, report, year)
+        path = sub.file.path
+        ident = identify(sub, registry, report, year, sender=senders.get(path, ""), index=index)
+        identities[path] = ident
         if sub.rejected or ident.rejected:
             reason_issues = [i for i in sub.issues if i.severity == "error"] or list(ident.issues)
             issues.extend(sub.issues)
             issues.extend(ident.issues)
             why = reason_issues[0] if reason_issues else None
-            status[sub.file.path] = (
+            status[path] = (
                 "rejected",
                 why.message if why else "Không đọc được tệp.",
                 why.code if why else "file-unreadable",
@@ -133,28 +159,53 @@ def consolidate(
             continue
         issues.extend(sub.issues)
         issues.extend(ident.issues)
-        variant_of[sub.file.path] = str(ident.variant)
+        variant_of[path] = str(ident.variant)
         candidates.append(sub)
-    issues.extend(sender_issues(candidates, registry, mail_senders or {}))
+    issues.extend(sender_issues(candidates, registry, senders))
+    # The report date as typed (submissions.csv) and, when believable, as the rules use it.
     report_dates = {s.file.path: _report_date(s, report) for s in candidates}
-    submitted_at = {
-        s.file.path: (mail_times or {}).get(s.file.path)
-        or (
-            dt.datetime.combine(report_dates[s.file.path], dt.time())  # type: ignore[arg-type]
-            if report_dates[s.file.path]
-            else s.file.mtime
-        )
+    plausible: dict[str, dt.date | None] = {}
+    window = settings.report_window(year)
+    for sub in candidates:
+        day = report_dates[sub.file.path]
+        problem = report_date_problem(sub, day, window, today) if day is not None else None
+        if problem is not None:
+            issues.append(problem)
+        plausible[sub.file.path] = None if problem is not None else day
+    # Rule 2 of the resubmission rule: the mail's time, else the file's modification time.
+    sent_at = {s.file.path: times.get(s.file.path) or s.file.mtime for s in candidates}
+    sent_source = {
+        s.file.path: sources.get(s.file.path, MAIL_RECEIVED) if s.file.path in times else ""
         for s in candidates
     }
-    res = resolve_resubmissions(candidates, report_dates, submitted_at)
+    # For on time / late: the mail's time, else the report date, else the file's time.
+    submitted: dict[str, tuple[dt.datetime | None, str]] = {}
+    for sub in raws:
+        path = sub.file.path
+        when, source = submission_time(
+            times.get(path), sources.get(path, ""), plausible.get(path), sub.file.mtime
+        )
+        # Never stat-ed (a folder link, a vanished file): no time rather than 01/01/1970.
+        unknown = source == FILE_MTIME and sub.file.mtime == UNKNOWN_MTIME
+        submitted[path] = (None, "") if unknown else (when, source)
+    res = resolve_resubmissions(candidates, plausible, sent_at)
     for path, first in res.duplicates.items():
         msg = f"Tệp trùng hệt tệp “{first}” (cùng nội dung); chỉ đọc một lần."
         issues.append(make_issue("file-duplicate", msg, file=path))
         status[path] = ("superseded", msg, "file-duplicate")
+    by_path = {s.file.path: s for s in candidates}
     for path, newer in res.superseded.items():
-        msg = f"Đã có bản gửi mới hơn: “{newer}”. Bản này không được tổng hợp."
-        issues.append(make_issue("superseded", msg, file=path))
+        if path in res.ties:
+            continue
+        msg = supersede_message(path, newer, plausible, sent_at, sent_source)
+        issues.append(make_issue("superseded", msg, file=path, unit_code=by_path[path].unit_code))
         status[path] = ("superseded", msg, "superseded")
+    for path, others in res.ties.items():
+        unit_code = by_path[path].unit_code
+        msg = tie_message(path, others, res.kept[unit_code])
+        issues.append(make_issue("resubmission-tie", msg, file=path, unit_code=unit_code))
+        if path in res.superseded:
+            status[path] = ("superseded", msg, "resubmission-tie")
     kept_files = set(res.kept.values())
     # Superseded versions are validated too, so the change log compares parsed values.
     to_validate = [s for s in candidates if s.file.path not in res.duplicates]
@@ -196,7 +247,8 @@ def consolidate(
                 "template_id": sub.meta.get("template_id", ""),
                 "template_version": sub.meta.get("template_version", ""),
                 "report_date": report_dates.get(path),
-                "submitted_at": submitted_at.get(path),
+                "submitted_at": submitted[path][0],
+                "submitted_at_source": submitted[path][1],
                 "sha256": sub.file.sha256,
                 "size": sub.file.size,
             }
@@ -208,8 +260,9 @@ def consolidate(
     track = agg.tracking(
         registry,
         res.kept,
-        {p: submitted_at[p] for p in res.kept.values()},
+        submitted,
         settings.deadline(year),
+        _rejected_by_unit(raws, identities, status, submitted),
     )
     return RunResult(
         year=year,
@@ -232,6 +285,37 @@ def consolidate(
         city_key=city_key,
         extra={"previous": previous, "year_over_year": year_over_year},
     )
+
+
+UNKNOWN_MTIME = dt.datetime(1970, 1, 1)
+"""The time :mod:`pipeline.read` gives an entry it could not stat (a folder link, a file
+that vanished): not a time the file was submitted."""
+
+
+def _rejected_by_unit(
+    raws: list[RawSubmission],
+    identities: Mapping[str, Identity],
+    status: Mapping[str, tuple[str, str, str]],
+    submitted: Mapping[str, tuple[dt.datetime | None, str]],
+) -> dict[str, list[agg.RejectedFile]]:
+    """Registry unit → the rejected files that point at it, latest submitted first.
+
+    A rejected file points at every unit its identity evidence names (hidden code, typed
+    code or name, file name, reporter's or sender's address): a unit whose only file was
+    refused shows in tracking as rejected with the reason, not as never having sent one.
+    """
+    found: dict[str, list[agg.RejectedFile]] = {}
+    for sub in raws:
+        path = sub.file.path
+        st, reason, code = status[path]
+        if st != "rejected":
+            continue
+        when, source = submitted[path]
+        for unit in identities[path].units:
+            found.setdefault(unit, []).append(agg.RejectedFile(path, reason, code, when, source))
+    for files in found.values():
+        files.sort(key=lambda f: (f.submitted_at or dt.datetime.min, f.file), reverse=True)
+    return found
 
 
 def _kept_status(problems: list[Issue]) -> tuple[str, str, str]:
@@ -288,7 +372,10 @@ def _cross_unit_checks(
         issues.extend(_prefill_checks(code, file, data, registry))
         typed = data.scalars.at[file, "area_name"] if "area_name" in data.scalars else None
         area = registry.areas[registry.units[code].area_code]
-        if isinstance(typed, str) and _fold(typed) not in (_fold(area.name), _fold(area.code)):
+        if isinstance(typed, str) and fold_name(typed) not in (
+            fold_name(area.name),
+            fold_name(area.code),
+        ):
             issues.append(
                 make_issue(
                     "wrong-area",
@@ -304,7 +391,7 @@ def _cross_unit_checks(
     noms = data.lists.get("nominations")
     if noms is not None and not noms.empty:
         noms = noms[noms["file"].isin(set(kept.values())) & noms["nominee_name"].notna()].copy()
-        noms["key"] = noms["nominee_name"].map(_fold)
+        noms["key"] = noms["nominee_name"].map(fold_name)
         # Only a name that occurs more than once can be a duplicate: grouping every nominee
         # of ten thousand files one by one would cost seconds for nothing.
         noms = noms[noms["key"].duplicated(keep=False)]
@@ -346,7 +433,7 @@ def _prefill_checks(code: str, file: str, data: Submissions, registry: Registry)
         return []
     typed = data.scalars.at[file, "unit_name"]
     unit = registry.units[code]
-    if not isinstance(typed, str) or _fold(typed) == _fold(unit.name):
+    if not isinstance(typed, str) or fold_name(typed) == fold_name(unit.name):
         return []
     return [
         make_issue(
@@ -360,7 +447,3 @@ def _prefill_checks(code: str, file: str, data: Submissions, registry: Registry)
             value=typed,
         )
     ]
-
-
-def _fold(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).casefold().split())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,16 @@ def registry(report_schema: ReportSchema) -> Registry:
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return load_settings(DEFAULT_SETTINGS)
+
+
+RUN_DATE = dt.date(2026, 12, 20)
+"""The date every test run of the CLI consolidates on: a report date after it is a warning
+(report-date-future), so the real date would make the same test pass today and fail later."""
+
+
+@pytest.fixture(autouse=True)
+def pinned_run_date(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    import pipeline.cli
+
+    monkeypatch.setattr(pipeline.cli, "run_date", lambda: RUN_DATE)
+    yield

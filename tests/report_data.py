@@ -132,7 +132,7 @@ def base_scalars(
 
 
 def submissions(schemas: Schemas) -> list[RawSubmission]:
-    """Five units (one area office), a resubmission, a late file, a rejected file and traps."""
+    """Five units (one area office), a resubmission, a late file, rejected files and traps."""
     subs = []
     pgd = base_scalars(
         "PGD-H01",
@@ -368,6 +368,22 @@ def submissions(schemas: Schemas) -> list[RawSubmission]:
     tn.update(campaign_events=0, funds_mobilised=None, ldu_registered="Không")
     subs.append(raw(schemas, "truong/PTNCH-01.xlsx", "PTNCH-01", "xhht-truong", tn, {}))
 
+    # Lê Quý Đôn's own file, filled and sent by THPT-Q01-03 under its own file name: the
+    # evidence disagrees (identity-conflict), the file counts for neither school.
+    borrowed = base_scalars(
+        "THPT-Q01-01", "Trường THPT Lê Quý Đôn", "Quận Trung Tâm", dt.datetime(YEAR, 12, 1)
+    )
+    subs.append(
+        raw(
+            schemas,
+            "truong/THPT-Q01-03_bao-cao-xhht.xlsx",
+            "THPT-Q01-01",
+            "xhht-truong",
+            borrowed,
+            lqd_lists,
+        )
+    )
+
     # Last year's template: rejected with a reason.
     old = base_scalars(
         "THPT-Q01-02", "Trường THPT Nguyễn Trãi", "Quận Trung Tâm", dt.datetime(YEAR - 1, 12, 1)
@@ -380,5 +396,20 @@ def submissions(schemas: Schemas) -> list[RawSubmission]:
     return subs
 
 
+RUN_DATE = dt.date(YEAR, 12, 20)
+MAIL_TIMES = {"phong/PGD-H01.xlsx": dt.datetime(YEAR, 11, 28, 15, 42)}
+"""The area office's report came through `inbox`: its time is the mail's."""
+
+
 def build_result(schemas: Schemas, registry: Registry, settings: Settings) -> RunResult:
-    return consolidate(submissions(schemas), YEAR, schemas, registry, settings)
+    return consolidate(
+        submissions(schemas),
+        YEAR,
+        schemas,
+        registry,
+        settings,
+        mail_times=MAIL_TIMES,
+        mail_senders={"phong/PGD-H01.xlsx": "pgd.h01@gddt.mau.gov.vn"},
+        mail_sources={"phong/PGD-H01.xlsx": "mail_received"},
+        today=RUN_DATE,
+    )

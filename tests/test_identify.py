@@ -18,6 +18,7 @@ from pipeline.feedback import FEEDBACK_SHEET
 from pipeline.read import read_submission
 from pipeline.registry import Registry
 from pipeline.run import consolidate
+from pipeline.samples import fill_template
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
 from pipeline.templates import build_template, template_bytes
@@ -43,6 +44,16 @@ def _meta(key: str, value: object) -> Callable[[Schemas, Registry, Settings], Wo
     return build
 
 
+def _area_office_in_school_template(
+    schemas: Schemas, registry: Registry, settings: Settings
+) -> Workbook:
+    """The school template with every identity cell saying the area office PGD-Q01."""
+    wb = school_workbook(schemas, registry, settings)
+    office = registry.units["PGD-Q01"]
+    set_meta(wb, "unit_code", office.code)
+    return fill_template(wb, {"unit_code": office.code, "unit_name": office.name}, {})
+
+
 def _empty(schemas: Schemas, registry: Registry, settings: Settings) -> Workbook:
     unit = registry.units["THPT-Q01-01"]
     return build_template(schemas.report, "school", 2026, settings, registry, unit)
@@ -53,7 +64,7 @@ WORKBOOK_CASES = [
     ("another-year", _meta("report_year", 2025), "wrong-year"),
     ("unknown-unit", _meta("unit_code", "THPT-KHONG-CO"), "unknown-unit"),
     ("old-version", _meta("template_version", "0.9"), "unsupported-version"),
-    ("area-office-in-school-template", _meta("unit_code", "PGD-Q01"), "wrong-template-for-unit"),
+    ("area-office-in-school-template", _area_office_in_school_template, "wrong-template-for-unit"),
     ("empty-template", _empty, "empty-template"),
 ]
 

@@ -17,6 +17,9 @@ from pipeline.settings import DEFAULT_SETTINGS, Settings, load_settings
 
 VIETNAMESE_LETTERS = re.compile(r"[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.I)
 KEYS = [f.name for f in dataclasses.fields(Settings)]
+REQUIRED = [f.name for f in dataclasses.fields(Settings) if f.default is dataclasses.MISSING]
+OPTIONAL = [k for k in KEYS if k not in REQUIRED]
+"""Keys added after the first release: an older settings file without them still loads."""
 
 
 def real() -> dict[str, Any]:
@@ -59,7 +62,7 @@ def test_dumped_copy_loads(tmp_path: Path) -> None:
     assert load_settings(dump(real(), tmp_path / "settings.yaml")) == load_settings()
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("key", REQUIRED)
 def test_missing_key(tmp_path: Path, key: str) -> None:
     data = real()
     del data[key]
@@ -68,6 +71,31 @@ def test_missing_key(tmp_path: Path, key: str) -> None:
     message = str(info.value)
     assert "settings.yaml" in message and f"“{key}”" in message
     assert_vietnamese(message)
+
+
+@pytest.mark.parametrize("key", OPTIONAL)
+def test_missing_optional_key_takes_its_default(tmp_path: Path, key: str) -> None:
+    data = real()
+    del data[key]
+    settings = load_settings(dump(data, tmp_path / "settings.yaml"))
+    default = next(f.default for f in dataclasses.fields(Settings) if f.name == key)
+    assert getattr(settings, key) == default
+
+
+def test_report_window() -> None:
+    """Report dates of the 2026 report: 01/01/2026 to 31/03/2027 (settings.yaml says why)."""
+    assert load_settings().report_window(2026) == (dt.date(2026, 1, 1), dt.date(2027, 3, 31))
+
+
+@pytest.mark.parametrize("key", ["report_date_earliest", "report_date_latest"])
+@pytest.mark.parametrize("bad", ["31/02", "1 tháng 1", "01/01/2026", ""])
+def test_bad_report_window(tmp_path: Path, key: str, bad: str) -> None:
+    data = real()
+    data[key] = bad
+    with pytest.raises(SettingsError) as info:
+        load_settings(dump(data, tmp_path / "settings.yaml"))
+    assert key in str(info.value)
+    assert_vietnamese(str(info.value))
 
 
 @pytest.mark.parametrize(
