@@ -23,6 +23,7 @@ Needs LibreOffice (``soffice``) and poppler-utils (``pdftoppm``, ``pdftotext``) 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -50,6 +51,10 @@ IMAGES_DIR = DOCS_DIR / "images"
 SOURCES_FILE = IMAGES_DIR / "nguon.json"
 YEAR = 2026
 """The year of the bundled samples (samples/<year>/) the pictures are made from."""
+RUN_DAY = (20, 12)
+"""Day and month of YEAR the pictured run is made on (SOURCE_DATE_EPOCH, see
+pipeline.cli.run_date): after every sample's report date, so the pictures do not change
+with the day `make docs` runs."""
 TEMPLATE_UNIT_TYPE = "high_school"
 """The per-unit template shown is the first unit of this type in the registry."""
 MARGIN_PX = 14
@@ -154,7 +159,10 @@ def _run(command: list[str], cwd: Path | None = None, env: dict[str, str] | None
 
 def _pipeline(*args: str) -> str:
     """Run a real command of the tool, exactly as a user types it; return its output."""
-    return _run([sys.executable, "-m", "pipeline", *args], cwd=ROOT)
+    day, month = RUN_DAY
+    noon = dt.datetime(YEAR, month, day, 12, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(int(noon.timestamp()))}
+    return _run([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env)
 
 
 def template_unit(year: int = YEAR) -> str:

@@ -365,6 +365,9 @@ def report_date_problem(
 ) -> Issue | None:
     """A warning at the report date's cell when the date cannot be the real one.
 
+    Outside the window (a mistyped year, most often) is said first: such a date may also lie
+    after the run date, and "a year of typing" tells the unit more than "in the future".
+
     `window` is the first and last report date a report of the year can bear
     (:meth:`pipeline.settings.Settings.report_window`); `today` is the run date (the CLI
     passes the real date), None to check the window only.
@@ -379,17 +382,10 @@ def report_date_problem(
         "value": _ddmmyyyy(day),
     }
     ignored = (
-        "Chương trình không dùng ngày này để chọn bản gửi sau cùng và để xét đúng hạn (dùng "
-        "thời điểm nhận thư, nếu không có thì ngày sửa tệp). Đơn vị ghi lại Ngày báo cáo là "
-        "ngày ký báo cáo."
+        "Chương trình không dùng ngày này: khi chọn bản gửi sau cùng, bản này được coi như "
+        "không ghi ngày báo cáo; đúng hạn hay muộn xét theo thời điểm nhận thư, nếu không có "
+        "thì ngày sửa tệp. Đơn vị ghi lại Ngày báo cáo là ngày ký báo cáo."
     )
-    if today is not None and day > today:
-        return make_issue(
-            "report-date-future",
-            f"Ngày báo cáo {_ddmmyyyy(day)} là ngày sau ngày tổng hợp ({_ddmmyyyy(today)}). "
-            + ignored,
-            **where,
-        )
     earliest, latest = window
     if not earliest <= day <= latest:
         return make_issue(
@@ -397,6 +393,13 @@ def report_date_problem(
             f"Ngày báo cáo {_ddmmyyyy(day)} nằm ngoài khoảng ngày của báo cáo năm này "
             f"({_ddmmyyyy(earliest)} - {_ddmmyyyy(latest)}), có thể gõ nhầm "
             "năm. " + ignored,
+            **where,
+        )
+    if today is not None and day > today:
+        return make_issue(
+            "report-date-future",
+            f"Ngày báo cáo {_ddmmyyyy(day)} là ngày sau ngày tổng hợp ({_ddmmyyyy(today)}). "
+            + ignored,
             **where,
         )
     return None

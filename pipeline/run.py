@@ -20,7 +20,6 @@ from pipeline.changes import resubmission_changes
 from pipeline.evaluate import evaluate_criteria, evaluate_learning_unit, unit_frame
 from pipeline.history import Previous, unit_changes
 from pipeline.identify import (
-    FILE_MTIME,
     MAIL_RECEIVED,
     Identity,
     IdentityIndex,
@@ -178,16 +177,19 @@ def consolidate(
         s.file.path: sources.get(s.file.path, MAIL_RECEIVED) if s.file.path in times else ""
         for s in candidates
     }
-    # For on time / late: the mail's time, else the report date, else the file's time.
+    # For on time / late: the mail's time, else the report date, else the file's time. A
+    # rejected file only shows its mail's time: its modification time decides nothing, and
+    # would make the outputs depend on when the folder was copied.
     submitted: dict[str, tuple[dt.datetime | None, str]] = {}
     for sub in raws:
         path = sub.file.path
-        when, source = submission_time(
+        if status.get(path, ("",))[0] == "rejected":
+            mailed = times.get(path)
+            submitted[path] = (mailed, sources.get(path, MAIL_RECEIVED)) if mailed else (None, "")
+            continue
+        submitted[path] = submission_time(
             times.get(path), sources.get(path, ""), plausible.get(path), sub.file.mtime
         )
-        # Never stat-ed (a folder link, a vanished file): no time rather than 01/01/1970.
-        unknown = source == FILE_MTIME and sub.file.mtime == UNKNOWN_MTIME
-        submitted[path] = (None, "") if unknown else (when, source)
     res = resolve_resubmissions(candidates, plausible, sent_at)
     for path, first in res.duplicates.items():
         msg = f"Tệp trùng hệt tệp “{first}” (cùng nội dung); chỉ đọc một lần."
@@ -285,11 +287,6 @@ def consolidate(
         city_key=city_key,
         extra={"previous": previous, "year_over_year": year_over_year},
     )
-
-
-UNKNOWN_MTIME = dt.datetime(1970, 1, 1)
-"""The time :mod:`pipeline.read` gives an entry it could not stat (a folder link, a file
-that vanished): not a time the file was submitted."""
 
 
 def _rejected_by_unit(

@@ -43,13 +43,14 @@ def settings() -> Settings:
 
 
 RUN_DATE = dt.date(2026, 12, 20)
-"""The date every test run of the CLI consolidates on: a report date after it is a warning
-(report-date-future), so the real date would make the same test pass today and fail later."""
+"""The date every test consolidates on through the CLI: a report date after the run date is a
+warning (report-date-future), so with the real date a test would pass today and fail later."""
 
 
 @pytest.fixture(autouse=True)
 def pinned_run_date(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    import pipeline.cli
-
-    monkeypatch.setattr(pipeline.cli, "run_date", lambda: RUN_DATE)
+    """SOURCE_DATE_EPOCH pins pipeline.cli.run_date, in this process and in the commands
+    the tests start (pipeline.docs_images runs consolidate as a user would)."""
+    noon = dt.datetime.combine(RUN_DATE, dt.time(12), dt.timezone(dt.timedelta(hours=7)))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(noon.timestamp())))
     yield
