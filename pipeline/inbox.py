@@ -23,12 +23,15 @@ Rules, each a decision the department can rely on:
   like a formula, never a Windows device name, at most 150 bytes. A different file that
   arrives under a name already taken is saved as ``name (2).xlsx``; the same bytes already
   in the folder under any name are not saved again (the log points at the saved copy).
-* **Sender.** The sender's address is logged; ``consolidate`` warns
-  (``sender-not-registered``) when it is not the registered address of the file's unit.
+* **Sender.** The sender's address is logged. For ``consolidate`` it is identity evidence
+  (an address registered for one other unit is an ``identity-conflict``, see
+  :mod:`pipeline.identify`) and an address of no unit is a warning (``sender-not-registered``).
 
-The log is a CSV (UTF-8 with BOM, opens in Excel) at the top of the year's folder; the
-reader (:func:`pipeline.collect.read_all`) skips exactly that name, so the log is never taken
-for a submission. Running ``inbox`` again on the same mail adds nothing twice.
+The log is a CSV (UTF-8 with BOM, opens in Excel) at the top of the year's folder. The reader
+(:func:`pipeline.collect.read_all`) skips every mail log under its input, whatever the depth
+(:func:`pipeline.model.is_mail_log`), so a log is never taken for a submission, and
+:func:`load_mail_info` reads them all. Running ``inbox`` again on the same mail adds nothing
+twice.
 """
 
 from __future__ import annotations

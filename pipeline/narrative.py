@@ -1316,8 +1316,10 @@ class Narrative:
             else ""
         )
         if sent == 0:
-            text += "Chưa có đơn vị nào gửi báo cáo được tổng hợp" + (
-                f"; {refused}." if refused else "."
+            text += (
+                f"Chưa có báo cáo nào được tổng hợp; {refused}."
+                if refused
+                else "Chưa có đơn vị nào gửi báo cáo."
             )
         else:
             text += (

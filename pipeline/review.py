@@ -229,7 +229,10 @@ def series(data: ReviewData, level: str, key: str, fld: str) -> list[float | Non
 
 
 def reporting(data: ReviewData) -> list[dict[str, Any]]:
-    """Per year: units expected, on time, late, missing, reporting rate."""
+    """Per year: units expected, on time, late, only rejected files, missing, reporting rate.
+
+    Years consolidated before tracking knew the status "rejected" simply count none.
+    """
     rows: list[dict[str, Any]] = []
     for year in data.phase.years:
         figures = data.years.get(year)
@@ -245,6 +248,7 @@ def reporting(data: ReviewData) -> list[dict[str, Any]]:
                 "expected": expected,
                 "on_time": on_time,
                 "late": late,
+                "rejected": int(status.get("rejected", 0)),
                 "missing": int(status.get("missing", 0)),
                 "rate": (on_time + late) / expected if expected else None,
             }
@@ -396,6 +400,7 @@ def chart_specs(data: ReviewData, labels: Labels, schemas: Schemas) -> list[Tren
             (
                 Line("Đúng hạn", tuple(r.get("on_time") for r in rep)),
                 Line("Nộp muộn", tuple(r.get("late") for r in rep)),
+                Line("Chỉ có tệp bị từ chối", tuple(r.get("rejected") for r in rep)),
                 Line("Chưa nộp", tuple(r.get("missing") for r in rep)),
             ),
             False,
@@ -885,6 +890,7 @@ class ReviewBook:
             ("expected", "Số đơn vị phải báo cáo", "#,##0"),
             ("on_time", "Nộp đúng hạn", "#,##0"),
             ("late", "Nộp muộn", "#,##0"),
+            ("rejected", "Chỉ có tệp bị từ chối", "#,##0"),
             ("missing", "Chưa nộp", "#,##0"),
             ("rate", "Tỷ lệ đơn vị đã nộp", "0.0%"),
         ]

@@ -56,6 +56,7 @@ DEPARTMENT_COLUMNS = [
     "expected",
     "on_time",
     "late",
+    "rejected",
     "missing",
 ]
 TABLE_NAME = "bang-tong-hop-{year}.xlsx"
@@ -203,6 +204,7 @@ def departments_frame(departments: list[Department]) -> pd.DataFrame:
                 "expected": int(status.sum()),
                 "on_time": int(status.get("on_time", 0)),
                 "late": int(status.get("late", 0)),
+                "rejected": int(status.get("rejected", 0)),
                 "missing": int(status.get("missing", 0)),
             }
         rows.append(row)

@@ -177,7 +177,13 @@ def test_groups_and_reporting(book: Path, output: Path, registry: Registry) -> N
     rep = {r[0]: r for r in wb["5. Nộp báo cáo"].iter_rows(values_only=True) if r[0]}
     tracking = pd.read_csv(output / "2024" / "data" / "tracking.csv", encoding="utf-8-sig")
     counts = tracking["status"].value_counts()
-    assert rep[2024][1:5] == (len(tracking), counts["on_time"], counts["late"], counts["missing"])
+    assert rep[2024][1:6] == (
+        len(tracking),
+        counts["on_time"],
+        counts["late"],
+        counts.get("rejected", 0),
+        counts["missing"],
+    )
 
 
 def test_native_charts(book: Path) -> None:
