@@ -410,6 +410,29 @@ def test_tracking_and_chase_list(book: Path, result: RunResult) -> None:
     assert dates and all(c.number_format == "dd/mm/yyyy" for c in dates)
 
 
+def test_identity_conflict_is_listed_in_forms_11_and_12(book: Path, result: RunResult) -> None:
+    """The borrowed file of the fixture: an error row in Biểu 11, a refused file in Biểu 12."""
+    wb = openpyxl.load_workbook(book)
+    issues = wb["Biểu 11"]
+    header = _header_columns(issues, rp.HEADER_ROW + 1)
+    rows = [
+        {h: issues.cell(r, c).value for h, c in header.items()}
+        for r in range(rp.HEADER_ROW + 2, issues.max_row + 1)
+    ]
+    [row] = [r for r in rows if r["Mã vấn đề"] == "identity-conflict"]
+    assert row["Mức độ"] == "Lỗi"
+    assert row["Loại vấn đề"] == "Thông tin trong tệp chỉ tới nhiều đơn vị khác nhau"
+    assert row["Tệp"] == "truong/THPT-Q01-03_bao-cao-xhht.xlsx"
+    assert "THPT-Q01-03 (Trường THPT Trần Phú)" in row["Nội dung, cách sửa"]
+    files = wb["Biểu 12"]
+    header = _header_columns(files, rp.HEADER_ROW + 1)
+    status = {
+        files.cell(r, header["Tệp"]).value: files.cell(r, header["Tình trạng"]).value
+        for r in range(rp.HEADER_ROW + 2, files.max_row + 1)
+    }
+    assert status["truong/THPT-Q01-03_bao-cao-xhht.xlsx"] == "Bị từ chối"
+
+
 def test_issues_and_sources(book: Path, result: RunResult) -> None:
     wb = openpyxl.load_workbook(book)
     issues = wb["Biểu 11"]
