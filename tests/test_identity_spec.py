@@ -246,7 +246,7 @@ IDENTITY_CASES = [
     IdCase("N02", _n02, A, {**ALL_A, "file_name": A, "reporter_email": A}),
     IdCase("N03", _n03, A, ALL_A),
     IdCase("N04", _n04, A, {"unit_code": A, "unit_name": A}),
-    IdCase("N05", _n05, A, {"unit_code": A, "unit_name": A}),
+    IdCase("N05", _n05, A, {"unit_code": A, "unit_name": A}, frozenset({"unit-code-normalised"})),
     IdCase("N06", _n06, A, {"unit_code": A}, frozenset({"prefill-changed"})),
     IdCase("N07", _n07, A, {**ALL_A, "file_name": A}, registry=shared_mailbox),
     IdCase(
@@ -373,7 +373,7 @@ def events_change(result: RunResult) -> tuple[str, str, str, str]:
     rows = result.changes[result.changes["field"] == "campaign_events"]
     assert len(rows) == 1, result.changes
     row = rows.iloc[0]
-    return row["old_file"], row["new_file"], row["old_value"], row["new_value"]
+    return row["old_file"], row["new_file"], str(row["old_value"]), str(row["new_value"])
 
 
 NOV = dt.datetime(2026, 11, 25)
