@@ -1,14 +1,16 @@
 """Totals and rates at city, area and unit-type level; progress against targets; tracking.
 
 Every rate is a ratio of summed numerators and denominators, never an average of unit
-percentages. The long `aggregates` table (level, key, field, value) is the single source
-for the workbook, the charts and the narrative report, so figures cannot disagree.
+percentages, and both sums run over the same pairs (:class:`Ratio`), so no rate exceeds 100%.
+Only fields the schema marks ``summable`` are summed: a year or a code never is. The long
+`aggregates` table (level, key, field, value) is the single source for the workbook, the
+charts and the narrative report, so figures cannot disagree.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -29,15 +31,139 @@ def _group_keys(units: pd.DataFrame, city_key: str) -> dict[str, pd.Series]:
     }
 
 
+@dataclass(frozen=True)
+class Ratio:
+    """A rate the report shows: a part over its whole, summed over the pairs where both are known.
+
+    ``part`` and ``whole`` are the plain measures (their own sums, shown as counts); the rate
+    itself is ``numerator / denominator``, the sums of the pairs only: a unit (or a people
+    row) adds to both or to neither, so a value blanked by an error, or left blank, never
+    leaves its partner in the other sum, and a part larger than its whole is never paired.
+    Both pair sums are additive and go to aggregates.csv, so a roll-up recomputes the same
+    rate from them.
+    """
+
+    field: str
+    part: str
+    whole: str
+    list: str | None = None
+    """Pairs are people rows of this list (None: the unit's own two measures)."""
+    part_column: str = ""
+    whole_column: str = ""
+    where: str | None = None
+    """Which rows of the list count (a pandas expression), None for all."""
+
+    @property
+    def numerator(self) -> str:
+        return f"{self.field}.numerator"
+
+    @property
+    def denominator(self) -> str:
+        return f"{self.field}.denominator"
+
+
+def ratios(schemas: Schemas) -> list[Ratio]:
+    """Every rate the report shows, from the schemas: the targets, then each part ≤ whole of
+    a fixed-row list by row (people: registered, recognised … over the group's total), then a
+    derived part over a derived whole of the same rows (learners recognised over learners)."""
+    report, criteria = schemas.report, schemas.criteria
+    derived = {d.code: d for d in criteria.derived}
+    pairs = {(r.list, r.part, r.whole) for r in report.relations if len(r.whole) == 1}
+
+    def same_rows(num: str, den: str) -> tuple[str, str, str, str | None] | None:
+        a, b = derived.get(num), derived.get(den)
+        if a is None or b is None or not (a.sum and b.sum) or a.list != b.list:
+            return None
+        if a.where != b.where or a.list is None or (a.list, a.sum, (b.sum,)) not in pairs:
+            return None
+        return a.list, a.sum, b.sum, a.where
+
+    out: list[Ratio] = []
+    for t in criteria.targets:
+        rows = same_rows(t.numerator, t.denominator)
+        if rows is None:
+            out.append(Ratio(f"target.{t.code}", t.numerator, t.denominator))
+        else:
+            out.append(Ratio(f"target.{t.code}", t.numerator, t.denominator, *rows))
+    for lst in report.lists:
+        if not lst.fixed_field or not lst.fixed_choices:
+            continue
+        # A root whole: one no other field contains (people: total).
+        parts = {r.part for r in report.relations if r.list == lst.code}
+        rates = [
+            r
+            for r in report.relations
+            if r.list == lst.code and len(r.whole) == 1 and r.whole[0] not in parts
+        ]
+        order = {f.code: i for i, f in enumerate(lst.fields)}
+        rates.sort(key=lambda r: order[r.part])
+        for c in report.choices[lst.fixed_choices]:
+            where = f"{lst.fixed_field} == '{c.code}'"
+            for r in rates:
+                base = f"{lst.code}.{c.code}"
+                out.append(
+                    Ratio(
+                        f"{base}.{r.part}_rate",
+                        f"{base}.{r.part}",
+                        f"{base}.{r.whole[0]}",
+                        lst.code,
+                        r.part,
+                        r.whole[0],
+                        where,
+                    )
+                )
+    shown = {(x.part, x.whole) for x in out}
+    for a in criteria.derived:
+        for b in criteria.derived:
+            rows = same_rows(a.code, b.code)
+            if rows is not None and (a.code, b.code) not in shown:
+                out.append(Ratio(f"{a.code}_rate", a.code, b.code, *rows))
+    return out
+
+
+def rate_for(schemas: Schemas, part: str, whole: str) -> Ratio | None:
+    """The rate of `part` over `whole`, if the report has one."""
+    return next((r for r in ratios(schemas) if (r.part, r.whole) == (part, whole)), None)
+
+
+def additive_fields(fields: Iterable[str], schemas: Schemas) -> set[str]:
+    """The aggregates.csv fields that may be summed again (over departments, by a roll-up).
+
+    Rates are recomputed, not summed; a schema field only when it is marked summable (or is
+    a yes/no, whose figure is a count of units answering “có”), so a year or a code in an
+    older export is never added up.
+    """
+    rates = {r.field for r in ratios(schemas)}
+    report = schemas.report
+    out: set[str] = set()
+    for name in fields:
+        if name in rates:
+            continue
+        f = report.field_map.get(name)
+        if f is not None:
+            if f.summable or f.type == "yes_no":
+                out.add(name)
+            continue
+        parts = name.split(".")
+        lst = report.list_map.get(parts[0]) if len(parts) == 3 else None
+        if lst is not None and lst.fixed_field and parts[2] in {x.code for x in lst.fields}:
+            if lst.field(parts[2]).summable:
+                out.add(name)
+            continue
+        out.add(name)
+    return out
+
+
 def unit_measures(units: pd.DataFrame, data: Submissions, schemas: Schemas) -> pd.DataFrame:
-    """Additive measures per unit (numbers, yes counts, list counts), index unit_code."""
+    """Additive measures per unit (summable numbers, yes counts, list counts, the pairs of
+    every rate), index unit_code."""
     report = schemas.report
     out = pd.DataFrame(index=units.index)
     out["units_reporting"] = 1
     for f in report.fields:
-        if f.code not in units.columns or f.code == "report_year":
+        if f.code not in units.columns:
             continue
-        if f.type in ("integer", "decimal", "money", "yes_no"):
+        if f.summable or f.type == "yes_no":
             # A yes/no sums to the number of units answering "có".
             out[f.code] = units[f.code].astype("Float64")
         elif f.type == "choice" and f.choices:
@@ -46,14 +172,16 @@ def unit_measures(units: pd.DataFrame, data: Submissions, schemas: Schemas) -> p
     for d in schemas.criteria.derived:
         out[d.code] = units[d.code].astype("Float64")
     file_to_unit = pd.Series(units.index, index=units["file"])
+    list_rows: dict[str, pd.DataFrame] = {}
     for lst in report.lists:
         rows = data.lists[lst.code]
         rows = rows[rows[FILE].isin(units["file"])].copy()
         rows["unit"] = rows[FILE].map(file_to_unit)
+        list_rows[lst.code] = rows
         if lst.fixed_field:
-            numeric = [f.code for f in lst.fields if f.is_numeric]
+            summable = [f.code for f in lst.fields if f.summable]
             wide = rows.pivot_table(
-                index="unit", columns=lst.fixed_field, values=numeric, aggfunc="sum"
+                index="unit", columns=lst.fixed_field, values=summable, aggfunc="sum"
             )
             for (col, group), series in wide.items():
                 out[f"{lst.code}.{group}.{col}"] = series.reindex(out.index).astype("Float64")
@@ -66,38 +194,44 @@ def unit_measures(units: pd.DataFrame, data: Submissions, schemas: Schemas) -> p
                     out[f"{lst.code}.{f.code}.{c.code}"] = (
                         series.reindex(out.index).fillna(0).astype("Float64")
                     )
+    for r in ratios(schemas):
+        if r.list is not None:
+            num, den = _row_pairs(list_rows[r.list], r)
+            out[r.numerator] = num.reindex(out.index).astype("Float64")
+            out[r.denominator] = den.reindex(out.index).astype("Float64")
+        elif r.part in units.columns and r.whole in units.columns:
+            part, whole = units[r.part].astype("Float64"), units[r.whole].astype("Float64")
+            paired = (part.notna() & whole.notna() & (part <= whole)).fillna(False)
+            out[r.numerator] = part.where(paired)
+            out[r.denominator] = whole.where(paired)
     return out
 
 
-def ratios(schemas: Schemas) -> list[tuple[str, str, str]]:
-    """(field, numerator, denominator) of every rate the report shows."""
-    out = [(f"target.{t.code}", t.numerator, t.denominator) for t in schemas.criteria.targets]
-    people = schemas.report.list_map.get("people")
-    if people is not None and people.fixed_choices:
-        for c in schemas.report.choices[people.fixed_choices]:
-            for f in people.fields:
-                if f.is_numeric and f.code != "total":
-                    out.append(
-                        (
-                            f"people.{c.code}.{f.code}_rate",
-                            f"people.{c.code}.{f.code}",
-                            f"people.{c.code}.total",
-                        )
-                    )
-    return out
+def _row_pairs(rows: pd.DataFrame, r: Ratio) -> tuple[pd.Series, pd.Series]:
+    """Per unit: the sums of part and whole over its rows where both are known (NA: none)."""
+    if r.where and len(rows):
+        rows = rows[rows.eval(r.where, engine="python").astype("boolean").fillna(False)]
+    part = rows[r.part_column].astype("Float64")
+    whole = rows[r.whole_column].astype("Float64")
+    paired = (part.notna() & whole.notna() & (part <= whole)).fillna(False)
+    frame = pd.DataFrame(
+        {"unit": rows["unit"], "num": part.where(paired), "den": whole.where(paired)}
+    )
+    sums = frame.groupby("unit").sum(min_count=1)
+    return sums["num"], sums["den"]
 
 
 def aggregate(
     measures: pd.DataFrame, units: pd.DataFrame, schemas: Schemas, city_key: str
 ) -> pd.DataFrame:
-    """Sum every measure by level and key, then the rates from those sums."""
+    """Sum every measure by level and key, then each rate from the sums of its pairs."""
     frames = []
     for level, keys in _group_keys(units, city_key).items():
         sums = measures.groupby(keys).sum(min_count=1)
-        for field_, num, den in ratios(schemas):
-            if num in sums and den in sums:
-                denom = sums[den].where(sums[den] != 0)
-                sums[field_] = sums[num] / denom
+        for r in ratios(schemas):
+            if r.numerator in sums and r.denominator in sums:
+                denom = sums[r.denominator].where(sums[r.denominator] != 0)
+                sums[r.field] = sums[r.numerator] / denom
         long = sums.stack(future_stack=True).rename("value").reset_index()
         long.columns = ["key", "field", "value"]
         long.insert(0, "level", level)
@@ -125,8 +259,10 @@ def target_progress(aggs: pd.DataFrame, schemas: Schemas, year: int, city_key: s
             {
                 "code": t.code,
                 "label": t.label,
-                "numerator": city.get(t.numerator),
-                "denominator": city.get(t.denominator),
+                # The pair sums the rate is computed from (Ratio), so that "số đạt / tổng
+                # số" next to the rate is that rate.
+                "numerator": city.get(f"target.{t.code}.numerator"),
+                "denominator": city.get(f"target.{t.code}.denominator"),
                 "rate": rate,
                 "milestone_year": milestone[0] if milestone else None,
                 "target": milestone[1] if milestone else None,

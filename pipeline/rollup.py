@@ -15,8 +15,9 @@ The path, fixed so that nothing is retyped between levels:
    departments), plus ``departments.csv`` (where each figure came from, with hashes) and
    the national table workbook ``bang-tong-hop-<year>.xlsx``.
 
-Every total is a sum of the departments' sums; every rate is recomputed from summed
-numerators and denominators (:func:`pipeline.aggregate.ratios`), never averaged. Because the
+Every total is a sum of the departments' sums (of fields the schema marks summable); every
+rate is recomputed from the summed pair sums of its numerator and denominator
+(:func:`pipeline.aggregate.ratios`), never averaged. Because the
 output has the input's shape (its top-level row is read as the department's total), a
 roll-up can itself be rolled up again, and ``consolidate --phase`` reads a series of
 roll-ups like a series of yearly consolidations.
@@ -38,7 +39,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline import printing
-from pipeline.aggregate import ratios
+from pipeline.aggregate import additive_fields, ratios
 from pipeline.errors import PipelineError
 from pipeline.export import write_bytes, write_csv
 from pipeline.ooxml import text_safe_workbook
@@ -137,10 +138,24 @@ def load_department(spec: str, year: int) -> Department:
 
 def _with_rates(sums: pd.DataFrame, schemas: Schemas) -> pd.DataFrame:
     """Wide sums (index key, one column per field) → rates recomputed from the sums."""
-    for field_, num, den in ratios(schemas):
-        if num in sums and den in sums:
-            sums[field_] = sums[num] / sums[den].where(sums[den] != 0)
+    for r in ratios(schemas):
+        if r.numerator in sums and r.denominator in sums:
+            sums[r.field] = sums[r.numerator] / sums[r.denominator].where(sums[r.denominator] != 0)
     return sums
+
+
+def _with_pairs(aggs: pd.DataFrame, schemas: Schemas) -> pd.DataFrame:
+    """An export made before rates had pair sums: its plain numerator and denominator are
+    taken as the pairs (its rates were computed from them), so it can still be rolled up."""
+    if aggs["field"].astype(str).str.endswith(".numerator").any():
+        return aggs
+    extra = []
+    for r in ratios(schemas):
+        for plain, pair in ((r.part, r.numerator), (r.whole, r.denominator)):
+            rows = aggs[aggs["field"] == plain]
+            if len(rows):
+                extra.append(rows.assign(field=pair))
+    return pd.concat([aggs, *extra], ignore_index=True) if extra else aggs
 
 
 def _long(wide: pd.DataFrame, level: str) -> pd.DataFrame:
@@ -166,9 +181,9 @@ def rollup(departments: list[Department], schemas: Schemas, name: str) -> pd.Dat
                 "Đặt tên riêng cho từng Sở: TÊN=THƯ_MỤC."
             )
         seen[d.sha256], names[d.name] = d.source, d.source
-    rates = {f for f, _, _ in ratios(schemas)}
-    frame = pd.concat([d.aggregates for d in departments], ignore_index=True)
-    additive = frame[~frame["field"].isin(rates)]
+    frame = pd.concat([_with_pairs(d.aggregates, schemas) for d in departments], ignore_index=True)
+    # Rates are recomputed from their pair sums; a year or a code is never added up.
+    additive = frame[frame["field"].isin(additive_fields(set(frame["field"]), schemas))]
     out = []
     dept = additive[additive["level"] == "department"]
     dept_wide = dept.pivot_table(index="key", columns="field", values="value", aggfunc="sum")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -73,6 +73,15 @@ class Field:
     long: bool = False
     variants: tuple[str, ...] = ()
     source: str = ""
+    summable: bool = False
+    """A count or an amount: adding it over units means something (a year or a code does not)."""
+    part_of: tuple[str, ...] = ()
+    """The field(s) whose sum this one is a part of (``part_of`` in the schema), or ()."""
+    not_part_of: str = ""
+    """Why this count is not declared a part of another (``not_part_of``), or ""."""
+    part_of_code: str = ""
+    """The issue code of the declared relation ("" until the loader derives it)."""
+    part_of_severity: Literal["error", "warning"] = "error"
 
     @property
     def is_numeric(self) -> bool:
@@ -112,6 +121,28 @@ class ListSpec:
 
 
 @dataclass(frozen=True)
+class Relation:
+    """``part`` is a part of ``whole`` (one field, or the sum of several): part ≤ whole.
+
+    Declared once in the schema with ``part_of``; the validation rule, the template's red
+    mark and the rates' pairing all come from it. ``via`` is empty for a declared pair and
+    names the fields in between for one implied by two or more declarations (recognised ⊂
+    registered ⊂ total gives recognised ≤ total, checked even when registered is blank).
+    """
+
+    part: str
+    whole: tuple[str, ...]
+    code: str
+    severity: Literal["error", "warning"]
+    list: str | None = None
+    via: tuple[str, ...] = ()
+
+    @property
+    def check(self) -> str:
+        return f"{self.part} <= {' + '.join(self.whole)}"
+
+
+@dataclass(frozen=True)
 class Rule:
     """A cross-field rule: `check` must hold (where `when` holds), or `required` must be filled."""
 
@@ -123,6 +154,8 @@ class Rule:
     when: str | None = None
     required: str | None = None
     fields: tuple[str, ...] = ()
+    relation: Relation | None = None
+    """The part-of declaration this rule was made from (None: a hand-written rule)."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +187,9 @@ class ReportSchema:
     sections: tuple[Section, ...]
     lists: tuple[ListSpec, ...]
     rules: tuple[Rule, ...]
+    """The rules made from the part-of relations (declared, then implied), then the others."""
+    relations: tuple[Relation, ...] = ()
+    """Every part-of pair: the declared ones in schema order, then the implied ones."""
     path: Path = field(compare=False, default=Path("report.yaml"))
 
     @cached_property
@@ -420,7 +456,8 @@ def _parse_field(
     key = f"{key}[{code}]"
     known = {
         "code", "label", "type", "required", "help", "unit", "min", "max", "choices",
-        "pattern", "prefill", "long", "variants", "source",
+        "pattern", "prefill", "long", "variants", "source", "summable", "part_of",
+        "not_part_of",
     }  # fmt: skip
     extra = sorted(set(data) - known)
     if extra:
@@ -450,6 +487,17 @@ def _parse_field(
         lo = 0.0
     if ftype == "percent" and hi is None:
         hi = 100.0
+    summable = ctx.flag(data, "summable", key)
+    if summable and ftype not in NUMERIC_TYPES:
+        raise ctx.fail(
+            f"{key}.summable", f"chỉ số liệu dạng số mới cộng được; “{code}” có kiểu {ftype}."
+        )
+    whole, rel_code, severity = _parse_part_of(ctx, data.get("part_of"), f"{key}.part_of")
+    not_part_of = ctx.text(data, "not_part_of", key, "")
+    if whole and ftype not in NUMERIC_TYPES:
+        raise ctx.fail(f"{key}.part_of", "chỉ số liệu dạng số mới là một phần của số khác.")
+    if whole and not_part_of:
+        raise ctx.fail(f"{key}.not_part_of", "đã khai báo part_of thì không ghi not_part_of.")
     return Field(
         code=code,
         label=ctx.text(data, "label", key),
@@ -466,7 +514,49 @@ def _parse_field(
         long=ctx.flag(data, "long", key),
         variants=field_variants,
         source=ctx.text(data, "source", key, ""),
+        summable=summable,
+        part_of=whole,
+        not_part_of=not_part_of,
+        part_of_code=rel_code,
+        part_of_severity=severity,  # type: ignore[arg-type]
     )
+
+
+_WHOLE_RE = re.compile(r"^\s*([a-z][a-z0-9_]*)(\s*\+\s*[a-z][a-z0-9_]*)*\s*$")
+
+
+def _parse_part_of(ctx: _Ctx, raw: Any, key: str) -> tuple[tuple[str, ...], str, str]:
+    """``part_of: total`` / ``part_of: "a + b"`` / ``{whole: …, code: …, severity: …}``."""
+    if raw is None:
+        return (), "", "error"
+    data = {"whole": raw} if isinstance(raw, str) else ctx.mapping(raw, key)
+    extra = sorted(set(data) - {"whole", "code", "severity"})
+    if extra:
+        raise ctx.fail(f"{key}.{extra[0]}", "khóa không được hỗ trợ (dùng whole, code, severity).")
+    whole = data.get("whole")
+    if not isinstance(whole, str) or not _WHOLE_RE.match(whole):
+        raise ctx.fail(
+            key, f"“{whole}” phải là mã một chỉ tiêu hoặc tổng nhiều chỉ tiêu, ví dụ “a + b”."
+        )
+    names = tuple(n.strip() for n in whole.split("+"))
+    ctx.unique(list(names), key)
+    code = ""
+    if data.get("code") is not None:
+        code = ctx.code(data, key, RULE_CODE_RE)
+    severity = ctx.text(data, "severity", key, "error")
+    if severity not in ("error", "warning"):
+        raise ctx.fail(f"{key}.severity", "chỉ nhận error hoặc warning.")
+    return names, code, severity
+
+
+def relation_code(part: str, whole: Sequence[str]) -> str:
+    """The issue code of a part-of pair not named in the schema: ``<part>-gt-<whole>``.
+
+    Underscores become hyphens and a sum's fields are joined by ``-plus-``, so the code of a
+    pair can be read off the schema (``institutions_recognised`` ≤ ``institutions_total``
+    → ``institutions-recognised-gt-institutions-total``).
+    """
+    return "-gt-".join((part, "-plus-".join(whole))).replace("_", "-")
 
 
 def _parse_choices(ctx: _Ctx, raw: Any) -> dict[str, tuple[Choice, ...]]:
@@ -530,6 +620,99 @@ def _parse_rule(
         when=None if when is None else str(when),
         required=None if required is None else str(required),
         fields=tuple(sorted(names)),
+    )
+
+
+def _quoted(label: str) -> str:
+    """A label inside Vietnamese quotes; its own quotes become single ones (“a ‘b’”)."""
+    return "“" + label.replace("“", "‘").replace("”", "’") + "”"
+
+
+def _relations(
+    ctx: _Ctx, fields: Sequence[Field], list_code: str | None, key: str
+) -> list[Relation]:
+    """The declared part-of pairs of one scope (the scalars, or one list), then the implied.
+
+    A pair is implied when a part's whole is itself a part of something: recognised ⊂
+    registered ⊂ total gives recognised ≤ total. Only a single-field whole passes its own
+    whole on (a part of ``a + b`` is not thereby a part of what ``a`` is a part of). An implied
+    pair is a warning when any declaration on its way is one (it is only as sure as its
+    weakest link).
+    """
+    by_code = {f.code: f for f in fields}
+    declared: dict[str, Relation] = {}
+    for f in fields:
+        if not f.part_of:
+            continue
+        where = f"{key}[{f.code}].part_of"
+        for name in f.part_of:
+            whole = by_code.get(name)
+            if whole is None:
+                scope = f"danh sách “{list_code}”" if list_code else "các chỉ tiêu đơn lẻ"
+                raise ctx.fail(where, f"chỉ tiêu “{name}” không có trong {scope}.")
+            if name == f.code:
+                raise ctx.fail(where, "một chỉ tiêu không thể là một phần của chính nó.")
+            if not whole.is_numeric:
+                raise ctx.fail(where, f"“{name}” không phải số liệu dạng số.")
+        declared[f.code] = Relation(
+            part=f.code,
+            whole=f.part_of,
+            code=f.part_of_code or relation_code(f.code, f.part_of),
+            severity=f.part_of_severity,
+            list=list_code,
+        )
+    implied: list[Relation] = []
+    for rel in declared.values():
+        current, severity = rel, rel.severity
+        via: tuple[str, ...] = ()
+        seen = {rel.part}
+        while len(current.whole) == 1 and current.whole[0] in declared:
+            step = current.whole[0]
+            if step in seen:
+                raise ctx.fail(
+                    f"{key}[{rel.part}].part_of",
+                    f"vòng lặp: “{rel.part}” là một phần của “{step}” và ngược lại.",
+                )
+            seen.add(step)
+            via = (*via, step)
+            current = declared[step]
+            if current.severity == "warning":
+                severity = "warning"
+            implied.append(
+                Relation(
+                    part=rel.part,
+                    whole=current.whole,
+                    code=relation_code(rel.part, current.whole),
+                    severity=severity,
+                    list=list_code,
+                    via=via,
+                )
+            )
+    return [*declared.values(), *implied]
+
+
+def _relation_rule(rel: Relation, fields: Mapping[str, Field], fixed: Field | None) -> Rule:
+    """The validation rule of a part-of pair, with a message naming both labels and values."""
+    prefix = f"{fixed.label} “{{{fixed.code}}}”: " if fixed is not None else ""
+    part = f"{_quoted(fields[rel.part].label)} ({{{rel.part}}})"
+    wholes = [_quoted(fields[w].label) for w in rel.whole]
+    if len(wholes) == 1:
+        whole = f"{wholes[0]} ({{{rel.whole[0]}}})"
+        why = (
+            "Số thứ nhất là một phần của số thứ hai nên không thể lớn hơn; kiểm tra lại hai ô này."
+        )
+    else:
+        names = ", ".join(wholes[:-1]) + " và " + wholes[-1]
+        whole = f"tổng của {names} ({{{' + '.join(rel.whole)}}})"
+        why = "Số thứ nhất là một phần của tổng này nên không thể lớn hơn; kiểm tra lại các ô này."
+    return Rule(
+        code=rel.code,
+        severity=rel.severity,
+        message=f"{prefix}{part} lớn hơn {whole}. {why}",
+        list=rel.list,
+        check=rel.check,
+        fields=tuple(sorted({rel.part, *rel.whole})),
+        relation=rel,
     )
 
 
@@ -643,7 +826,18 @@ def load_report_schema(path: Path) -> ReportSchema:
     ctx.unique(all_codes + [lst.code for lst in lists], "sections.*.fields / lists")
     scalars = set(all_codes)
     list_fields = {lst.code: {f.code for f in lst.fields} for lst in lists}
+    scalar_fields = [f for s in sections for f in s.fields]
+    relations = _relations(ctx, scalar_fields, None, "sections.*.fields")
+    for lst in lists:
+        relations += _relations(ctx, lst.fields, lst.code, f"lists[{lst.code}].fields")
+    field_maps: dict[str | None, dict[str, Field]] = {None: {f.code: f for f in scalar_fields}}
+    fixed_of: dict[str | None, Field | None] = {None: None}
+    for lst in lists:
+        field_maps[lst.code] = {f.code: f for f in lst.fields}
+        fixed_of[lst.code] = lst.field(lst.fixed_field) if lst.fixed_field else None
     rules = tuple(
+        _relation_rule(rel, field_maps[rel.list], fixed_of[rel.list]) for rel in relations
+    ) + tuple(
         _parse_rule(ctx, r, i, scalars, list_fields)
         for i, r in enumerate(ctx.seq(data.get("rules", []), "rules"))
     )
@@ -659,6 +853,7 @@ def load_report_schema(path: Path) -> ReportSchema:
         sections=tuple(sections),
         lists=tuple(lists),
         rules=rules,
+        relations=tuple(relations),
         path=path,
     )
 

@@ -633,8 +633,11 @@ class _Builder:
 
     @staticmethod
     def _simple(rule: Rule) -> Comparison | None:
-        # Rules with `when` compare choice codes, which the sheet shows as labels; those and
-        # `required` rules are left to the validator.
+        # A part-of relation is a comparison by construction (every declared and implied pair
+        # gets its red mark). Rules with `when` compare choice codes, which the sheet shows as
+        # labels; those and `required` rules are left to the validator.
+        if rule.relation is not None:
+            return Comparison((rule.relation.part,), "<=", rule.relation.whole)
         if rule.check is None or rule.when is not None:
             return None
         return parse_comparison(rule.check)

@@ -12,12 +12,15 @@ a warning is kept and flagged.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -196,10 +199,23 @@ def parse_submissions(
 
 
 def _raw_text(value: Any) -> str:
-    if value is None:
+    """A raw cell value as the spreadsheet shows it (issues.csv's ``value``), never a repr."""
+    if value is None or value is pd.NA or value is pd.NaT:
         return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, bool | np.bool_):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, dt.datetime):
+        has_time = (value.hour, value.minute, value.second) != (0, 0, 0)
+        return value.strftime("%d/%m/%Y %H:%M" if has_time else "%d/%m/%Y")
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return ""
+        if float(value).is_integer():
+            return str(int(value))
+        # Vietnamese decimal comma, no exponent: what the unit sees in the cell.
+        return np.format_float_positional(float(value), trim="-").replace(".", ",")
     return str(value)
 
 
@@ -260,9 +276,7 @@ def _message(code: str, f: Field, schema: ReportSchema) -> str:
 
 
 def _fmt(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{int(value):,}".replace(",", ".") if float(value).is_integer() else str(value)
+    return "" if value is None else _fmt_number(float(value))
 
 
 def _run_pandera(
@@ -378,19 +392,77 @@ def _eval_bool(frame: pd.DataFrame, expr: str) -> pd.Series:
     return result.astype("boolean").fillna(False).astype(bool)
 
 
-def _format_message(template: str, row: pd.Series) -> str:
-    def repl(m: re.Match[str]) -> str:
-        value = row.get(m.group(1))
-        if value is None or value is pd.NA:
-            return "trống"
-        return _fmt(float(value)) if isinstance(value, int | float) else str(value)
+def _known(frame: pd.DataFrame, rule: Rule) -> pd.Series:
+    """Rows where every cell the rule's ``check`` and ``when`` read has a value.
 
-    return re.sub(r"\{([a-z_][a-z0-9_]*)\}", repl, template)
+    A blank cell is "unknown", not a value: a rule reading one concludes nothing (pandas'
+    ``eval`` would compare it as a value: a blank level ``!= 'none'`` is true there). A
+    ``required`` cell is the rule's subject, so its own blankness is what it looks at.
+    """
+    text = f"{rule.check or ''} {rule.when or ''}"
+    names = [n for n in expr_names(text) if n in frame.columns]
+    names += [f"__{n}" for n in _LOCAL.findall(text) if f"__{n}" in frame.columns]
+    if not names:
+        return pd.Series(True, index=frame.index)
+    return frame[names].notna().all(axis=1)
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*(?:\s*\+\s*[a-z_][a-z0-9_]*)*)\}")
+
+
+def display_value(value: Any, f: Field | None, schema: ReportSchema) -> str:
+    """A parsed value as a department user reads it: 1.234, Có/Không, a choice's label, a
+    date as dd/mm/yyyy; "trống" for a blank. Never ``<NA>``, ``nan``, ``True`` or a repr."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return "trống"
+    if isinstance(value, float) and math.isnan(value):
+        return "trống"
+    if isinstance(value, bool | np.bool_):
+        return "Có" if value else "Không"
+    if isinstance(value, dt.datetime | dt.date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, int | float | np.integer | np.floating):
+        return _fmt_number(float(value))
+    text = str(value)
+    if f is not None and f.type == "choice" and f.choices:
+        return schema.choice_label(f.choices, text)
+    return text
+
+
+def _fmt_number(value: float) -> str:
+    """1.234.567 and 12,5 (Vietnamese separators)."""
+    if value.is_integer():
+        return f"{int(value):,}".replace(",", ".")
+    text = f"{value:,.6f}".rstrip("0").rstrip(".")
+    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+
+
+def _format_message(
+    template: str, row: pd.Series, fields: Mapping[str, Field], schema: ReportSchema
+) -> str:
+    """Fill ``{field}`` (and ``{a + b}``, the sum) from the row, shown as the user reads it."""
+
+    def repl(m: re.Match[str]) -> str:
+        names = [n.strip() for n in m.group(1).split("+")]
+        values = [row.get(n) for n in names]
+        if len(names) == 1:
+            return display_value(values[0], fields.get(names[0]), schema)
+        if any(v is None or pd.isna(v) for v in values):
+            return "trống"
+        return _fmt_number(float(sum(float(v) for v in values)))
+
+    return _PLACEHOLDER.sub(repl, template)
 
 
 def check_rules(data: Submissions, schema: ReportSchema) -> list[Issue]:
-    """Evaluate the cross-field rules; a rule is skipped where its cells are blank."""
+    """Evaluate the cross-field rules; a rule reading a blank cell does not fire.
+
+    A part-of pair implied by two declarations (recognised ≤ total through registered) is
+    not reported again on a cell a declared pair of the same part has already reported as an
+    error: one message per wrong cell, and the value is excluded either way.
+    """
     issues: list[Issue] = []
+    flagged: set[tuple[str, int, str]] = set()  # (file, row, part) with a relation error
     for rule in schema.rules:
         frame = _rule_frame(data, rule)
         if frame.empty:
@@ -403,30 +475,36 @@ def check_rules(data: Submissions, schema: ReportSchema) -> list[Issue]:
                 .map(lambda v, r=rule: all(schema.field_map[n].in_variant(v) for n in r.fields))
             )
             frame = frame[applicable.astype(bool)]
+        known = _known(frame, rule)
         when = _eval_bool(frame, rule.when) if rule.when else pd.Series(True, index=frame.index)
         if rule.required is not None:
-            failing = when & frame[rule.required].isna()
+            failing = known & when & frame[rule.required].isna()
             target = rule.required
         else:
             assert rule.check is not None
-            names = [
-                n for n in rule.fields if n in frame.columns and n not in expr_names(rule.when)
-            ]
-            complete = frame[names].notna().all(axis=1)
-            failing = when & complete & ~_eval_bool(frame, rule.check)
+            failing = known & when & ~_eval_bool(frame, rule.check)
             target = expr_names(rule.check)[0]
+        fields = schema.list_map[rule.list].fields if rule.list else schema.fields
+        by_code = {f.code: f for f in fields}
         for idx in frame.index[failing]:
             row = frame.loc[idx]
+            file, row_no = str(row[FILE]), int(row[ROW]) if rule.list else 0
+            if rule.relation is not None:
+                key = (file, row_no, f"{rule.list or ''}.{target}")
+                if rule.relation.via and key in flagged:
+                    continue
+                if rule.severity == "error":
+                    flagged.add(key)
             issues.append(
                 _issue_at(
                     data,
                     rule.code,
                     rule.severity,
-                    _format_message(rule.message, row),
-                    str(row[FILE]),
+                    _format_message(rule.message, row, by_code, schema),
+                    file,
                     target,
                     rule.list or "",
-                    int(row[ROW]) if rule.list else 0,
+                    row_no,
                     row.get(target),
                 )
             )

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from pipeline.schema import Schemas
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,37 +84,64 @@ def test_yes_counts(exports: Path) -> None:
     assert aggs[("city", city, "steering_committee")] == yes
 
 
-def test_people_rates_are_ratios_of_sums(exports: Path) -> None:
-    num: dict[str, float] = defaultdict(float)
-    den: dict[str, float] = defaultdict(float)
-    for r in _rows(exports / "data" / "people.csv"):
-        num[r["group"]] += float(r["recognised"] or 0)
-        den[r["group"]] += float(r["total"] or 0)
+def _pairs(rows: list[dict[str, str]], part: str, whole: str) -> tuple[float, float]:
+    """Sums of part and whole over the rows where both are known and part ≤ whole."""
+    num = den = 0.0
+    for r in rows:
+        if r[part] and r[whole] and float(r[part]) <= float(r[whole]):
+            num += float(r[part])
+            den += float(r[whole])
+    return num, den
+
+
+def test_people_rates_are_ratios_of_paired_sums(exports: Path) -> None:
+    people = _rows(exports / "data" / "people.csv")
     aggs = _aggregates(exports)
     city = next(k for (lvl, k, f) in aggs if lvl == "city")
+    differs = False
     for group in ("managers", "teachers", "staff", "learners"):
-        # The rate is recomputed from the summed columns, never an average of unit rates.
-        summed_total = aggs[("city", city, f"people.{group}.total")]
-        summed_rec = aggs[("city", city, f"people.{group}.recognised")]
+        rows = [r for r in people if r["group"] == group]
+        summed_total = sum(float(r["total"]) for r in rows if r["total"])
+        summed_rec = sum(float(r["recognised"]) for r in rows if r["recognised"])
+        # The counts are plain sums of what the units reported ...
+        assert aggs[("city", city, f"people.{group}.total")] == pytest.approx(summed_total)
+        assert aggs[("city", city, f"people.{group}.recognised")] == pytest.approx(summed_rec)
+        # ... the rate is over the rows reporting both, never an average of unit rates.
+        num, den = _pairs(rows, "recognised", "total")
         rate = aggs[("city", city, f"people.{group}.recognised_rate")]
-        assert rate == pytest.approx(summed_rec / summed_total)
-        assert summed_rec == pytest.approx(num[group])
-        assert summed_total == pytest.approx(den[group])
+        assert rate == pytest.approx(num / den)
+        assert aggs[("city", city, f"people.{group}.recognised_rate.numerator")] == num
+        assert aggs[("city", city, f"people.{group}.recognised_rate.denominator")] == den
+        differs |= num / den != pytest.approx(summed_rec / summed_total)
+    # The samples have rows with a blank recognised count: the pairing matters here.
+    assert differs
 
 
 def test_target_rate_members(exports: Path) -> None:
-    rec = tot = 0.0
-    for r in _rows(exports / "data" / "people.csv"):
-        if r["group"] != "learners" and r["total"]:
-            tot += float(r["total"])
-            rec += float(r["recognised"] or 0)
+    members = [r for r in _rows(exports / "data" / "people.csv") if r["group"] != "learners"]
     aggs = _aggregates(exports)
     city = next(k for (lvl, k, f) in aggs if lvl == "city")
+    tot = sum(float(r["total"]) for r in members if r["total"])
+    rec = sum(float(r["recognised"]) for r in members if r["recognised"])
     assert aggs[("city", city, "members_total")] == pytest.approx(tot)
-    assert aggs[("city", city, "target.cdht_members")] == pytest.approx(
-        aggs[("city", city, "members_recognised")] / tot
-    )
     assert aggs[("city", city, "members_recognised")] == pytest.approx(rec)
+    num, den = _pairs(members, "recognised", "total")
+    assert aggs[("city", city, "target.cdht_members")] == pytest.approx(num / den)
+
+
+def test_no_year_is_summed(exports: Path, schemas: Schemas) -> None:
+    """Only fields the schema marks summable are added up: no sum of a year or a code."""
+    fields = {f for (_, _, f) in _aggregates(exports)}
+    for lst, f in schemas.report.iter_all_fields():
+        name = f.code if lst is None else None
+        if f.summable or f.type in ("yes_no", "choice"):
+            continue
+        if name is not None:
+            assert name not in fields, name
+        else:
+            assert not any(x.endswith(f".{f.code}") for x in fields), f"{lst}.{f.code}"
+    assert "ldu_recognised_year" not in fields and "report_year" not in fields
+    assert any(f.endswith(".total") for f in fields)
 
 
 def test_every_file_accounted_for_once(exports: Path) -> None:

@@ -73,7 +73,7 @@ def test_rollup_of_two_departments(
     total = national[national["level"] == "national"]
     assert set(total["key"]) == {"Toàn quốc"}
     total = total.set_index("field")["value"]
-    rates = {f for f, _, _ in ratios(schemas)}
+    rates = {r.field for r in ratios(schemas)}
     for fld, value in city.items():
         if fld in rates:
             # Twice the numerator over twice the denominator: the same rate, recomputed.

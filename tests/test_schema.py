@@ -345,6 +345,10 @@ def _list(report: dict[str, Any], code: str) -> dict[str, Any]:
     return next(lst for lst in report["lists"] if lst["code"] == code)
 
 
+def _list_field(report: dict[str, Any], list_code: str, code: str) -> dict[str, Any]:
+    return next(f for f in _list(report, list_code)["fields"] if f["code"] == code)
+
+
 def _rule(report: dict[str, Any], code: str) -> dict[str, Any]:
     return next(r for r in report["rules"] if r["code"] == code)
 
@@ -375,7 +379,8 @@ def _dup_list_column(r: dict[str, Any], c: dict[str, Any]) -> None:
 
 
 def _dup_rule(r: dict[str, Any], c: dict[str, Any]) -> None:
-    _rule(r, "registered-gt-total")["code"] = "recognised-gt-registered"
+    # A hand-written rule may not take the code of a part-of relation either.
+    _rule(r, "missing-plan-number")["code"] = "recognised-gt-registered"
 
 
 def _no_label(r: dict[str, Any], c: dict[str, Any]) -> None:
@@ -425,16 +430,16 @@ BROKEN: list[tuple[str, Mutator, str, tuple[str, ...]]] = [
     (
         "rule-names-missing-field",
         lambda r, c: _set(
-            _rule(r, "disabled-gt-supported"), "check", "supported_disabled <= supported_everyone"
+            _rule(r, "recognition-year-after-report"), "check", "ldu_recognised_year <= nam_bc"
         ),
         "report.yaml",
-        ("rules[disabled-gt-supported]", "“supported_everyone”"),
+        ("rules[recognition-year-after-report]", "“nam_bc”"),
     ),
     (
         "list-rule-names-missing-column",
-        lambda r, c: _set(_rule(r, "registered-gt-total"), "check", "registered <= enrolled"),
+        lambda r, c: _set(_rule(r, "initiative-year-after-report"), "check", "nam <= @report_year"),
         "report.yaml",
-        ("rules[registered-gt-total]", "“enrolled”"),
+        ("rules[initiative-year-after-report]", "“nam”"),
     ),
     (
         "rule-names-missing-scalar",
@@ -522,9 +527,95 @@ BROKEN: list[tuple[str, Mutator, str, tuple[str, ...]]] = [
     ),
     (
         "bad-rule-code",
-        lambda r, c: _set(_rule(r, "digital-gt-total"), "code", "Digital_GT_Total"),
+        lambda r, c: _set(_rule(r, "missing-plan-number"), "code", "Missing_Plan_Number"),
         "report.yaml",
-        ("rules[", ".code", "“Digital_GT_Total”", "“-”"),
+        ("rules[", ".code", "“Missing_Plan_Number”", "“-”"),
+    ),
+    (
+        "part-of-unknown-column",
+        lambda r, c: _set(_list_field(r, "people", "recognised"), "part_of", "enrolled"),
+        "report.yaml",
+        ("lists[people].fields[recognised].part_of", "“enrolled”", "“people”"),
+    ),
+    (
+        "part-of-a-list-column-from-a-scalar",
+        lambda r, c: _set(_field(r, "support", "supported_disabled"), "part_of", "total"),
+        "report.yaml",
+        ("[supported_disabled].part_of", "“total”"),
+    ),
+    (
+        "part-of-a-text-field",
+        lambda r, c: _set(_field(r, "support", "supported_disabled"), "part_of", "reporter_name"),
+        "report.yaml",
+        ("[supported_disabled].part_of", "“reporter_name”", "dạng số"),
+    ),
+    (
+        "part-of-on-a-text-field",
+        lambda r, c: _set(_field(r, "unit_info", "reporter_title"), "part_of", "news_items"),
+        "report.yaml",
+        ("[reporter_title].part_of", "dạng số"),
+    ),
+    (
+        "part-of-itself",
+        lambda r, c: _set(_list_field(r, "people", "total"), "part_of", "total"),
+        "report.yaml",
+        ("lists[people].fields[total].part_of", "chính nó"),
+    ),
+    (
+        "part-of-cycle",
+        lambda r, c: _set(_list_field(r, "people", "total"), "part_of", "recognised"),
+        "report.yaml",
+        ("lists[people].fields[", "vòng lặp"),
+    ),
+    (
+        "part-of-not-a-sum",
+        lambda r, c: _set(_list_field(r, "people", "registered"), "part_of", "2 * total"),
+        "report.yaml",
+        ("[registered].part_of", "“2 * total”", "a + b"),
+    ),
+    (
+        "part-of-bad-code",
+        lambda r, c: _set(_list_field(r, "people", "registered")["part_of"], "code", "Reg_GT"),
+        "report.yaml",
+        ("[registered].part_of.code", "“Reg_GT”"),
+    ),
+    (
+        "part-of-bad-severity",
+        lambda r, c: _set(_list_field(r, "people", "registered")["part_of"], "severity", "fatal"),
+        "report.yaml",
+        ("[registered].part_of.severity", "error hoặc warning"),
+    ),
+    (
+        "part-of-unknown-key",
+        lambda r, c: _set(_list_field(r, "people", "registered")["part_of"], "tong", "total"),
+        "report.yaml",
+        ("[registered].part_of.tong", "không được hỗ trợ"),
+    ),
+    (
+        "part-of-code-taken",
+        lambda r, c: _set(
+            _list_field(r, "people", "online_learning")["part_of"], "code", "digital-gt-total"
+        ),
+        "report.yaml",
+        ("“rules”", "“digital-gt-total”", "trùng"),
+    ),
+    (
+        "part-of-and-not-part-of",
+        lambda r, c: _set(_list_field(r, "people", "registered"), "not_part_of", "Khác."),
+        "report.yaml",
+        ("[registered].not_part_of", "part_of"),
+    ),
+    (
+        "summable-text-field",
+        lambda r, c: _set(_field(r, "unit_info", "reporter_name"), "summable", True),
+        "report.yaml",
+        ("[reporter_name].summable", "dạng số", "text"),
+    ),
+    (
+        "summable-not-boolean",
+        lambda r, c: _set(_field(r, "awareness", "news_items"), "summable", "có"),
+        "report.yaml",
+        ("[news_items].summable", "“có”"),
     ),
 ]
 
