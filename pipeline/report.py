@@ -45,6 +45,7 @@ from xlsxwriter.worksheet import (
 )
 
 from pipeline import printing
+from pipeline.aggregate import rate_for, ratios
 from pipeline.charts import ChartSpec, chart_specs, city_values
 from pipeline.evaluate import FAIL, PASS, UNKNOWN
 from pipeline.export import list_frame
@@ -830,6 +831,9 @@ class Sheet:
                 d = xl_rowcol_to_cell(row, index[den_key])
                 value_rate = _rate(cached.get(num_key), cached.get(den_key))
                 ws.write_formula(row, col, f'=IFERROR({n}/{d},"")', fmt, value_rate)
+            elif c.kind == "rate" and (paired := _num(totals.get(c.key))) is not None:
+                # A rate over paired sums: the pipeline's figure (its pairs are not columns).
+                ws.write_number(row, col, paired, fmt)
             else:
                 ws.write_blank(row, col, None, fmt)
 
@@ -1169,7 +1173,11 @@ class ReportBook:
             f"Nguồn: tổng hợp từ {self.n_units} báo cáo hợp lệ của các đơn vị; "
             "số liệu lỗi không được tính."
         )
+        self.rate_note = (
+            f"{self.source_note} Mỗi tỷ lệ chỉ tính trên các đơn vị (nhóm) có đủ cả hai số liệu."
+        )
         self.type_rank = {c.code: i for i, c in enumerate(result.schemas.report.unit_types)}
+        self.ratios = {r.field: r for r in ratios(result.schemas)}
         # `_lines` of data cells by (text, width): names and answers recur down a column, and
         # in other sheets' columns, often as wide.
         self.line_counts: dict[tuple[str, float], int] = {}
@@ -1203,9 +1211,19 @@ class ReportBook:
         return unit.name if unit is not None else ""
 
     def headline_cols(self, keys: Sequence[str | tuple[str, str]]) -> list[Col]:
+        """Columns of the headline keys; a (part, whole) pair is its rate.
+
+        A rate the pipeline computes over paired sums (aggregate.Ratio) is written as that
+        value: part / whole of the columns beside it would count a unit whose other figure
+        is blank or excluded on one side only. Other pairs divide the columns live.
+        """
         cols = []
         for key in keys:
             if isinstance(key, tuple):
+                ratio = rate_for(self.result.schemas, *key)
+                if ratio is not None:
+                    cols.append(Col(ratio.field, "Tỷ lệ", "rate", min_width=8))
+                    continue
                 cols.append(Col(f"{key[0]}/{key[1]}", "Tỷ lệ", "rate", rate=key, min_width=8))
             else:
                 cols.append(
@@ -1408,7 +1426,7 @@ class ReportBook:
 
     def form_01(self) -> None:
         r, labels = self.result, self.labels
-        sh = Sheet(self, "01", note=self.source_note)
+        sh = Sheet(self, "01", note=self.rate_note)
         row = HEADER_ROW
         sh.heading(row, "I. TIẾN ĐỘ THỰC HIỆN CHỈ TIÊU")
         row += 1
@@ -1496,14 +1514,20 @@ class ReportBook:
             Col("seq", "STT", "seq"),
             Col("group", people.field("group").label, "wrap", min_width=18, max_width=52),
         ]
+        # Each rate is the pipeline's, over the groups' rows reporting both figures (Ratio);
+        # the totals row's over every group's pairs.
+        rated = [
+            f
+            for f in numeric
+            if any(f"{people.code}.{g.code}.{f.code}_rate" in self.ratios for g in groups)
+        ]
         for f in numeric:
             cols.append(Col(f.code, f.label, "int", total=True, min_width=11, max_width=14))
-            if f.code != "total":
-                cols.append(
-                    Col(f"{f.code}_rate", "Tỷ lệ", "rate", rate=(f.code, "total"), min_width=8)
-                )
+            if f in rated:
+                cols.append(Col(f"{f.code}_rate", "Tỷ lệ", "rate", min_width=8))
         rows = []
         totals: dict[str, float | None] = {}
+        pairs: dict[str, list[float]] = {f.code: [0.0, 0.0] for f in rated}
         for g in groups:
             values: dict[str, Any] = {"group": g.label}
             for f in numeric:
@@ -1511,7 +1535,14 @@ class ReportBook:
                 values[f.code] = v
                 if v is not None:
                     totals[f.code] = (totals.get(f.code) or 0.0) + v
+                ratio = self.ratios.get(f"{people.code}.{g.code}.{f.code}_rate")
+                if ratio is not None:
+                    values[f"{f.code}_rate"] = self.city_value(ratio.field)
+                    for i, key in enumerate((ratio.numerator, ratio.denominator)):
+                        pairs[f.code][i] += self.city_value(key) or 0.0
             rows.append(values)
+        for code, (num, den) in pairs.items():
+            totals[f"{code}_rate"] = num / den if den else None
         ref = sh.table(row, cols, rows, totals)
         row = ref.end_row + 1
 
@@ -1547,7 +1578,7 @@ class ReportBook:
 
     def form_02(self) -> None:
         r = self.result
-        sh = Sheet(self, "02", note=self.source_note)
+        sh = Sheet(self, "02", note=self.rate_note)
         aggs = r.aggregates[r.aggregates["level"] == "area"]
         by_area = {
             str(key): dict(zip(group["field"], group["value"], strict=True))
@@ -1578,10 +1609,10 @@ class ReportBook:
             values["expected"] = int(expected.get(area.code, 0))
             data = by_area.get(area.code, {})
             for c in cols:
-                if c.kind != "rate" and c.key not in values and c.kind != "seq":
+                if c.rate is None and c.key not in values and c.kind != "seq":
                     values[c.key] = _num(data.get(c.key))
             rows.append(values)
-        totals = {c.key: self.city_value(c.key) for c in cols if c.total}
+        totals = {c.key: self.city_value(c.key) for c in cols if c.total or c.key in self.ratios}
         totals["expected"] = float(len(r.tracking))
         ref = sh.table(HEADER_ROW, cols, rows, totals)
         sh.autofilter(ref)
@@ -1609,13 +1640,13 @@ class ReportBook:
 
     def form_03(self) -> None:
         r = self.result
-        sh = Sheet(self, "03", note=self.source_note)
+        sh = Sheet(self, "03", note=self.rate_note)
         cols = self.unit_cols() + self.headline_cols(TABLE_HEADLINES)
-        measures = {
-            c.key: _by_index(r.measures, c.key)
-            for c in cols
-            if c.total and c.key in r.measures.columns
-        }
+        wanted = [c.key for c in cols if c.total]
+        for c in cols:
+            if c.key in self.ratios:
+                wanted += [self.ratios[c.key].numerator, self.ratios[c.key].denominator]
+        measures = {k: _by_index(r.measures, k) for k in wanted if k in r.measures.columns}
         rows = []
         for u in self.unit_rows:
             values = self.unit_row(u)
@@ -1623,8 +1654,13 @@ class ReportBook:
                 if c.total:
                     m = measures.get(c.key)
                     values[c.key] = _num(m.get(u.unit_code)) if m is not None else None
+                elif c.key in self.ratios:
+                    ratio = self.ratios[c.key]
+                    num, den = (measures.get(k, {}) for k in (ratio.numerator, ratio.denominator))
+                    value = _rate(_num(num.get(u.unit_code)), _num(den.get(u.unit_code)))
+                    values[c.key] = value if isinstance(value, float) else None
             rows.append(values)
-        totals = {c.key: self.city_value(c.key) for c in cols if c.total}
+        totals = {c.key: self.city_value(c.key) for c in cols if c.total or c.key in self.ratios}
         ref = sh.table(HEADER_ROW, cols, rows, totals)
         sh.autofilter(ref)
         sh.finish(freeze=(HEADER_ROW + 1, 3), repeat=HEADER_ROW)
