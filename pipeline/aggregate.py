@@ -180,8 +180,11 @@ def unit_measures(units: pd.DataFrame, data: Submissions, schemas: Schemas) -> p
         list_rows[lst.code] = rows
         if lst.fixed_field:
             summable = [f.code for f in lst.fields if f.summable]
-            wide = rows.pivot_table(
-                index="unit", columns=lst.fixed_field, values=summable, aggfunc="sum"
+            # min_count: a blank cell is no figure, not zero.
+            wide = (
+                rows.groupby(["unit", lst.fixed_field])[summable]
+                .sum(min_count=1)
+                .unstack(lst.fixed_field)
             )
             for (col, group), series in wide.items():
                 out[f"{lst.code}.{group}.{col}"] = series.reindex(out.index).astype("Float64")
@@ -194,9 +197,18 @@ def unit_measures(units: pd.DataFrame, data: Submissions, schemas: Schemas) -> p
                     out[f"{lst.code}.{f.code}.{c.code}"] = (
                         series.reindex(out.index).fillna(0).astype("Float64")
                     )
+    # Rows of each (list, where) once: the people rates of a group share their rows.
+    selected: dict[tuple[str, str | None], pd.DataFrame] = {}
     for r in ratios(schemas):
         if r.list is not None:
-            num, den = _row_pairs(list_rows[r.list], r)
+            key = (r.list, r.where)
+            if key not in selected:
+                rows = list_rows[r.list]
+                if r.where and len(rows):
+                    keep = rows.eval(r.where, engine="python").astype("boolean").fillna(False)
+                    rows = rows[keep.astype(bool)]
+                selected[key] = rows
+            num, den = _paired_sums(selected[key], r.part_column, r.whole_column)
             out[r.numerator] = num.reindex(out.index).astype("Float64")
             out[r.denominator] = den.reindex(out.index).astype("Float64")
         elif r.part in units.columns and r.whole in units.columns:
@@ -207,12 +219,11 @@ def unit_measures(units: pd.DataFrame, data: Submissions, schemas: Schemas) -> p
     return out
 
 
-def _row_pairs(rows: pd.DataFrame, r: Ratio) -> tuple[pd.Series, pd.Series]:
-    """Per unit: the sums of part and whole over its rows where both are known (NA: none)."""
-    if r.where and len(rows):
-        rows = rows[rows.eval(r.where, engine="python").astype("boolean").fillna(False)]
-    part = rows[r.part_column].astype("Float64")
-    whole = rows[r.whole_column].astype("Float64")
+def _paired_sums(rows: pd.DataFrame, part_col: str, whole_col: str) -> tuple[pd.Series, pd.Series]:
+    """Per unit: the sums of part and whole over its rows where both are known and the part
+    is not larger (NA for a unit without such a row)."""
+    part = rows[part_col].astype("Float64")
+    whole = rows[whole_col].astype("Float64")
     paired = (part.notna() & whole.notna() & (part <= whole)).fillna(False)
     frame = pd.DataFrame(
         {"unit": rows["unit"], "num": part.where(paired), "den": whole.where(paired)}
