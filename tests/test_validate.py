@@ -182,3 +182,26 @@ def test_duplicate_nominee_within_file(
     lists = {"people": CLEAN_PEOPLE, "initiatives": CLEAN_INITIATIVES, "nominations": noms}
     result, _ = run_one(tmp_path, schemas, registry, settings, lists=lists)
     assert [i.code for i in result.issues] == ["duplicate-nominee-in-file"] * 2
+
+
+def test_blank_recognised_level_is_one_message_at_its_cell(
+    tmp_path: Path, schemas: Schemas, registry: Registry, settings: Settings
+) -> None:
+    """A unit leaves “Mức được công nhận” blank (no decision, no year, not registered).
+
+    Before: besides the blank required cell, three rules read the blank level as “not
+    ‘Chưa đạt’” and asked for a decision number, a year and a registration. A blank is
+    unknown: only the blank required cell is reported.
+    """
+    values = dict(
+        CLEAN_SCHOOL,
+        ldu_recognised_level=None,
+        ldu_decision=None,
+        ldu_recognised_year=None,
+        ldu_level1_year=None,
+        ldu_self_level=None,
+        ldu_registered="Không",
+    )
+    result, wb = run_one(tmp_path, schemas, registry, settings, values=values)
+    found = [(i.code, f"{i.sheet}!{i.cell}") for i in result.issues]
+    assert found == [("required-missing", cell_of(wb, "ldu_recognised_level"))]
