@@ -93,6 +93,7 @@ CATALOGUE: dict[str, IssueKind] = {
     "date-from-serial": IssueKind("warning", "Số nhập vào ô ngày được hiểu là số ngày của Excel"),
     "formula-no-cache": IssueKind("error", "Công thức chưa có giá trị"),
     "formula-error": IssueKind("error", "Công thức báo lỗi"),
+    "parts-without-whole": IssueKind("error", "Thiếu tổng số nên không tính các số thành phần"),
     "invalid-value": IssueKind("error", "Giá trị không hợp lệ"),
     "prefill-changed": IssueKind("warning", "Thông tin điền sẵn đã bị sửa"),
     # Across units.

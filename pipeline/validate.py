@@ -536,6 +536,81 @@ def exclude_errors(data: Submissions, issues: Iterable[Issue]) -> Submissions:
     return Submissions(scalars, lists, data.unit_of, data.variant_of, data.cells)
 
 
+def _quoted(label: str) -> str:
+    return "“" + label.replace("“", "‘").replace("”", "’") + "”"
+
+
+def exclude_unchecked_parts(
+    data: Submissions, schema: ReportSchema
+) -> tuple[Submissions, list[Issue]]:
+    """Exclude the parts of a list row whose required whole is blank or was excluded.
+
+    A part is only a figure together with its whole: with the row's “Tổng số” missing or
+    wrong, “Được công nhận” 5 can be checked against nothing, and counted it would put 5
+    recognised over no members into every sum and rate built from the row (a unit's member
+    rate of 225%). One error per row, at the first part left out, names them all.
+    """
+    issues: list[Issue] = []
+    lists = dict(data.lists)
+    for lst in schema.lists:
+        fields = {f.code: f for f in lst.fields}
+        parts_of: dict[str, list[str]] = {}
+        for rel in schema.relations:
+            if rel.list != lst.code or len(rel.whole) != 1:
+                continue
+            whole = fields[rel.whole[0]]
+            if whole.required and not whole.part_of:
+                parts_of.setdefault(whole.code, [])
+                if rel.part not in parts_of[whole.code]:
+                    parts_of[whole.code].append(rel.part)
+        frame = lists[lst.code]
+        order = {code: i for i, code in enumerate(fields)}
+        for whole_code, parts in parts_of.items():
+            parts = sorted(parts, key=order.__getitem__)
+            if frame.empty:
+                continue
+            orphan = frame[whole_code].isna() & frame[parts].notna().any(axis=1)
+            if not orphan.any():
+                continue
+            frame = frame.copy()
+            whole = fields[whole_code]
+            fixed = fields.get(lst.fixed_field or "")
+            for idx in frame.index[orphan]:
+                row = frame.loc[idx]
+                prefix = ""
+                if fixed is not None:
+                    shown = display_value(row[fixed.code], fixed, schema)
+                    prefix = f"{fixed.label} “{shown}”: "
+                present = [p for p in parts if pd.notna(row[p])]
+                left = ", ".join(
+                    f"{_quoted(fields[p].label)} ({display_value(row[p], fields[p], schema)})"
+                    for p in present
+                )
+                message = (
+                    f"{prefix}{_quoted(whole.label)} trống hoặc có lỗi nên không kiểm tra được "
+                    f"các số là một phần của nó: {left}. Các số này không được tính vào tổng "
+                    f"hợp và tỷ lệ; điền đúng {_quoted(whole.label)} rồi gửi lại."
+                )
+                # At the first part left out: the whole's own cell already has its message.
+                issues.append(
+                    _issue_at(
+                        data,
+                        "parts-without-whole",
+                        None,
+                        message,
+                        str(row[FILE]),
+                        present[0],
+                        lst.code,
+                        int(row[ROW]),
+                    )
+                )
+            frame.loc[orphan, parts] = None
+        lists[lst.code] = frame
+    if not issues:
+        return data, []
+    return Submissions(data.scalars, lists, data.unit_of, data.variant_of, data.cells), issues
+
+
 def validate(
     subs: Sequence[RawSubmission], schema: ReportSchema, variant_of: dict[str, str]
 ) -> tuple[Submissions, list[Issue]]:
@@ -549,4 +624,5 @@ def validate(
         if not (i.code == "required-missing" and (i.file, i.sheet, i.cell) in unparsed)
     ]
     issues += check_rules(data, schema)
-    return exclude_errors(data, issues), issues
+    clean, unchecked = exclude_unchecked_parts(exclude_errors(data, issues), schema)
+    return clean, issues + unchecked

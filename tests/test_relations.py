@@ -360,3 +360,43 @@ def test_one_message_per_wrong_cell(
         [read_submission(path, tmp_path / "in", schemas.report)], YEAR, schemas, registry, settings
     )
     assert [i.code for i in result.issues] == ["recognised-gt-registered"]
+
+
+def test_parts_of_a_row_whose_total_is_wrong_are_left_out(
+    tmp_path: Path, schemas: Schemas, registry: Registry, settings: Settings
+) -> None:
+    """Managers' total typed in words: the total is an error, and the row's parts cannot be
+    checked against it. Before: 4 recognised managers over no managers gave a member rate
+    above 100% (Biểu 05) and recognised counts with no total in the sums."""
+    people = copy.deepcopy(CLEAN_PEOPLE)
+    people[0]["total"] = "bốn"
+    lists = {"people": people, "initiatives": CLEAN_INITIATIVES, "nominations": []}
+    wb = school_workbook(schemas, registry, settings, lists=lists)
+    path = save(wb, tmp_path / "in" / "bao-cao.xlsx")
+    result = consolidate(
+        [read_submission(path, tmp_path / "in", schemas.report)], YEAR, schemas, registry, settings
+    )
+    ws, letters, first, _ = _table_columns(wb, "people")
+    found = [(i.code, f"{i.sheet}!{i.cell}") for i in result.issues]
+    assert found == [
+        ("invalid-number", f"{ws.title}!{letters['total']}{first}"),
+        ("parts-without-whole", f"{ws.title}!{letters['registered']}{first}"),
+    ]
+    issue = result.issues[1]
+    assert issue.severity == "error"
+    assert issue.message == (
+        "Nhóm “Cán bộ quản lý”: “Tổng số” trống hoặc có lỗi nên không kiểm tra được các số là "
+        "một phần của nó: “Đăng ký ‘Công dân học tập’” (4), “Được công nhận ‘Công dân học tập’” "
+        "(4), “Đạt chuẩn năng lực số” (4), “Có chứng chỉ ngoại ngữ” (2), “Tham gia học tập, bồi "
+        "dưỡng trực tuyến” (4). Các số này không được tính vào tổng hợp và tỷ lệ; điền đúng "
+        "“Tổng số” rồi gửi lại."
+    )
+    unit = result.data.unit_of["bao-cao.xlsx"]
+    measures = result.measures.loc[unit]
+    assert pd.isna(measures["people.managers.total"])
+    assert pd.isna(measures["people.managers.recognised"])
+    # Members: teachers 76/80 and staff 9/10 only.
+    assert result.units.loc[unit, "members_recognised"] == 85
+    assert result.units.loc[unit, "members_total"] == 90
+    rates = result.learning_unit.set_index("unit_code")["member_rate"]
+    assert rates[unit] == pytest.approx(85 / 90)
