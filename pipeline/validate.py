@@ -12,7 +12,6 @@ a warning is kept and flagged.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 import re
@@ -27,7 +26,7 @@ from pandera.errors import SchemaErrors
 
 from pipeline.issues import Issue, make_issue
 from pipeline.model import Located, RawSubmission
-from pipeline.parse import Parsed, parse_cell
+from pipeline.parse import Parsed, display_value, format_vn_number, parse_cell
 from pipeline.schema import Field, ReportSchema, Rule, expr_names
 
 log = logging.getLogger(__name__)
@@ -199,24 +198,15 @@ def parse_submissions(
 
 
 def _raw_text(value: Any) -> str:
-    """A raw cell value as the spreadsheet shows it (issues.csv's ``value``), never a repr."""
+    """A raw cell value for issues.csv's ``value``: a number in plain digits, anything else as
+    the spreadsheet shows it (TRUE, 25/11/2026, 12,5); never a Python repr."""
     if value is None or value is pd.NA or value is pd.NaT:
         return ""
-    if isinstance(value, bool | np.bool_):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, dt.datetime):
-        has_time = (value.hour, value.minute, value.second) != (0, 0, 0)
-        return value.strftime("%d/%m/%Y %H:%M" if has_time else "%d/%m/%Y")
-    if isinstance(value, dt.date):
-        return value.strftime("%d/%m/%Y")
-    if isinstance(value, float | np.floating):
-        if math.isnan(value):
-            return ""
-        if float(value).is_integer():
-            return str(int(value))
-        # Vietnamese decimal comma, no exponent: what the unit sees in the cell.
-        return np.format_float_positional(float(value), trim="-").replace(".", ",")
-    return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return display_value(value)
 
 
 # --------------------------------------------------------------------------- pandera
@@ -276,7 +266,9 @@ def _message(code: str, f: Field, schema: ReportSchema) -> str:
 
 
 def _fmt(value: float | None) -> str:
-    return "" if value is None else _fmt_number(float(value))
+    if value is None:
+        return ""
+    return format_vn_number(int(value) if float(value).is_integer() else value)
 
 
 def _run_pandera(
@@ -410,31 +402,24 @@ def _known(frame: pd.DataFrame, rule: Rule) -> pd.Series:
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*(?:\s*\+\s*[a-z_][a-z0-9_]*)*)\}")
 
 
-def display_value(value: Any, f: Field | None, schema: ReportSchema) -> str:
-    """A parsed value as a department user reads it: 1.234, Có/Không, a choice's label, a
-    date as dd/mm/yyyy; "trống" for a blank. Never ``<NA>``, ``nan``, ``True`` or a repr."""
+def shown_value(value: Any, f: Field | None, schema: ReportSchema) -> str:
+    """A parsed value as a department user reads it in a message: 1.234 for a count, 2026
+    for a year (not summable: no thousands dot), Có/Không, a choice's label, a date as
+    dd/mm/yyyy; "trống" for a blank. Never ``<NA>``, ``nan``, ``True`` or a repr."""
     if value is None or value is pd.NA or value is pd.NaT:
         return "trống"
     if isinstance(value, float) and math.isnan(value):
         return "trống"
     if isinstance(value, bool | np.bool_):
         return "Có" if value else "Không"
-    if isinstance(value, dt.datetime | dt.date):
-        return value.strftime("%d/%m/%Y")
     if isinstance(value, int | float | np.integer | np.floating):
-        return _fmt_number(float(value))
-    text = str(value)
+        number = float(value)
+        if f is not None and not f.summable and number.is_integer():
+            return str(int(number))
+        return format_vn_number(int(number) if number.is_integer() else number)
     if f is not None and f.type == "choice" and f.choices:
-        return schema.choice_label(f.choices, text)
-    return text
-
-
-def _fmt_number(value: float) -> str:
-    """1.234.567 and 12,5 (Vietnamese separators)."""
-    if value.is_integer():
-        return f"{int(value):,}".replace(",", ".")
-    text = f"{value:,.6f}".rstrip("0").rstrip(".")
-    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+        return schema.choice_label(f.choices, str(value))
+    return display_value(value)
 
 
 def _format_message(
@@ -446,10 +431,10 @@ def _format_message(
         names = [n.strip() for n in m.group(1).split("+")]
         values = [row.get(n) for n in names]
         if len(names) == 1:
-            return display_value(values[0], fields.get(names[0]), schema)
+            return shown_value(values[0], fields.get(names[0]), schema)
         if any(v is None or pd.isna(v) for v in values):
             return "trống"
-        return _fmt_number(float(sum(float(v) for v in values)))
+        return shown_value(sum(float(v) for v in values), fields.get(names[0]), schema)
 
     return _PLACEHOLDER.sub(repl, template)
 
@@ -579,11 +564,11 @@ def exclude_unchecked_parts(
                 row = frame.loc[idx]
                 prefix = ""
                 if fixed is not None:
-                    shown = display_value(row[fixed.code], fixed, schema)
+                    shown = shown_value(row[fixed.code], fixed, schema)
                     prefix = f"{fixed.label} “{shown}”: "
                 present = [p for p in parts if pd.notna(row[p])]
                 left = ", ".join(
-                    f"{_quoted(fields[p].label)} ({display_value(row[p], fields[p], schema)})"
+                    f"{_quoted(fields[p].label)} ({shown_value(row[p], fields[p], schema)})"
                     for p in present
                 )
                 message = (
