@@ -140,7 +140,9 @@ def allowed_figures(
     rates: list[float] = []
     for frame in frames:
         for field, value in zip(frame["field"], frame["value"], strict=True):
-            if field.endswith("_rate") or field.startswith("target."):
+            # A rate's pair sums (".numerator", ".denominator") are counts.
+            is_pair = field.endswith((".numerator", ".denominator"))
+            if (field.endswith("_rate") or field.startswith("target.")) and not is_pair:
                 rates.append(float(value))
             else:
                 counts.add(float(value))
