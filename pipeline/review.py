@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline import printing
+from pipeline.aggregate import additive_fields, ratios
 from pipeline.errors import PipelineError
 from pipeline.export import write_bytes, write_csv
 from pipeline.ooxml import text_safe_workbook
@@ -203,11 +204,19 @@ def load_review(output_root: Path, phase: Phase) -> ReviewData:
 # --------------------------------------------------------------------------- tables
 
 
-def trends(data: ReviewData) -> pd.DataFrame:
-    """Long table of every aggregate by year: level, key, field, year, value."""
+def trends(data: ReviewData, schemas: Schemas | None = None) -> pd.DataFrame:
+    """Long table of every aggregate by year: level, key, field, year, value.
+
+    With the schemas, a sum the schema does not allow (a year or a code added up by an
+    export made before fields were marked summable) is left out rather than carried on.
+    """
     frames = []
     for year, figures in sorted(data.years.items()):
         frame = figures.aggregates[["level", "key", "field", "value"]].copy()
+        if schemas is not None:
+            names = set(frame["field"])
+            kept = additive_fields(names, schemas) | {r.field for r in ratios(schemas)}
+            frame = frame[frame["field"].isin(kept)]
         frame.insert(3, "year", year)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -1030,7 +1039,7 @@ def write_review(
     out = output_root / data.phase.folder_name
     book = out / data.phase.workbook_name
     write_bytes(book, build_workbook(data, schemas, registry, settings))
-    write_csv(trends(data), out / "data" / "trends.csv")
+    write_csv(trends(data, schemas), out / "data" / "trends.csv")
     labels = Labels(schemas, registry)
     for spec in chart_specs(data, labels, schemas):
         write_bytes(out / "charts" / f"{spec.key}.png", render_png(spec))

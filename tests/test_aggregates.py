@@ -155,3 +155,28 @@ def test_every_file_accounted_for_once(exports: Path) -> None:
         "rejected",
         "superseded",
     }
+
+
+def test_an_older_export_with_summed_years_is_not_carried_on(
+    exports: Path, schemas: Schemas, tmp_path: Path
+) -> None:
+    """An aggregates.csv made before fields were marked summable holds “95,181” as the sum
+    of recognition years: a roll-up does not add it up again, a review does not show it."""
+    from pipeline.review import Phase, load_review, trends
+    from pipeline.rollup import load_department, rollup
+
+    old = tmp_path / "2026" / "data"
+    old.mkdir(parents=True)
+    rows = _rows(exports / "data" / "aggregates.csv")
+    city = next(r["key"] for r in rows if r["level"] == "city")
+    rows.append({"level": "city", "key": city, "field": "ldu_recognised_year", "value": "95181"})
+    with (old / "aggregates.csv").open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["level", "key", "field", "value"])
+        writer.writeheader()
+        writer.writerows(rows)
+    national = rollup([load_department(str(tmp_path / "2026"), 2026)], schemas, "Toàn quốc")
+    assert "ldu_recognised_year" not in set(national["field"])
+    assert "campaign_events" in set(national["field"])
+    review = trends(load_review(tmp_path, Phase(2026, 2026)), schemas)
+    assert "ldu_recognised_year" not in set(review["field"])
+    assert "target.cdht_members" in set(review["field"])
