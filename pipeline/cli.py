@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -20,6 +21,7 @@ from pipeline.schema import DEFAULT_SCHEMA_DIR, Schemas, load_schemas
 from pipeline.settings import DEFAULT_SETTINGS, Settings, load_settings
 
 if TYPE_CHECKING:
+    from pipeline.publish import OwnOutputs, Publication
     from pipeline.run import RunResult
 
 T = TypeVar("T")
@@ -39,9 +41,47 @@ def main(verbose: bool) -> None:
 
 
 def fail(exc: PipelineError) -> None:
-    """Print a library error for the user and stop with exit code 2."""
+    """Print a library error for the user and stop with exit code 2.
+
+    Its notes follow it: a run that had started writing says there what became of the
+    last good results (:func:`pipeline.publish.publishing`).
+    """
     click.echo(f"Lỗi: {exc}", err=True)
+    for note in getattr(exc, "__notes__", ()):
+        click.echo(note, err=True)
     sys.exit(2)
+
+
+INTERRUPTED_EXIT = 130
+"""Exit code of a run stopped by Ctrl-C, as shells report a process ended by SIGINT."""
+
+
+@contextlib.contextmanager
+def _reported() -> Iterator[None]:
+    """Library errors and Ctrl-C as a Vietnamese message and an exit code, no traceback."""
+    try:
+        yield
+    except PipelineError as exc:
+        fail(exc)
+    except KeyboardInterrupt as exc:
+        click.echo("Đã dừng theo yêu cầu (Ctrl-C).", err=True)
+        for note in getattr(exc, "__notes__", ()):
+            click.echo(note, err=True)
+        sys.exit(INTERRUPTED_EXIT)
+
+
+@contextlib.contextmanager
+def _publishing(root: Path, name: str) -> Iterator[Publication]:
+    """:func:`pipeline.publish.publishing`, telling the user what it repaired or kept."""
+    from pipeline.publish import publishing
+
+    with publishing(root, name) as pub:
+        for note in pub.notes:
+            click.echo(note)
+        yield pub
+    if pub.carried:
+        kept = ", ".join(pub.carried)
+        click.echo(f"Giữ nguyên trong {pub.target} các mục không do chương trình tạo: {kept}.")
 
 
 DEFAULT_YEAR = 2026
@@ -105,14 +145,18 @@ def _run(
     workers: int | None,
     quiet: bool,
     output_root: Path | None = None,
+    own: OwnOutputs | None = None,
 ) -> RunResult:
-    """Read and consolidate; the mail log of the folder and last year's exports join in."""
+    """Read and consolidate; the mail log of the folder and last year's exports join in.
+
+    `own` names the product's own outputs, never read as submissions.
+    """
     # Only the light reading modules are imported before the reading workers start; pandas,
     # pandera and the writers are imported while they read (see _preload).
     from pipeline.collect import read_all
 
     schemas, registry, settings = _load_config(schemas_dir, registry_path, settings_path)
-    raws = read_all(input_dir, schemas, workers, _progress(quiet, "Đọc tệp"), _preload)
+    raws = read_all(input_dir, schemas, workers, _progress(quiet, "Đọc tệp"), _preload, own)
     # The submissions just read (millions of small objects at 10,000 files) live to the end
     # of the run and hold no reference cycles: out of the cyclic collector's sight, its later
     # passes cost little, and forked workers do not copy the pages it would have touched.
@@ -169,7 +213,10 @@ def _preload() -> None:
     preload()
 
 
-def _summary(result: RunResult, out_dir: Path) -> None:
+def _summary(result: RunResult, out_dir: Path, own: OwnOutputs | None = None) -> None:
+    skipped = own.summary() if own is not None else None
+    if skipped:
+        click.echo(skipped)
     counts = result.counts()
     click.echo(
         f"Năm {result.year}: đọc {len(result.submissions)} tệp — "
@@ -222,22 +269,30 @@ def validate_cmd(
     workers: int | None,
     quiet: bool,
 ) -> None:
-    """Đọc và kiểm tra các tệp báo cáo trong INPUT_DIR; ghi submissions.csv, issues.csv, data/."""
-    from pipeline.export import write_tables
-    from pipeline.feedback import write_feedback_all
+    """Đọc và kiểm tra các tệp báo cáo trong INPUT_DIR; ghi submissions.csv, issues.csv, data/.
 
-    try:
+    Kết quả (kể cả feedback/ và manifest.json) thay trọn bộ kết quả cũ của năm trong
+    <output>/<năm>/, như lệnh consolidate: bảng tổng hợp của một lần consolidate trước đó
+    không còn nằm cạnh các bảng mới không khớp với nó.
+    """
+    with _reported(), _publishing(output_root, str(year)) as pub:
+        from pipeline.render import write_checks
+
+        own = pub.own_outputs()
         result = _run(
-            input_dir, year, schemas_dir, registry_path, settings_path, workers, quiet, output_root
+            input_dir,
+            year,
+            schemas_dir,
+            registry_path,
+            settings_path,
+            workers,
+            quiet,
+            output_root,
+            own,
         )
-        out_dir = output_root / str(year)
-        write_tables(result, out_dir)
-        write_feedback_all(result, input_dir, out_dir, workers)
-    except PipelineError as exc:
-        fail(exc)
-        return
+        write_checks(result, input_dir, pub.stage, workers)
     click.echo(_file_table(result))
-    _summary(result, out_dir)
+    _summary(result, pub.target, own)
 
 
 def _file_table(result: RunResult) -> str:
@@ -309,19 +364,24 @@ def _consolidate_year(
     quiet: bool,
 ) -> None:
     input_dir = input_dir or ROOT / "samples" / str(year)
-    try:
+    with _reported(), _publishing(output_root, str(year)) as pub:
+        own = pub.own_outputs()
         result = _run(
-            input_dir, year, schemas_dir, registry_path, settings_path, workers, quiet, output_root
+            input_dir,
+            year,
+            schemas_dir,
+            registry_path,
+            settings_path,
+            workers,
+            quiet,
+            output_root,
+            own,
         )
         from pipeline.narrative import narrative_name
         from pipeline.render import write_outputs
 
-        out_dir = output_root / str(year)
-        report_path = write_outputs(result, input_dir, out_dir, workers)
-    except PipelineError as exc:
-        fail(exc)
-        return
-    _summary(result, out_dir)
+        report_path = pub.final(write_outputs(result, input_dir, pub.stage, workers))
+    _summary(result, pub.target, own)
     click.echo(f"Báo cáo tổng hợp: {report_path}")
     click.echo(f"Dự thảo báo cáo (Word): {report_path.with_name(narrative_name(year))}")
 
@@ -340,7 +400,7 @@ def _review(
     from pipeline.review import load_review, load_year, parse_phase, write_review
 
     root = input_root or ROOT / "samples"
-    try:
+    with _reported():
         ph = parse_phase(phase)
         notes = {}
         for year in ph.years:
@@ -360,10 +420,8 @@ def _review(
         schemas, registry, settings = _load_config(schemas_dir, registry_path, settings_path)
         data = load_review(output_root, ph)
         data.notes.update(notes)
-        book = write_review(data, schemas, registry, settings, output_root)
-    except PipelineError as exc:
-        fail(exc)
-        return
+        with _publishing(output_root, ph.folder_name) as pub:
+            book = pub.final(write_review(data, schemas, registry, settings, pub.stage))
     if data.missing:
         years = ", ".join(str(y) for y in data.missing)
         click.echo(f"Chưa có số liệu các năm: {years} (bỏ trống trong báo cáo giai đoạn).")
@@ -405,11 +463,9 @@ def rollup_cmd(
     """
     from pipeline.rollup import write_rollup
 
-    try:
-        table = write_rollup(list(departments), year, load_schemas(schemas_dir), name, output_root)
-    except PipelineError as exc:
-        fail(exc)
-        return
+    with _reported(), _publishing(output_root, str(year)) as pub:
+        schemas = load_schemas(schemas_dir)
+        table = pub.final(write_rollup(list(departments), year, schemas, name, pub.stage))
     click.echo(f"Đã cộng {len(departments)} kết quả tổng hợp năm {year}: {table}")
     click.echo(f"Số liệu: {table.parent / 'data' / 'aggregates.csv'}")
 

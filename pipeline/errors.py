@@ -27,6 +27,27 @@ class OutputError(PipelineError):
     """An output file cannot be written (held open by Excel, no permission, disk full)."""
 
 
+class StorageError(OutputError):
+    """The output folder's storage refuses writing: read-only, no permission, disk full.
+
+    Unlike one file that cannot be written, this stops the whole run: every later output
+    would fail the same way. `errno` says which refusal (``errno.EROFS``, ``errno.ENOSPC``,
+    ...), so the message can be phrased for the folder rather than for one file.
+    """
+
+    def __init__(self, message: str, errno: int = 0) -> None:
+        # Both in args, so the error crosses from a worker process intact (pickled by args).
+        super().__init__(message, errno)
+        self.errno = errno
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class RunInProgressError(PipelineError):
+    """Another run is writing into the same output folder right now."""
+
+
 class InputFolderError(PipelineError):
     """The input folder does not exist or cannot be listed."""
 

@@ -2,26 +2,35 @@
 
 CSV files are UTF-8 with a BOM so Excel shows the diacritics. Every output is written to a
 temporary file beside its target and moved into place, so a crash or Ctrl-C never leaves a
-half-written file where a good one was.
+half-written file where a good one was (and a whole run's outputs are swapped in together by
+:mod:`pipeline.publish`). Files are created with the user's umask, like any file they save,
+so colleagues sharing the machine or the network folder can open the report.
+
+A sender's text never becomes a formula in Excel, whatever the locale. Excel splits a CSV on
+',' where the decimal mark is a point, on ';' where it is a comma (vi-VN among them), and a
+tab-separated file on tabs; a quote protects a field only where it opens a cell in that
+reading. So every piece of a text that any of these readings could make a cell is neutral:
+the text's start, and the start of what follows each ',' ';' tab or line break in it, gets an
+apostrophe before = + - @ (:func:`inert`, :func:`csv_field`); and a field holding any of
+those separators is quoted.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import errno
-import io
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from pipeline.errors import OutputError
+from pipeline.errors import OutputError, StorageError
+from pipeline.publish import STORAGE_ERRNOS
 from pipeline.run import RunResult
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -37,18 +46,14 @@ def atomic_path(target: Path) -> Iterator[Path]:
     """
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".tmp", dir=target.parent)
+        tmp_path = _new_temporary(target)
     except OSError as exc:
-        raise OutputError(
-            f"Không tạo được tệp kết quả trong thư mục {target.parent} ({_why(exc)})."
-        ) from exc
-    os.close(fd)
-    tmp_path = Path(tmp)
+        raise _error(exc, f"Không tạo được tệp kết quả trong thư mục {target.parent}") from exc
     try:
         try:
             yield tmp_path
         except OSError as exc:
-            raise OutputError(f"Không ghi được {target} ({_why(exc)}).") from exc
+            raise _error(exc, f"Không ghi được {target}") from exc
         try:
             os.replace(tmp_path, target)
         except PermissionError as exc:
@@ -57,17 +62,49 @@ def atomic_path(target: Path) -> Iterator[Path]:
                 "Đóng tệp rồi chạy lại; tệp cũ vẫn được giữ nguyên."
             ) from exc
         except OSError as exc:
-            raise OutputError(f"Không ghi được {target} ({_why(exc)}).") from exc
+            raise _error(exc, f"Không ghi được {target}") from exc
     finally:
         tmp_path.unlink(missing_ok=True)
 
 
+def _new_temporary(target: Path) -> Path:
+    """Create an empty, new temporary file beside `target`, with the user's umask.
+
+    Not tempfile.mkstemp: it makes every file 0600, so nobody but the user who ran the
+    program could open the report; the mode given here is filtered by the umask, as for
+    any file the user saves.
+    """
+    prefix = f".{target.name[:40]}."
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = target.parent / f"{prefix}{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(errno.EEXIST, "no free temporary name", os.fspath(target.parent))
+
+
+def _error(exc: OSError, what: str) -> OutputError:
+    """`what` failed because of `exc`: a storage refusal stops the run (StorageError)."""
+    message = f"{what} ({_why(exc)})."
+    if exc.errno in STORAGE_ERRNOS:
+        return StorageError(message, exc.errno or 0)
+    return OutputError(message)
+
+
 def _why(exc: OSError) -> str:
     """A short Vietnamese cause for the usual write failures."""
+    if exc.errno == errno.EROFS:
+        return "ổ đĩa chỉ cho phép đọc"
     if isinstance(exc, PermissionError):
         return "không có quyền ghi hoặc tệp đang bị khóa"
     if exc.errno == errno.ENOSPC:
         return "ổ đĩa hết chỗ trống"
+    if exc.errno == getattr(errno, "EDQUOT", -1):
+        return "đã dùng hết dung lượng được cấp"
     if exc.errno == errno.ENAMETOOLONG:
         return "tên tệp quá dài"
     return f"lỗi hệ thống số {exc.errno}" if exc.errno else "lỗi hệ thống"
@@ -83,6 +120,11 @@ def write_bytes(target: Path, data: bytes) -> None:
 
 
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9 .,]*%?")
+SEPARATORS = ",;\t\r\n"
+"""Where Excel may start a new cell: the separators of every locale, and line breaks."""
+_NEEDS_CARE = re.compile(r'[,;\t\r\n"]')
+# A piece after a separator: blanks and quotes Excel may skip, then a formula character.
+_PIECE = re.compile(r'(?<=[,;\t\r\n])([ "]*)([=+\-@][^,;\t\r\n]*)')
 
 
 def inert(text: str) -> str:
@@ -91,10 +133,33 @@ def inert(text: str) -> str:
     Text starting with = + - @, a tab or a carriage return gets a leading apostrophe, which
     Excel shows as text. A plain number typed as text (“-4”, “+84 912 345 678”) is left
     alone: Excel reads it as that number, nothing runs, and the apostrophe would spoil it.
+    The pieces after separators inside the text are :func:`csv_field`'s work.
     """
     if text.startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
+
+
+def _neutral_piece(match: re.Match[str]) -> str:
+    lead, piece = match.group(1), match.group(2)
+    if _PLAIN_NUMBER.fullmatch(piece):
+        return match.group(0)
+    return f"{lead}'{piece}"
+
+
+def csv_field(text: str) -> str:
+    """A CSV field for `text` (already :func:`inert`), safe however Excel splits the line.
+
+    Each piece after a ',' ';' tab or line break that starts with = + - @ (after blanks or
+    quotes) gets an apostrophe, as the text's own start did; a field holding a separator or
+    a quote is quoted, its quotes doubled. “Nhiều thành tích;=1+1” is written
+    ``"Nhiều thành tích;'=1+1"``: one cell where Excel splits on ',', and where it splits
+    on ';' the second piece is the text “'=1+1”, not a formula.
+    """
+    if not _NEEDS_CARE.search(text):
+        return text
+    text = _PIECE.sub(_neutral_piece, text)
+    return '"' + text.replace('"', '""') + '"'
 
 
 def plain(value: Any) -> str:
@@ -127,15 +192,23 @@ def plain(value: Any) -> str:
 
 
 def write_csv(frame: pd.DataFrame, target: Path) -> None:
-    # The csv module directly, as pandas' to_csv itself would write these texts (minimal
-    # quoting): converting every value to a text column first and handing the frame to
-    # to_csv cost twice as long.
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([str(c) for c in frame.columns])
+    """`frame` as CSV: a header row, then one line per row, fields as :func:`csv_field`.
+
+    Column by column: a column none of whose texts holds a separator or a quote (most of
+    them: codes, numbers, dates) is written as it is, found by one search of the joined
+    column, so the per-field work is only done where a sender's text needs it.
+    """
     columns = [[plain(v) for v in frame.iloc[:, i].tolist()] for i in range(frame.shape[1])]
-    writer.writerows(zip(*columns, strict=True))
-    write_bytes(target, buffer.getvalue().encode("utf-8-sig"))
+    for i, column in enumerate(columns):
+        if _NEEDS_CARE.search("\x00".join(column)):
+            columns[i] = [csv_field(v) for v in column]
+    if len(columns) == 1:
+        # A line holding one empty field would be an empty line, which readers skip.
+        columns[0] = [v or '""' for v in columns[0]]
+    header = ",".join(csv_field(str(c)) for c in frame.columns)
+    lines = [header, *map(",".join, zip(*columns, strict=True))] if columns else [header]
+    text = "\n".join(lines) + "\n"
+    write_bytes(target, text.encode("utf-8-sig"))
 
 
 def values_frame(result: RunResult) -> pd.DataFrame:

@@ -30,7 +30,7 @@ import zipfile
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
-from pipeline.errors import OutputError
+from pipeline.errors import OutputError, StorageError
 from pipeline.export import write_bytes
 from pipeline.feedback_package import (
     Listing,
@@ -340,13 +340,18 @@ def _legacy_task(task: FeedbackTask, kind: str) -> Path | None:
 
 
 def feedback_task(task: FeedbackTask) -> Path | None:
-    """Write one feedback copy; a failure costs only that file (logged, never raised)."""
+    """Write one feedback copy; a failure costs only that file (logged), but a full or
+    read-only disk, which stops the run (StorageError)."""
     file, source = task[0], task[1]
     try:
         kind = legacy_kind(source)
         if kind is not None:
             return _legacy_task(task, kind)
         return _write_task(task)
+    except StorageError:
+        # The disk is full or read-only: every other output would fail the same way, so the
+        # run stops (and keeps the last good results) rather than go on without copies.
+        raise
     except OutputError as exc:
         log.warning("không tạo được tệp phản hồi cho %s: %s", file, exc)
     except Exception as exc:

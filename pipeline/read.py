@@ -92,7 +92,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from xml.etree import ElementTree as ET
 
 import python_calamine as pc
@@ -101,6 +101,9 @@ from pipeline.errors import InputFolderError
 from pipeline.issues import make_issue
 from pipeline.model import META_KEYS, META_SHEET, FileInfo, Located, RawSubmission
 from pipeline.schema import ListSpec, ReportSchema
+
+if TYPE_CHECKING:
+    from pipeline.publish import OwnOutputs
 
 log = logging.getLogger(__name__)
 
@@ -215,12 +218,21 @@ def display_name(rel: str) -> str:
     return "".join(f"\\x{ord(ch):02x}" if unicodedata.category(ch) == "Cc" else ch for ch in text)
 
 
-def scan_inputs(root: Path) -> list[InputEntry]:
-    """Every entry under `root`, recursively, in a stable order, each under a unique name."""
+def scan_inputs(root: Path, own: OwnOutputs | None = None) -> list[InputEntry]:
+    """Every entry under `root`, recursively, in a stable order, each under a unique name.
+
+    With `own`, the product's own outputs are left out (the output folder, folders holding
+    our manifest, our lock files): they are recorded in `own`, not listed.
+    """
     root_s = os.fspath(root)
     found: list[tuple[str, str, str]] = []
     unreadable: list[OSError] = []
     for dirpath, dirnames, filenames in os.walk(root_s, onerror=unreadable.append):
+        if own is not None and own.claims_folder(dirpath, filenames, dirpath == root_s):
+            rel = os.path.relpath(dirpath, root_s)
+            own.skipped_folders.append(display_name(rel if rel != "." else root_s))
+            dirnames[:] = []
+            continue
         dirnames.sort()
         walk_into = []
         for d in dirnames:
@@ -240,7 +252,10 @@ def scan_inputs(root: Path) -> list[InputEntry]:
                 walk_into.append(d)
         dirnames[:] = walk_into
         for name in sorted(filenames):
-            found.append((os.path.join(dirpath, name), "", ""))
+            full = os.path.join(dirpath, name)
+            if own is not None and own.claims_file(full):
+                continue
+            found.append((full, "", ""))
     for exc in unreadable:
         where = os.fspath(exc.filename) if exc.filename else root_s
         if os.path.abspath(where) == os.path.abspath(root_s):

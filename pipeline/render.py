@@ -6,6 +6,9 @@ per file with problems, and the CSV exports. With more than one worker they are 
 pool of processes forked from this one, so each worker already holds the run's frames and
 nothing is pickled but the feedback tasks; each output is made by the same function from the
 same data whatever the number of workers, so the bytes do not change with it (tests check).
+
+These functions fill the folder they are given; the CLI gives them the staging folder of
+:func:`pipeline.publish.publishing`, which swaps it in whole once they have all succeeded.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 
 from pipeline.charts import write_chart_pngs
 from pipeline.export import write_bytes, write_tables
-from pipeline.feedback import feedback_task, feedback_tasks
+from pipeline.feedback import feedback_task, feedback_tasks, write_feedback_all
 from pipeline.history import write_history
 from pipeline.manifest import write_manifest
 from pipeline.narrative import write_narrative
@@ -82,7 +85,7 @@ def write_outputs(
         try:
             died = worker_deaths(
                 "ghi kết quả",
-                "Bộ kết quả của năm này chưa đầy đủ: đừng dùng nó trước khi chạy lại thành công.",
+                "Các kết quả đang ghi dở của lần chạy này đã bị bỏ.",
             )
             with died, process_pool(workers) as pool:
                 # Longest first: the workbook, and the charts with the draft that shows them.
@@ -105,4 +108,18 @@ def write_outputs(
     return workbook_path(out_dir, result.year)
 
 
-__all__ = ["preload", "write_outputs"]
+def write_checks(
+    result: RunResult, input_dir: Path, out_dir: Path, workers: int | None = None
+) -> None:
+    """What ``validate`` writes: submissions.csv, issues.csv, data/, feedback/, a manifest.
+
+    A complete set of its own, swapped in like consolidate's: a workbook or a draft from an
+    earlier consolidate would not match these tables, so the folder never keeps one beside
+    them (the manifest says the set came from ``validate``).
+    """
+    write_tables(result, out_dir)
+    write_feedback_all(result, input_dir, out_dir, workers)
+    write_manifest(result, input_dir, out_dir, command="validate")
+
+
+__all__ = ["preload", "write_checks", "write_outputs"]

@@ -36,6 +36,7 @@ from pipeline import printing
 from pipeline.aggregate import additive_fields, ratios
 from pipeline.errors import PipelineError
 from pipeline.export import write_bytes, write_csv
+from pipeline.manifest import write_folder_manifest
 from pipeline.ooxml import text_safe_workbook
 from pipeline.registry import Registry
 from pipeline.schema import Schemas
@@ -1033,15 +1034,24 @@ def write_review(
     schemas: Schemas,
     registry: Registry,
     settings: Settings,
-    output_root: Path,
+    out: Path,
 ) -> Path:
-    """Write output/review-<start>-<end>/: the workbook, charts/*.png and data/trends.csv."""
-    out = output_root / data.phase.folder_name
+    """Fill `out` with the review: the workbook, charts/*.png, data/trends.csv, a manifest.
+
+    `out` is the staging folder of output/review-<start>-<end>/ (the CLI's
+    :func:`pipeline.publish.publishing`), so a failed review leaves the last one whole.
+    """
     book = out / data.phase.workbook_name
     write_bytes(book, build_workbook(data, schemas, registry, settings))
     write_csv(trends(data, schemas), out / "data" / "trends.csv")
     labels = Labels(schemas, registry)
     for spec in chart_specs(data, labels, schemas):
         write_bytes(out / "charts" / f"{spec.key}.png", render_png(spec))
+    about = {
+        "phase": f"{data.phase.start}-{data.phase.end}",
+        "years": data.present,
+        "missing_years": data.missing,
+    }
+    write_folder_manifest(out, "review", about)
     log.info("review workbook %s", book)
     return book

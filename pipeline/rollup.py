@@ -42,6 +42,7 @@ from pipeline import printing
 from pipeline.aggregate import additive_fields, ratios
 from pipeline.errors import PipelineError
 from pipeline.export import write_bytes, write_csv
+from pipeline.manifest import write_folder_manifest
 from pipeline.ooxml import text_safe_workbook
 from pipeline.schema import Schemas
 
@@ -306,18 +307,21 @@ def national_table(
     return buffer.getvalue()
 
 
-def write_rollup(
-    specs: list[str], year: int, schemas: Schemas, name: str, output_root: Path
-) -> Path:
-    """Read the departments' exports, write the roll-up under output_root/<year>/."""
+def write_rollup(specs: list[str], year: int, schemas: Schemas, name: str, out: Path) -> Path:
+    """Read the departments' exports, fill `out` with the roll-up; return its table's path.
+
+    `out` is the staging folder of <output>/<year>/ (the CLI's
+    :func:`pipeline.publish.publishing`), so a failed roll-up leaves the last one whole.
+    """
     if not specs:
         raise RollupError("Chưa chỉ ra kết quả tổng hợp nào để cộng.")
     departments = [load_department(s, year) for s in specs]
     aggs = rollup(departments, schemas, name)
-    out = output_root / str(year)
     write_csv(aggs, out / "data" / "aggregates.csv")
     write_csv(departments_frame(departments), out / "data" / "departments.csv")
     table = out / TABLE_NAME.format(year=year)
     write_bytes(table, national_table(aggs, departments, schemas, name, year))
+    about = {"year": year, "name": name, "departments": [d.name for d in departments]}
+    write_folder_manifest(out, "rollup", about)
     log.info("roll-up of %d departments in %s", len(departments), out)
     return table

@@ -5,6 +5,10 @@ worker starts in milliseconds with every module and every computed frame already
 where a spawned one would re-import pandas and receive the data pickled. Where fork does not
 exist (Windows) the system's default start method is used and callers pass everything a task
 needs explicitly, so the work and its bytes are the same either way.
+
+A worker whose parent is gone (killed, SIGKILL included) exits within a second: it would
+otherwise wait for work forever, holding its memory (a worker's copy of the run's data) and
+the parent's output pipes.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
@@ -39,9 +45,39 @@ def fork_context() -> BaseContext | None:
     return multiprocessing.get_context("fork") if can_fork() else None
 
 
-def process_pool(workers: int, **kwargs: Any) -> ProcessPoolExecutor:
-    """A pool of `workers` processes, forked where the system can."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=fork_context(), **kwargs)
+PARENT_CHECK_SECONDS = 0.5
+
+
+def process_pool(
+    workers: int, initializer: Callable[..., object] | None = None, initargs: tuple[Any, ...] = ()
+) -> ProcessPoolExecutor:
+    """A pool of `workers` processes, forked where the system can.
+
+    Each worker first starts watching its parent (:func:`_start_worker`), then runs
+    `initializer`.
+    """
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=fork_context(),
+        initializer=_start_worker,
+        initargs=(os.getpid(), initializer, initargs),
+    )
+
+
+def _start_worker(
+    parent: int, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
+) -> None:
+    threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit when the parent process is gone (the worker is then re-parented)."""
+    while True:
+        time.sleep(PARENT_CHECK_SECONDS)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 @contextlib.contextmanager
