@@ -320,12 +320,7 @@ class Publication:
 
     def intact(self) -> str:
         """The sentence a failed run ends with."""
-        if self.had_results:
-            return (
-                f"Kết quả của lần chạy thành công trước trong {self.target} vẫn nguyên vẹn, "
-                "không bị thay đổi."
-            )
-        return f"Chưa có kết quả nào được ghi vào {self.target}."
+        return intact_sentence(self.target, self.had_results)
 
     def own_outputs(self) -> OwnOutputs:
         """What a scan of the input folder must skip as the product's own (see OwnOutputs)."""
@@ -339,6 +334,15 @@ class Publication:
                     own.exclude(entry.path)
         own.add_manifest(self.target / MANIFEST_NAME, self.target.name)
         return own
+
+
+def intact_sentence(target: Path, had_results: bool) -> str:
+    if had_results:
+        return (
+            f"Kết quả của lần chạy thành công trước trong {target} vẫn nguyên vẹn, "
+            "không bị thay đổi."
+        )
+    return f"Chưa có kết quả nào được ghi vào {target}."
 
 
 def lock_path(root: Path, name: str) -> Path:
@@ -401,13 +405,21 @@ def _open(root: Path, name: str) -> Publication:
         root, name = real.parent, real.name
         target = real
     try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise folder_error(exc, root, "tạo được thư mục kết quả") from exc
-    fd = _lock(lock_path(root, name), target)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise folder_error(exc, root, "tạo được thư mục kết quả") from exc
+        fd = _lock(lock_path(root, name), target)
+    except OutputError as exc:
+        exc.add_note(intact_sentence(target, os.path.lexists(target)))
+        raise
     try:
         notes = recover(root, name)
         stage = _new_stage(root, name)
+    except OutputError as exc:
+        _unlock(fd)
+        exc.add_note(intact_sentence(target, os.path.lexists(target)))
+        raise
     except BaseException:
         _unlock(fd)
         raise
@@ -474,12 +486,15 @@ def _swap(pub: Publication) -> None:
         raise _swap_error(exc, pub) from exc
     try:
         os.rename(pub.stage, target)
-    except OSError as exc:
-        # Put the old results back now; if even that fails the next run does (recover).
+    except BaseException as exc:
+        # Put the old results back now (Ctrl-C included); if even that fails, or the process
+        # dies right here, the next run does it (recover).
         with contextlib.suppress(OSError):
             if os.path.lexists(previous) and not os.path.lexists(target):
                 os.rename(previous, target)
-        raise _swap_error(exc, pub) from exc
+        if isinstance(exc, OSError):
+            raise _swap_error(exc, pub) from exc
+        raise
     pub.carried = _finish(pub.root, pub.name)
     _fsync_dir(pub.root)
 
@@ -546,6 +561,7 @@ __all__ = [
     "OwnOutputs",
     "Publication",
     "folder_error",
+    "intact_sentence",
     "lock_path",
     "manifest_outputs",
     "previous_path",
