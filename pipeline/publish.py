@@ -245,6 +245,8 @@ class OwnOutputs:
     """
 
     paths: set[str] = field(default_factory=set)
+    quiet: set[str] = field(default_factory=set)
+    """Our working entries (lock, staging, previous): skipped without a word."""
     hashes: dict[str, str] = field(default_factory=dict)
     """sha256 → where the product wrote that file (for the message)."""
     skipped_folders: list[str] = field(default_factory=list)
@@ -252,9 +254,9 @@ class OwnOutputs:
     """(input file, the output it is a copy of)."""
     _names: set[str] = field(default_factory=set)
 
-    def exclude(self, path: Path | str) -> None:
+    def exclude(self, path: Path | str, quiet: bool = False) -> None:
         real = os.path.realpath(path)
-        self.paths.add(real)
+        (self.quiet if quiet else self.paths).add(real)
         self._names.add(os.path.basename(real))
 
     def add_manifest(self, path: Path | str, label: str) -> bool:
@@ -267,18 +269,30 @@ class OwnOutputs:
                 self.hashes.setdefault(sha, f"{label}/{rel}" if label else rel)
         return True
 
-    def claims_folder(self, dirpath: str, filenames: list[str], top: bool) -> bool:
-        """Whether the folder being walked is ours (then it is not read at all)."""
-        name = os.path.basename(dirpath)
-        if not top and name in self._names and os.path.realpath(dirpath) in self.paths:
-            return True
-        if MANIFEST_NAME in filenames:
-            return self.add_manifest(os.path.join(dirpath, MANIFEST_NAME), "")
-        return False
+    def claim_folder(self, dirpath: str, filenames: list[str], top: bool) -> str | None:
+        """Whether the folder being walked is ours (then it is not read at all).
+
+        ``"quiet"`` for our working folders, ``"told"`` for the folders to name in the
+        message (the output folder, a folder holding our manifest), None if not ours.
+        """
+        if not top and os.path.basename(dirpath) in self._names:
+            real = os.path.realpath(dirpath)
+            if real in self.quiet:
+                return "quiet"
+            if real in self.paths:
+                return "told"
+        if MANIFEST_NAME in filenames and self.add_manifest(
+            os.path.join(dirpath, MANIFEST_NAME), ""
+        ):
+            return "told"
+        return None
 
     def claims_file(self, full: str) -> bool:
         """Whether a file met in the walk is ours (a lock file): a name test first, cheap."""
-        return os.path.basename(full) in self._names and os.path.realpath(full) in self.paths
+        if os.path.basename(full) not in self._names:
+            return False
+        real = os.path.realpath(full)
+        return real in self.quiet or real in self.paths
 
     def summary(self) -> str | None:
         """One Vietnamese line for the CLI, or None when nothing was skipped."""
@@ -325,13 +339,14 @@ class Publication:
     def own_outputs(self) -> OwnOutputs:
         """What a scan of the input folder must skip as the product's own (see OwnOutputs)."""
         own = OwnOutputs()
-        lock = lock_path(self.root, self.name)
-        for path in (self.root, self.target, self.stage, self.previous, lock):
-            own.exclude(path)
+        own.exclude(self.root)
+        own.exclude(self.target)
+        for path in (self.stage, self.previous, lock_path(self.root, self.name)):
+            own.exclude(path, quiet=True)
         with contextlib.suppress(OSError):
             for entry in os.scandir(self.root):
                 if _OWN_ENTRY.fullmatch(entry.name):
-                    own.exclude(entry.path)
+                    own.exclude(entry.path, quiet=True)
         own.add_manifest(self.target / MANIFEST_NAME, self.target.name)
         return own
 

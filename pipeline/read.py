@@ -228,9 +228,11 @@ def scan_inputs(root: Path, own: OwnOutputs | None = None) -> list[InputEntry]:
     found: list[tuple[str, str, str]] = []
     unreadable: list[OSError] = []
     for dirpath, dirnames, filenames in os.walk(root_s, onerror=unreadable.append):
-        if own is not None and own.claims_folder(dirpath, filenames, dirpath == root_s):
-            rel = os.path.relpath(dirpath, root_s)
-            own.skipped_folders.append(display_name(rel if rel != "." else root_s))
+        claim = own.claim_folder(dirpath, filenames, dirpath == root_s) if own else None
+        if own is not None and claim is not None:
+            if claim == "told":
+                rel = os.path.relpath(dirpath, root_s)
+                own.skipped_folders.append(display_name(rel if rel != "." else root_s))
             dirnames[:] = []
             continue
         dirnames.sort()
