@@ -7,8 +7,12 @@ the review; the tests then hold the workbook to the yearly aggregates.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import io
+import json
 import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -17,7 +21,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import pipeline.review as review
 from pipeline.cli import main
+from pipeline.errors import StorageError
 from pipeline.registry import Registry
 from pipeline.review import (
     Labels,
@@ -246,3 +252,39 @@ def test_each_year_compared_with_the_year_before(output: Path) -> None:
 def test_libreoffice_opens_the_review(book: Path, tmp_path: Path) -> None:
     pdf = convert(book, "pdf", tmp_path / "pdf")
     assert pdf.is_file() and pdf.stat().st_size > 10_000
+
+
+def test_a_failed_review_keeps_the_last_one(
+    output: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review folder is swapped in whole, like a year's (docs/dac-ta-ghi-ket-qua.md)."""
+
+    out = tmp_path / "output"
+    shutil.copytree(output, out)
+    folder = out / "review-2023-2025"
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["command"] == "review" and manifest["phase"] == "2023-2025"
+    listed = sorted(o["file"] for o in manifest["outputs"])
+    assert listed == sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != "manifest.json"
+    )
+    before = {
+        p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()
+    }
+
+    def full(*_args: object) -> bytes:
+        raise StorageError("Không ghi được biểu đồ (ổ đĩa hết chỗ trống).", errno.ENOSPC)
+
+    monkeypatch.setattr(review, "render_png", full)
+    res = CliRunner().invoke(
+        main, ["consolidate", "--phase", "2023-2025", "--output", str(out), "-q", "--workers", "1"]
+    )
+    assert res.exit_code == 2, res.output
+    assert f"Ổ đĩa chứa thư mục kết quả {folder} đã hết chỗ trống" in res.output
+    assert f"Kết quả của lần chạy thành công trước trong {folder} vẫn nguyên vẹn" in res.output
+    assert {
+        p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()
+    } == before
+    assert not list(out.glob(".review-2023-2025.staging-*"))

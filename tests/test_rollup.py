@@ -7,6 +7,9 @@ another department's settings (another city name), as a second Sở would send i
 from __future__ import annotations
 
 import dataclasses
+import errno
+import hashlib
+import json
 from pathlib import Path
 
 import openpyxl
@@ -14,9 +17,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import pipeline.rollup as rollup_mod
 from pipeline.aggregate import ratios
 from pipeline.cli import main
 from pipeline.collect import read_all
+from pipeline.errors import StorageError
 from pipeline.export import write_tables
 from pipeline.registry import Registry
 from pipeline.review import load_review, parse_phase
@@ -164,3 +169,32 @@ def test_named_departments_and_a_rollup_of_rollups(
 def test_missing_export_is_a_clear_error(tmp_path: Path) -> None:
     code, output = run(["rollup", str(tmp_path / "khong-co"), "--year", str(YEAR)])
     assert code == 2 and "data/aggregates.csv" in output
+
+
+def test_a_failed_rollup_keeps_the_last_one(
+    departments: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The roll-up folder is swapped in whole, like a year's (docs/dac-ta-ghi-ket-qua.md)."""
+
+    args = ["rollup", *map(str, departments.values()), "--year", str(YEAR)]
+    code, output = run([*args, "--output", str(tmp_path)])
+    assert code == 0, output
+    folder = tmp_path / str(YEAR)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["command"] == "rollup" and manifest["year"] == YEAR
+    assert sorted(manifest["departments"]) == sorted(departments)
+    before = {
+        p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()
+    }
+
+    def read_only(*_args: object) -> bytes:
+        raise StorageError("Không ghi được (ổ đĩa chỉ cho phép đọc).", errno.EROFS)
+
+    monkeypatch.setattr(rollup_mod, "national_table", read_only)
+    code, output = run([*args, "--name", "Vùng khác", "--output", str(tmp_path)])
+    assert code == 2, output
+    assert f"Ổ đĩa chứa thư mục kết quả {folder} chỉ cho phép đọc" in output
+    assert "vẫn nguyên vẹn, không bị thay đổi" in output
+    assert {
+        p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()
+    } == before
