@@ -275,24 +275,33 @@ def validate_cmd(
     <output>/<năm>/, như lệnh consolidate: bảng tổng hợp của một lần consolidate trước đó
     không còn nằm cạnh các bảng mới không khớp với nó.
     """
-    with _reported(), _publishing(output_root, str(year)) as pub:
+    config = (schemas_dir, registry_path, settings_path)
+    with _year_run(input_dir, year, output_root, config, workers, quiet) as (pub, result, own):
         from pipeline.render import write_checks
 
-        own = pub.own_outputs()
-        result = _run(
-            input_dir,
-            year,
-            schemas_dir,
-            registry_path,
-            settings_path,
-            workers,
-            quiet,
-            output_root,
-            own,
-        )
         write_checks(result, input_dir, pub.stage, workers)
     click.echo(_file_table(result))
     _summary(result, pub.target, own)
+
+
+@contextlib.contextmanager
+def _year_run(
+    input_dir: Path,
+    year: int,
+    output_root: Path,
+    config: tuple[Path, Path, Path],
+    workers: int | None,
+    quiet: bool,
+) -> Iterator[tuple[Publication, RunResult, OwnOutputs]]:
+    """Lock and stage output_root/<year>, read and consolidate; the block writes the stage.
+
+    On leaving the block the stage replaces the year's results; any failure, reported as a
+    message, leaves them as they were.
+    """
+    with _reported(), _publishing(output_root, str(year)) as pub:
+        own = pub.own_outputs()
+        result = _run(input_dir, year, *config, workers, quiet, output_root, own)
+        yield pub, result, own
 
 
 def _file_table(result: RunResult) -> str:
@@ -364,19 +373,8 @@ def _consolidate_year(
     quiet: bool,
 ) -> None:
     input_dir = input_dir or ROOT / "samples" / str(year)
-    with _reported(), _publishing(output_root, str(year)) as pub:
-        own = pub.own_outputs()
-        result = _run(
-            input_dir,
-            year,
-            schemas_dir,
-            registry_path,
-            settings_path,
-            workers,
-            quiet,
-            output_root,
-            own,
-        )
+    config = (schemas_dir, registry_path, settings_path)
+    with _year_run(input_dir, year, output_root, config, workers, quiet) as (pub, result, own):
         from pipeline.narrative import narrative_name
         from pipeline.render import write_outputs
 
