@@ -123,8 +123,8 @@ _PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9 .,]*%?")
 SEPARATORS = ",;\t\r\n"
 """Where Excel may start a new cell: the separators of every locale, and line breaks."""
 _NEEDS_CARE = re.compile(r'[,;\t\r\n"]')
-# A piece after a separator: blanks and quotes Excel may skip, then a formula character.
-_PIECE = re.compile(r'(?<=[,;\t\r\n])([ "]*)([=+\-@][^,;\t\r\n]*)')
+# After a separator: the blanks and quotes Excel may skip before a formula character.
+_PIECE = re.compile(r'([,;\t\r\n][ "]*)(?=[=+\-@])')
 
 
 def inert(text: str) -> str:
@@ -140,13 +140,6 @@ def inert(text: str) -> str:
     return text
 
 
-def _neutral_piece(match: re.Match[str]) -> str:
-    lead, piece = match.group(1), match.group(2)
-    if _PLAIN_NUMBER.fullmatch(piece):
-        return match.group(0)
-    return f"{lead}'{piece}"
-
-
 def csv_field(text: str) -> str:
     """A CSV field for `text` (already :func:`inert`), safe however Excel splits the line.
 
@@ -154,11 +147,13 @@ def csv_field(text: str) -> str:
     quotes) gets an apostrophe, as the text's own start did; a field holding a separator or
     a quote is quoted, its quotes doubled. “Nhiều thành tích;=1+1” is written
     ``"Nhiều thành tích;'=1+1"``: one cell where Excel splits on ',', and where it splits
-    on ';' the second piece is the text “'=1+1”, not a formula.
+    on ';' the second piece is the text “'=1+1”, not a formula. Unlike the text's start, a
+    piece that is a plain number gets one too: where it is not a cell of its own it runs on
+    to the next separator of that reading, or ends with the field's closing quote (“-1"”).
     """
     if not _NEEDS_CARE.search(text):
         return text
-    text = _PIECE.sub(_neutral_piece, text)
+    text = _PIECE.sub(r"\1'", text)
     return '"' + text.replace('"', '""') + '"'
 
 
@@ -199,6 +194,14 @@ def write_csv(frame: pd.DataFrame, target: Path) -> None:
     column, so the per-field work is only done where a sender's text needs it.
     """
     columns = [[plain(v) for v in frame.iloc[:, i].tolist()] for i in range(frame.shape[1])]
+    if len(columns) > 1:
+        # A line's first field starts a cell in every reading, and where Excel splits on ';'
+        # that cell runs on past the ',': a text “-4” there is no longer a plain number.
+        firsts = frame.iloc[:, 0].tolist()
+        columns[0] = [
+            "'" + v if type(x) is str and v.startswith(FORMULA_PREFIXES) else v
+            for v, x in zip(columns[0], firsts, strict=True)
+        ]
     for i, column in enumerate(columns):
         if _NEEDS_CARE.search("\x00".join(column)):
             columns[i] = [csv_field(v) for v in column]

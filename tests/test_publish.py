@@ -338,22 +338,24 @@ def test_a_second_run_is_refused_while_the_lock_is_held(tmp_path: Path) -> None:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork needed")
 def test_a_forked_worker_does_not_keep_the_lock(tmp_path: Path) -> None:
     """A worker left behind by its parent must not keep the next run out."""
-    read_end, write_end = os.pipe()
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
     with publishing(tmp_path, YEAR):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child
-            os.close(write_end)
-            os.read(read_end, 1)  # alive until the test says
+            os.write(ready_w, b"r")  # running: the fork hooks have run
+            os.read(go_r, 1)  # alive until the test says
             os._exit(0)
-    os.close(read_end)
+        assert os.read(ready_r, 1) == b"r"
     try:
         # The parent let go; the child still runs, holding everything it inherited.
         with publishing(tmp_path, YEAR):
             pass
     finally:
-        os.write(write_end, b"x")
-        os.close(write_end)
+        os.write(go_w, b"x")
         os.waitpid(pid, 0)
+        for fd in (ready_r, ready_w, go_r, go_w):
+            os.close(fd)
 
 
 def test_the_lock_without_fcntl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -409,6 +411,8 @@ def test_killed_run(tmp_path: Path, good: Path, new_inputs: Path) -> None:
         # The workers it leaves behind exit by themselves.
         assert _group_gone(proc.pid), "worker processes outlived their parent"
     finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # what outlived it would hold the pipes
         _finish(proc)
     assert _hashes(tmp_path / YEAR) == before
     assert len(_leftovers(tmp_path)) == 1  # the staging folder the killed run left
