@@ -255,17 +255,18 @@ def aggregate(
 
 
 def target_progress(aggs: pd.DataFrame, schemas: Schemas, year: int, city_key: str) -> pd.DataFrame:
-    """City-level rate of each target against the milestone the year is working towards."""
+    """City-level rate of each target against the milestone in force for the year.
+
+    `Target.in_force` is the one rule (criterion c1 uses it too), so Biểu 01, the draft
+    report and the unit verdicts state the same target for the same year. The rate is a
+    quotient of sums, compared as a float: a correctly rounded quotient equals the decimal
+    literal of the target when the two are equal (3/5 and 0.6), unlike a product (0.07 × 100).
+    """
     rows = []
     city = aggs[(aggs["level"] == "city") & (aggs["key"] == city_key)].set_index("field")["value"]
     for t in schemas.criteria.targets:
         rate = city.get(f"target.{t.code}")
-        milestone = t.milestone_for(year)
-        if milestone is None and t.milestones:
-            # Past the last milestone the target still holds (80% "by 2025" is still the bar
-            # in 2026), so measure against the latest one rather than show no target at all.
-            last = max(t.milestones)
-            milestone = (last, t.milestones[last])
+        milestone = t.in_force(year)
         rows.append(
             {
                 "code": t.code,

@@ -103,6 +103,11 @@ CATALOGUE: dict[str, IssueKind] = {
     "claimed-level-unsupported": IssueKind(
         "warning", "Mức “Đơn vị học tập” cao hơn mức chỉ số cho phép"
     ),
+    "recognition-lapsed": IssueKind("warning", "Công nhận “Đơn vị học tập” đã hết hiệu lực"),
+    "level-2-without-level-1-year": IssueKind(
+        "warning", "Ghi Mức 2 nhưng chưa ghi năm được công nhận Mức 1"
+    ),
+    "level-2-too-soon": IssueKind("warning", "Mức 2 chưa đủ 12 tháng sau Mức 1"),
     "implausible-change": IssueKind("warning", "Số liệu thay đổi bất thường so với năm trước"),
     # Mail intake.
     "sender-not-registered": IssueKind(

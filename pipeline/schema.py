@@ -255,10 +255,24 @@ class ReportSchema:
 
 @dataclass(frozen=True)
 class Param:
+    """A threshold the department sets. A choice param (`choice:` in the file) holds a code of
+    a choice list; its `value` is that choice's rank, so expressions compare levels."""
+
     code: str
     value: float
     label: str
     source: str
+    choice: str | None = None
+    choices: str | None = None
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """A derived 1/0 metric: a recognised level still valid in the report year."""
+
+    level: str
+    year: str
+    levels: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -270,6 +284,32 @@ class Derived:
     count: bool = False
     where: str | None = None
     expr: str | None = None
+    level_at_least: tuple[str, str] | None = None
+    """(choice column, choice param): rows whose level ranks at or above the param's."""
+    year_within: tuple[str, str] | None = None
+    """(year column, param n): rows of the report year or the n − 1 years before it."""
+    filled: tuple[str, ...] = ()
+    """Columns that must not be blank for a row to count."""
+    recognition: Recognition | None = None
+
+    @property
+    def filter_columns(self) -> tuple[str, ...]:
+        """List columns the row filters read (beyond `where`)."""
+        cols = [pair[0] for pair in (self.level_at_least, self.year_within) if pair]
+        return (*cols, *self.filled)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A share criterion: numerator ≥ threshold × denominator, the denominator above zero.
+
+    The threshold is a param (`at_least`) or the milestone of a target in force for the report
+    year (`target`), so a criterion and the target table state the same figure."""
+
+    numerator: str
+    denominator: str
+    at_least: str | None = None
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -277,8 +317,16 @@ class Criterion:
     code: str
     label: str
     applies_to: tuple[str, ...]
-    expr: str
+    expr: str | None
     source: str
+    rate: Rate | None = None
+
+    @property
+    def inputs(self) -> list[str]:
+        """Field and derived-metric codes the criterion reads, in order."""
+        if self.rate is not None:
+            return [self.rate.numerator, self.rate.denominator]
+        return expr_names(self.expr)
 
 
 @dataclass(frozen=True)
@@ -297,6 +345,12 @@ class LearningUnitLevels:
     validity_years: int
     indicators: tuple[str, ...]
     levels: tuple[LevelSpec, ...]
+    learners_expected: tuple[str, ...] = ()
+    """Unit types that have learners: for them a missing learner rate is missing data."""
+
+    def valid_through(self, recognised_year: int) -> int:
+        """The last report year a recognition of `recognised_year` still counts for."""
+        return recognised_year + self.validity_years - 1
 
 
 @dataclass(frozen=True)
@@ -315,6 +369,19 @@ class Target:
             return None
         return ahead[0], self.milestones[ahead[0]]
 
+    def in_force(self, year: int) -> tuple[int, float] | None:
+        """The (milestone year, rate) a report of `year` is measured against.
+
+        The next milestone at or after the year; past the last milestone that one still holds
+        (80% "by 2025" is still the bar in 2026). The one rule for the criteria, Biểu 01 and
+        the draft report, so they cannot state different targets for the same year.
+        """
+        found = self.milestone_for(year)
+        if found is None and self.milestones:
+            last = max(self.milestones)
+            found = (last, self.milestones[last])
+        return found
+
 
 @dataclass(frozen=True)
 class CriteriaSchema:
@@ -331,6 +398,10 @@ class CriteriaSchema:
     @property
     def param_values(self) -> dict[str, float]:
         return {k: p.value for k, p in self.params.items()}
+
+    @cached_property
+    def target_map(self) -> dict[str, Target]:
+        return {t.code: t for t in self.targets}
 
 
 @dataclass(frozen=True)
@@ -858,110 +929,100 @@ def load_report_schema(path: Path) -> ReportSchema:
     )
 
 
-def load_criteria(path: Path, report: ReportSchema) -> CriteriaSchema:
-    """Load schemas/criteria.yaml and check every name it uses exists in the report schema."""
-    ctx = _Ctx(path)
-    data = _read_yaml(path)
-    params: dict[str, Param] = {}
-    for name, raw in ctx.mapping(data.get("params", {}), "params").items():
-        d = ctx.mapping(raw, f"params.{name}")
-        value = ctx.number(d, "value", f"params.{name}")
-        if value is None:
-            raise ctx.fail(f"params.{name}.value", "thiếu giá trị.")
-        params[str(name)] = Param(
-            str(name),
-            value,
-            ctx.text(d, "label", f"params.{name}"),
-            ctx.text(d, "source", f"params.{name}", ""),
-        )
-    known: set[str] = set(report.field_map)
-    derived = []
-    for i, raw in enumerate(ctx.seq(data.get("derived", []), "derived")):
-        d = ctx.mapping(raw, f"derived[{i}]")
-        code = ctx.code(d, f"derived[{i}]")
-        key = f"derived[{code}]"
-        # `count: <list>` counts the rows of that list; `sum: <column>` needs `list:`.
-        lst = d.get("list") or (d["count"] if isinstance(d.get("count"), str) else None)
-        if d.get("expr") is not None:
-            names = _expr_names(str(d["expr"]))
-            missing = sorted(names - known)
-            if missing:
-                raise ctx.fail(key, f"biểu thức nhắc tới “{missing[0]}” không có.")
-        else:
-            if not _known(lst, report.list_map):
-                raise ctx.fail(f"{key}.list", f"danh sách “{lst}” không có.")
-            cols = {f.code for f in report.list_map[lst].fields}
-            if d.get("sum") is not None and not _known(d["sum"], cols):
-                raise ctx.fail(f"{key}.sum", f"cột “{d['sum']}” không có trong “{lst}”.")
-            if d.get("sum") is None and not d.get("count"):
-                raise ctx.fail(key, "cần một trong các khóa sum, count hoặc expr.")
-            if d.get("where") is not None:
-                bad = sorted(_expr_names(str(d["where"])) - cols)
-                if bad:
-                    raise ctx.fail(f"{key}.where", f"cột “{bad[0]}” không có trong “{lst}”.")
-        derived.append(
-            Derived(
-                code=code,
-                label=ctx.text(d, "label", key),
-                list=lst,
-                sum=d.get("sum"),
-                count=bool(d.get("count")),
-                where=d.get("where"),
-                expr=None if d.get("expr") is None else str(d["expr"]),
+def _parse_param(ctx: _Ctx, name: str, raw: Any, report: ReportSchema) -> Param:
+    key = f"params.{name}"
+    d = ctx.mapping(raw, key)
+    label, source = ctx.text(d, "label", key), ctx.text(d, "source", key, "")
+    if "choice" in d:
+        choices = ctx.text(d, "choices", key)
+        if choices not in report.choices:
+            raise ctx.fail(f"{key}.choices", f"danh mục “{choices}” không có trong report.yaml.")
+        code = ctx.text(d, "choice", key)
+        found = [c for c in report.choices[choices] if c.code == code]
+        if not found:
+            allowed = ", ".join(c.code for c in report.choices[choices])
+            raise ctx.fail(f"{key}.choice", f"“{code}” không có trong {choices} ({allowed}).")
+        return Param(name, float(found[0].rank), label, source, choice=code, choices=choices)
+    value = ctx.number(d, "value", key)
+    if value is None:
+        raise ctx.fail(f"{key}.value", "thiếu giá trị.")
+    return Param(name, value, label, source)
+
+
+def _parse_recognition(ctx: _Ctx, raw: Any, key: str, report: ReportSchema) -> Recognition:
+    d = ctx.mapping(raw, f"{key}.recognition")
+    level = ctx.text(d, "level", f"{key}.recognition")
+    year = ctx.text(d, "year", f"{key}.recognition")
+    fm = report.field_map
+    if level not in fm or fm[level].type != "choice" or not fm[level].choices:
+        raise ctx.fail(f"{key}.recognition.level", f"“{level}” không phải chỉ tiêu lựa chọn.")
+    if year not in fm or fm[year].type != "integer":
+        raise ctx.fail(f"{key}.recognition.year", f"“{year}” không phải chỉ tiêu năm (số nguyên).")
+    codes = {c.code for c in report.choices[fm[level].choices or ""]}
+    levels = tuple(str(x) for x in ctx.seq(d.get("levels"), f"{key}.recognition.levels"))
+    for lv in levels:
+        if lv not in codes:
+            raise ctx.fail(f"{key}.recognition.levels", f"mức “{lv}” không có.")
+    return Recognition(level, year, levels)
+
+
+def _parse_row_filters(
+    ctx: _Ctx, d: Mapping[str, Any], key: str, lst: ListSpec, params: Mapping[str, Param]
+) -> tuple[tuple[str, str] | None, tuple[str, str] | None, tuple[str, ...]]:
+    """`level_at_least`, `year_within` and `filled` of a derived count over a list."""
+    cols = {f.code: f for f in lst.fields}
+    level = year = None
+    if d.get("level_at_least") is not None:
+        k = f"{key}.level_at_least"
+        m = ctx.mapping(d["level_at_least"], k)
+        col, param = ctx.text(m, "field", k), ctx.text(m, "param", k)
+        if col not in cols or not cols[col].choices:
+            raise ctx.fail(f"{k}.field", f"cột “{col}” không phải cột lựa chọn của “{lst.code}”.")
+        if param not in params or params[param].choices != cols[col].choices:
+            raise ctx.fail(
+                f"{k}.param", f"cần một tham số lựa chọn (choices: {cols[col].choices})."
             )
-        )
-        known.add(code)
-    ctx.unique([x.code for x in derived], "derived")
-    ut_codes = {u.code for u in report.unit_types}
-    criteria = []
-    for i, raw in enumerate(ctx.seq(data.get("criteria", []), "criteria")):
-        d = ctx.mapping(raw, f"criteria[{i}]")
-        code = ctx.code(d, f"criteria[{i}]")
-        key = f"criteria[{code}]"
-        expr = ctx.text(d, "expr", key)
-        missing = sorted(_expr_names(expr) - known)
-        if missing:
-            raise ctx.fail(f"{key}.expr", f"chỉ tiêu “{missing[0]}” không có.")
-        for p in re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)", expr):
-            if p not in params:
-                raise ctx.fail(f"{key}.expr", f"tham số “@{p}” chưa khai báo trong params.")
-        applies = tuple(ctx.seq(d.get("applies_to"), f"{key}.applies_to"))
-        for t in applies:
-            if not _known(t, ut_codes):
-                raise ctx.fail(f"{key}.applies_to", f"loại đơn vị “{t}” không có.")
-        criteria.append(
-            Criterion(
-                code, ctx.text(d, "label", key), applies, expr, ctx.text(d, "source", key, "")
-            )
-        )
-    ctx.unique([c.code for c in criteria], "criteria")
-    lul = ctx.mapping(data.get("learning_unit_levels"), "learning_unit_levels")
-    indicators = tuple(ctx.seq(lul.get("indicators"), "learning_unit_levels.indicators"))
-    for ind in indicators:
-        if not _known(ind, report.field_map):
-            raise ctx.fail("learning_unit_levels.indicators", f"chỉ tiêu “{ind}” không có.")
-    levels = []
-    ldu_codes = {c.code for c in report.choices.get("ldu_level", ())}
-    titles = {c.code for c in report.choices.get("emulation_title", ())}
-    digital = {c.code for c in report.choices.get("digital_level", ())}
-    for i, raw in enumerate(ctx.seq(lul.get("levels"), "learning_unit_levels.levels")):
-        key = f"learning_unit_levels.levels[{i}]"
-        d = ctx.mapping(raw, key)
-        lvl = LevelSpec(
-            code=ctx.text(d, "code", key),
-            min_member_rate=float(ctx.number(d, "min_member_rate", key) or 0),
-            min_learner_rate=float(ctx.number(d, "min_learner_rate", key) or 0),
-            min_emulation_title=ctx.text(d, "min_emulation_title", key),
-            min_digital_level=ctx.text(d, "min_digital_level", key),
-            min_months_after_level_1=int(ctx.number(d, "min_months_after_level_1", key) or 0),
-        )
-        if lvl.code not in ldu_codes:
-            raise ctx.fail(f"{key}.code", f"mức “{lvl.code}” không có trong choices.ldu_level.")
-        if lvl.min_emulation_title not in titles:
-            raise ctx.fail(f"{key}.min_emulation_title", f"“{lvl.min_emulation_title}” không có.")
-        if lvl.min_digital_level not in digital:
-            raise ctx.fail(f"{key}.min_digital_level", f"“{lvl.min_digital_level}” không có.")
-        levels.append(lvl)
+        level = (col, param)
+    if d.get("year_within") is not None:
+        k = f"{key}.year_within"
+        m = ctx.mapping(d["year_within"], k)
+        col, param = ctx.text(m, "field", k), ctx.text(m, "param", k)
+        if col not in cols or cols[col].type != "integer":
+            raise ctx.fail(f"{k}.field", f"cột “{col}” không phải cột năm của “{lst.code}”.")
+        if param not in params or params[param].choices or params[param].value < 1:
+            raise ctx.fail(f"{k}.param", "cần một tham số là số năm (từ 1 trở lên).")
+        year = (col, param)
+    filled = tuple(str(x) for x in ctx.seq(d.get("filled", []), f"{key}.filled"))
+    for col in filled:
+        if col not in cols:
+            raise ctx.fail(f"{key}.filled", f"cột “{col}” không có trong “{lst.code}”.")
+    return level, year, filled
+
+
+def _parse_rate(
+    ctx: _Ctx,
+    raw: Any,
+    key: str,
+    known: Collection[str],
+    params: Mapping[str, Param],
+    targets: Mapping[str, Target],
+) -> Rate:
+    k = f"{key}.rate"
+    d = ctx.mapping(raw, k)
+    for part in ("numerator", "denominator"):
+        if not _known(d.get(part), known):
+            raise ctx.fail(f"{k}.{part}", f"chỉ tiêu “{d.get(part)}” không có.")
+    at_least, target = d.get("at_least"), d.get("target")
+    if (at_least is None) == (target is None):
+        raise ctx.fail(k, "cần đúng một trong hai khóa at_least (tham số) hoặc target (chỉ tiêu).")
+    if at_least is not None and (not _known(at_least, params) or params[at_least].choices):
+        raise ctx.fail(f"{k}.at_least", f"tham số “{at_least}” chưa khai báo trong params.")
+    if target is not None and not _known(target, targets):
+        raise ctx.fail(f"{k}.target", f"chỉ tiêu “{target}” không có trong targets.")
+    return Rate(str(d["numerator"]), str(d["denominator"]), at_least, target)
+
+
+def _parse_targets(ctx: _Ctx, data: Mapping[str, Any], known: Collection[str]) -> list[Target]:
     targets = []
     for i, raw in enumerate(ctx.seq(data.get("targets", []), "targets")):
         d = ctx.mapping(raw, f"targets[{i}]")
@@ -988,6 +1049,136 @@ def load_criteria(path: Path, report: ReportSchema) -> CriteriaSchema:
                 ctx.text(d, "source", key, ""),
             )
         )
+    ctx.unique([t.code for t in targets], "targets")
+    return targets
+
+
+def load_criteria(path: Path, report: ReportSchema) -> CriteriaSchema:
+    """Load schemas/criteria.yaml and check every name it uses exists in the report schema."""
+    ctx = _Ctx(path)
+    data = _read_yaml(path)
+    params: dict[str, Param] = {
+        str(name): _parse_param(ctx, str(name), raw, report)
+        for name, raw in ctx.mapping(data.get("params", {}), "params").items()
+    }
+    known: set[str] = set(report.field_map)
+    derived = []
+    for i, raw in enumerate(ctx.seq(data.get("derived", []), "derived")):
+        d = ctx.mapping(raw, f"derived[{i}]")
+        code = ctx.code(d, f"derived[{i}]")
+        key = f"derived[{code}]"
+        # `count: <list>` counts the rows of that list; `sum: <column>` needs `list:`.
+        lst = d.get("list") or (d["count"] if isinstance(d.get("count"), str) else None)
+        level = year = recognition = None
+        filled: tuple[str, ...] = ()
+        if d.get("recognition") is not None:
+            recognition = _parse_recognition(ctx, d["recognition"], key, report)
+            lst = None
+        elif d.get("expr") is not None:
+            names = _expr_names(str(d["expr"]))
+            missing = sorted(names - known)
+            if missing:
+                raise ctx.fail(key, f"biểu thức nhắc tới “{missing[0]}” không có.")
+        else:
+            if not _known(lst, report.list_map):
+                raise ctx.fail(f"{key}.list", f"danh sách “{lst}” không có.")
+            cols = {f.code for f in report.list_map[lst].fields}
+            if d.get("sum") is not None and not _known(d["sum"], cols):
+                raise ctx.fail(f"{key}.sum", f"cột “{d['sum']}” không có trong “{lst}”.")
+            if d.get("sum") is None and not d.get("count"):
+                raise ctx.fail(key, "cần một trong các khóa sum, count, expr hoặc recognition.")
+            if d.get("where") is not None:
+                bad = sorted(_expr_names(str(d["where"])) - cols)
+                if bad:
+                    raise ctx.fail(f"{key}.where", f"cột “{bad[0]}” không có trong “{lst}”.")
+            level, year, filled = _parse_row_filters(ctx, d, key, report.list_map[lst], params)
+        derived.append(
+            Derived(
+                code=code,
+                label=ctx.text(d, "label", key),
+                list=lst,
+                sum=d.get("sum"),
+                count=bool(d.get("count")),
+                where=d.get("where"),
+                expr=None if d.get("expr") is None else str(d["expr"]),
+                level_at_least=level,
+                year_within=year,
+                filled=filled,
+                recognition=recognition,
+            )
+        )
+        known.add(code)
+    ctx.unique([x.code for x in derived], "derived")
+    targets = _parse_targets(ctx, data, known)
+    target_map = {t.code: t for t in targets}
+    ut_codes = {u.code for u in report.unit_types}
+    criteria = []
+    for i, raw in enumerate(ctx.seq(data.get("criteria", []), "criteria")):
+        d = ctx.mapping(raw, f"criteria[{i}]")
+        code = ctx.code(d, f"criteria[{i}]")
+        key = f"criteria[{code}]"
+        expr, rate = None, None
+        if d.get("rate") is not None:
+            rate = _parse_rate(ctx, d["rate"], key, known, params, target_map)
+        else:
+            expr = ctx.text(d, "expr", key)
+            missing = sorted(_expr_names(expr) - known)
+            if missing:
+                raise ctx.fail(f"{key}.expr", f"chỉ tiêu “{missing[0]}” không có.")
+            for p in re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)", expr):
+                if p not in params:
+                    raise ctx.fail(f"{key}.expr", f"tham số “@{p}” chưa khai báo trong params.")
+        applies = tuple(ctx.seq(d.get("applies_to"), f"{key}.applies_to"))
+        for t in applies:
+            if not _known(t, ut_codes):
+                raise ctx.fail(f"{key}.applies_to", f"loại đơn vị “{t}” không có.")
+        criteria.append(
+            Criterion(
+                code,
+                ctx.text(d, "label", key),
+                applies,
+                expr,
+                ctx.text(d, "source", key, ""),
+                rate,
+            )
+        )
+    ctx.unique([c.code for c in criteria], "criteria")
+    lul = ctx.mapping(data.get("learning_unit_levels"), "learning_unit_levels")
+    indicators = tuple(ctx.seq(lul.get("indicators"), "learning_unit_levels.indicators"))
+    for ind in indicators:
+        if not _known(ind, report.field_map):
+            raise ctx.fail("learning_unit_levels.indicators", f"chỉ tiêu “{ind}” không có.")
+    learners_expected = tuple(
+        ctx.seq(lul.get("learners_expected", []), "learning_unit_levels.learners_expected")
+    )
+    for t in learners_expected:
+        if not _known(t, ut_codes):
+            raise ctx.fail("learning_unit_levels.learners_expected", f"loại đơn vị “{t}” không có.")
+    levels = []
+    ldu_codes = {c.code for c in report.choices.get("ldu_level", ())}
+    titles = {c.code for c in report.choices.get("emulation_title", ())}
+    digital = {c.code for c in report.choices.get("digital_level", ())}
+    for i, raw in enumerate(ctx.seq(lul.get("levels"), "learning_unit_levels.levels")):
+        key = f"learning_unit_levels.levels[{i}]"
+        d = ctx.mapping(raw, key)
+        lvl = LevelSpec(
+            code=ctx.text(d, "code", key),
+            min_member_rate=float(ctx.number(d, "min_member_rate", key) or 0),
+            min_learner_rate=float(ctx.number(d, "min_learner_rate", key) or 0),
+            min_emulation_title=ctx.text(d, "min_emulation_title", key),
+            min_digital_level=ctx.text(d, "min_digital_level", key),
+            min_months_after_level_1=int(ctx.number(d, "min_months_after_level_1", key) or 0),
+        )
+        if lvl.code not in ldu_codes:
+            raise ctx.fail(f"{key}.code", f"mức “{lvl.code}” không có trong choices.ldu_level.")
+        if lvl.min_emulation_title not in titles:
+            raise ctx.fail(f"{key}.min_emulation_title", f"“{lvl.min_emulation_title}” không có.")
+        if lvl.min_digital_level not in digital:
+            raise ctx.fail(f"{key}.min_digital_level", f"“{lvl.min_digital_level}” không có.")
+        levels.append(lvl)
+    validity = ctx.number(lul, "validity_years", "learning_unit_levels")
+    if validity is None or validity < 1 or not float(validity).is_integer():
+        raise ctx.fail("learning_unit_levels.validity_years", "cần số năm nguyên, từ 1 trở lên.")
     return CriteriaSchema(
         version=ctx.text(data, "version", "version"),
         params=params,
@@ -995,9 +1186,10 @@ def load_criteria(path: Path, report: ReportSchema) -> CriteriaSchema:
         criteria=tuple(criteria),
         learning_unit_levels=LearningUnitLevels(
             source=ctx.text(lul, "source", "learning_unit_levels"),
-            validity_years=int(ctx.number(lul, "validity_years", "learning_unit_levels") or 3),
+            validity_years=int(validity),
             indicators=indicators,
             levels=tuple(levels),
+            learners_expected=learners_expected,
         ),
         targets=tuple(targets),
         path=path,

@@ -75,6 +75,9 @@ class Submissions:
     variant_of: dict[str, str]
     cells: dict[tuple[str, str, int, str], Located] = field(default_factory=dict)
     """(file, list code or "", row or 0, field) → where the raw value came from."""
+    excluded: frozenset[tuple[str, str, int, str]] = frozenset()
+    """Keys (as in `cells`) of the values blanked because they carried an error: a criterion
+    over them is "chưa đủ số liệu" because of the error, not because the cell was blank."""
 
     def locate(self, file: str, fld: str, list_code: str = "", row: int = 0) -> Located | None:
         return self.cells.get((file, list_code, row, fld))
@@ -509,6 +512,7 @@ def exclude_errors(data: Submissions, issues: Iterable[Issue]) -> Submissions:
         for (file, list_code, row, fld), loc in data.cells.items()
         if list_code and file in list_files
     }
+    excluded: set[tuple[str, str, int, str]] = set()
     for issue in errors:
         if "." in issue.field:
             list_code, fld = issue.field.split(".", 1)
@@ -516,9 +520,13 @@ def exclude_errors(data: Submissions, issues: Iterable[Issue]) -> Submissions:
             if row is not None:
                 frame = lists[list_code]
                 frame.loc[(frame[FILE] == issue.file) & (frame[ROW] == row), fld] = None
+                excluded.add((issue.file, list_code, row, fld))
         elif issue.field in scalars.columns:
             scalars.loc[issue.file, issue.field] = None
-    return Submissions(scalars, lists, data.unit_of, data.variant_of, data.cells)
+            excluded.add((issue.file, "", 0, issue.field))
+    return Submissions(
+        scalars, lists, data.unit_of, data.variant_of, data.cells, frozenset(excluded)
+    )
 
 
 def _quoted(label: str) -> str:

@@ -252,14 +252,21 @@ def test_every_criterion_with_applies_to(criteria: CriteriaSchema) -> None:
     assert list(found) == list(CRITERIA_APPLIES_TO)
     for code, types in CRITERIA_APPLIES_TO.items():
         assert set(found[code].applies_to) == set(types), code
-        assert found[code].expr and found[code].source, code
+        assert (found[code].expr or found[code].rate) and found[code].source, code
         assert VIETNAMESE_LETTERS.search(found[code].label), code
 
 
 def test_params(criteria: CriteriaSchema) -> None:
     # DESIGN.md: "many initiatives" is a setting, default 1.
     assert criteria.params["many_initiatives"].value == 1
-    assert criteria.param_values["cdht_member_target"] == pytest.approx(0.6)
+    # c1's rate is the QĐ 677 target in force, not a param of its own (one figure per year).
+    assert "cdht_member_target" not in criteria.params
+    c1 = next(c for c in criteria.criteria if c.code == "c1")
+    assert c1.rate is not None and c1.rate.target == "cdht_members"
+    # A choice param holds a level code and compares by its rank.
+    level = criteria.params["min_initiative_level"]
+    assert (level.choice, level.choices, level.value) == ("unit", "initiative_level", 1)
+    assert criteria.params["min_initiative_level_area_office"].choice == "area"
     for p in criteria.params.values():
         assert p.label and p.source, p.code
 
@@ -318,6 +325,22 @@ def test_milestone_for_shipped_targets(criteria: CriteriaSchema) -> None:
     assert targets["ldu_units"].milestone_for(2026) is None
 
 
+@pytest.mark.parametrize(
+    ("year", "expected"),
+    [
+        (2023, (2025, 0.6)),
+        (2025, (2025, 0.6)),
+        (2026, (2030, 0.8)),
+        (2030, (2030, 0.8)),
+        # Past the last milestone it still holds ("80% by 2030" is the bar in 2031).
+        (2031, (2030, 0.8)),
+    ],
+)
+def test_target_in_force(year: int, expected: tuple[int, float]) -> None:
+    target = Target("t", "nhãn", "a", "b", {2030: 0.8, 2025: 0.6}, "")
+    assert target.in_force(year) == expected
+
+
 # --------------------------------------------------------------------------- broken files
 
 Mutator = Callable[[dict[str, Any], dict[str, Any]], Any]
@@ -355,6 +378,10 @@ def _rule(report: dict[str, Any], code: str) -> dict[str, Any]:
 
 def _criterion(criteria: dict[str, Any], code: str) -> dict[str, Any]:
     return next(c for c in criteria["criteria"] if c["code"] == code)
+
+
+def _derived(criteria: dict[str, Any], code: str) -> dict[str, Any]:
+    return next(d for d in criteria["derived"] if d["code"] == code)
 
 
 def _target(criteria: dict[str, Any], code: str) -> dict[str, Any]:
@@ -458,6 +485,50 @@ BROKEN: list[tuple[str, Mutator, str, tuple[str, ...]]] = [
         lambda r, c: _set(_criterion(c, "b2"), "expr", "initiatives_effective >= @nhieu"),
         "criteria.yaml",
         ("criteria[b2].expr", "“@nhieu”", "params"),
+    ),
+    (
+        "choice-param-unknown-level",
+        lambda r, c: _set(c["params"]["min_initiative_level"], "choice", "school"),
+        "criteria.yaml",
+        ("params.min_initiative_level.choice", "“school”", "unit"),
+    ),
+    (
+        "level-filter-with-number-param",
+        lambda r, c: _set(
+            _derived(c, "initiatives_recognised")["level_at_least"], "param", "many_initiatives"
+        ),
+        "criteria.yaml",
+        ("derived[initiatives_recognised].level_at_least.param", "initiative_level"),
+    ),
+    (
+        "year-filter-on-text-column",
+        lambda r, c: _set(_derived(c, "initiatives_recognised")["year_within"], "field", "title"),
+        "criteria.yaml",
+        ("derived[initiatives_recognised].year_within.field", "“title”"),
+    ),
+    (
+        "recognition-unknown-level",
+        lambda r, c: _set(_derived(c, "ldu_recognised")["recognition"], "levels", ["level_3"]),
+        "criteria.yaml",
+        ("derived[ldu_recognised].recognition.levels", "“level_3”"),
+    ),
+    (
+        "rate-with-param-and-target",
+        lambda r, c: _set(_criterion(c, "c1")["rate"], "at_least", "min_contributors"),
+        "criteria.yaml",
+        ("criteria[c1].rate", "at_least", "target"),
+    ),
+    (
+        "rate-unknown-target",
+        lambda r, c: _set(_criterion(c, "c1")["rate"], "target", "cdht"),
+        "criteria.yaml",
+        ("criteria[c1].rate.target", "“cdht”"),
+    ),
+    (
+        "validity-zero",
+        lambda r, c: _set(c["learning_unit_levels"], "validity_years", 0),
+        "criteria.yaml",
+        ("learning_unit_levels.validity_years",),
     ),
     (
         "unknown-choice-list",
