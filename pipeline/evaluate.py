@@ -688,7 +688,8 @@ def evaluate_learning_unit(
                 "recognised_year": recognised_year,
                 "recognition": state,
                 "valid_until": valid_until,
-                "valid_level": u.get(RECOGNISED_LEVEL) if state == "valid" else None,
+                # The level counted in Biểu 05: none stays none; lapsed or unknown is neither.
+                "valid_level": u.get(RECOGNISED_LEVEL) if state in ("valid", "none") else None,
                 "supported_level": supported,
                 "member_rate": member_rate,
                 "learner_rate": learner_rate,

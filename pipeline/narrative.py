@@ -984,7 +984,8 @@ class Narrative:
         text += self.fig.versus(f"target.{code}", pct_text)
         target, year = _num(t["target"]), _num(t["milestone_year"])
         if target is not None and year is not None:
-            verdict = "đạt" if rate >= target else "chưa đạt"
+            # The verdict Biểu 01 shows ("met"), for the target in force that year.
+            verdict = "đạt" if bool(t["met"]) else "chưa đạt"
             text += f", {verdict} chỉ tiêu {pct_text(target)} đến năm {int(year)}"
             if t["source"]:
                 text += f" (căn cứ: {t['source']})"
@@ -1000,17 +1001,29 @@ class Narrative:
             else:
                 field = report.field_map["ldu_recognised_level"]
                 levels = sorted(report.choices[field.choices or ""], key=lambda c: -c.rank)
+                # Only recognitions still valid this year: the derived metrics per level.
                 parts = [
                     f"{count_text(v)} đơn vị {c.label}"
                     for c in levels
-                    if c.code != "none" and (v := fig.n(f"ldu_recognised_level.{c.code}"))
+                    if c.code != "none" and (v := fig.n(f"ldu_recognised_{c.code}"))
                 ]
                 self.w.para(
-                    f"Có {count_text(recognised)} đơn vị được công nhận “Đơn vị học tập”"
+                    f"Có {count_text(recognised)} đơn vị được công nhận “Đơn vị học tập” còn "
+                    "hiệu lực"
                     + (f" ({_join(parts)})" if parts else "")
                     + fig.versus("ldu_recognised", unit="đơn vị")
                     + " (Biểu 01, mục II; từng đơn vị tại Biểu 05)."
                 )
+        ldu = self.r.learning_unit
+        lapsed = int((ldu["recognition"] == "lapsed").sum()) if len(ldu) else 0
+        if lapsed:
+            validity = self.r.schemas.criteria.learning_unit_levels.validity_years
+            self.w.para(
+                f"Có {count_text(lapsed)} đơn vị ghi được công nhận “Đơn vị học tập” nhưng "
+                f"công nhận đã quá {count_text(validity)} năm, hết hiệu lực; các đơn vị này "
+                "không được tính là “Đơn vị học tập” trong năm và cần được đánh giá, công "
+                "nhận lại (Biểu 05)."
+            )
         self.target("ldu_units", "đơn vị")
         flagged = int(self.r.learning_unit["flagged"].sum()) if len(self.r.learning_unit) else 0
         if flagged:

@@ -47,7 +47,7 @@ from xlsxwriter.worksheet import (
 from pipeline import printing
 from pipeline.aggregate import rate_for, ratios
 from pipeline.charts import ChartSpec, chart_specs, city_values
-from pipeline.evaluate import FAIL, PASS, UNKNOWN
+from pipeline.evaluate import FAIL, PASS, UNKNOWN, condition_text
 from pipeline.export import list_frame
 from pipeline.history import Previous, change_label, compare_aggregates
 from pipeline.identify import TIME_SOURCE_LABELS
@@ -1785,7 +1785,8 @@ class ReportBook:
         legend_rows = [
             {
                 "code": c.code,
-                "label": c.label,
+                # The condition with this year's thresholds (c1: the target in force).
+                "label": f"{c.label}. Điều kiện đạt: {condition_text(c, r.schemas, r.year)}.",
                 "applies": "; ".join(report.unit_type_label(t) for t in c.applies_to),
                 "source": c.source,
             }
@@ -1855,16 +1856,17 @@ class ReportBook:
                 values[key] = labels.choice(key, units[key][u.unit_code])
             if x is not None:
                 values["self_level"] = labels.choice("ldu_level", x["self_level"])
-                values["recognised_level"] = labels.choice("ldu_level", x["recognised_level"])
+                recognised, validity = _recognition_text(x, labels, spec.validity_years)
+                values["recognised_level"] = recognised
                 values["supported_level"] = labels.choice("ldu_level", x["supported_level"])
                 values["member_rate"] = _num(x["member_rate"])
                 values["learner_rate"] = _num(x["learner_rate"])
                 flagged = bool(x["flagged"])
                 values["flagged"] = flagged
                 reason = _text(x["reason"])
-                values["reason"] = (
-                    "Mức đơn vị ghi cao hơn mức số liệu đáp ứng. " + reason if flagged else reason
-                )
+                if flagged:
+                    reason = "Mức đơn vị ghi cao hơn mức số liệu đáp ứng. " + reason
+                values["reason"] = " ".join(t for t in (validity, reason) if t)
             rows.append(values)
         ref = sh.table(
             HEADER_ROW, cols, rows, row_style=lambda v: FLAG if v.get("flagged") else None
@@ -1885,11 +1887,14 @@ class ReportBook:
             )
         row += 1
         supported = r.learning_unit["supported_level"].value_counts()
+        # A lapsed recognition, or one without its year, shows with a note in its cell and so
+        # is not counted under its level: only recognitions still valid count.
+        valid = r.learning_unit["valid_level"].value_counts()
         for choice in report.choices["ldu_level"]:
             ws.write_string(row, label_col, choice.label, st.cell("text"))
             cached = {
                 "self_level": self.city_value(f"ldu_self_level.{choice.code}") or 0.0,
-                "recognised_level": self.city_value(f"ldu_recognised_level.{choice.code}") or 0.0,
+                "recognised_level": float(valid.get(choice.code, 0)),
                 "supported_level": float(supported.get(choice.code, 0)),
             }
             for key in level_cols:
@@ -2497,6 +2502,26 @@ class ReportBook:
         ]
         sh.table(row, unit_cols, unit_rows, empty_text="Không có.")
         sh.finish()
+
+
+def _recognition_text(x: Mapping[str, Any], labels: Labels, validity: int) -> tuple[str, str]:
+    """Biểu 05: the recognised level as shown, and a note on its validity.
+
+    A valid recognition shows its level alone (so the level count below counts it); a lapsed
+    one, or one without its year, carries the reason in the cell and is not counted.
+    """
+    level = labels.choice("ldu_level", x["recognised_level"])
+    state, year = x["recognition"], _num(x["recognised_year"])
+    if state == "lapsed" and year is not None:
+        lapsed = int(year) + validity
+        return (
+            f"{level} (hết hiệu lực từ năm {lapsed})",
+            f"Công nhận năm {int(year)} đã hết hiệu lực từ năm {lapsed} (công nhận có giá trị "
+            f"{validity} năm); đơn vị cần được đánh giá, công nhận lại.",
+        )
+    if state == "unknown" and x["recognised_level"] not in (None, "none") and level:
+        return f"{level} (chưa rõ năm công nhận)", "Chưa ghi năm công nhận (hoặc năm có lỗi)."
+    return level, ""
 
 
 def build_workbook(result: RunResult) -> bytes:

@@ -513,6 +513,12 @@ def exclude_errors(data: Submissions, issues: Iterable[Issue]) -> Submissions:
         if list_code and file in list_files
     }
     excluded: set[tuple[str, str, int, str]] = set()
+
+    def typed(key: tuple[str, str, int, str]) -> bool:
+        # A required cell left blank is reported too, but nothing typed was thrown away.
+        loc = data.cells.get(key)
+        return loc is None or loc.value is not None or bool(loc.error) or loc.formula_no_cache
+
     for issue in errors:
         if "." in issue.field:
             list_code, fld = issue.field.split(".", 1)
@@ -520,10 +526,12 @@ def exclude_errors(data: Submissions, issues: Iterable[Issue]) -> Submissions:
             if row is not None:
                 frame = lists[list_code]
                 frame.loc[(frame[FILE] == issue.file) & (frame[ROW] == row), fld] = None
-                excluded.add((issue.file, list_code, row, fld))
+                if typed((issue.file, list_code, row, fld)):
+                    excluded.add((issue.file, list_code, row, fld))
         elif issue.field in scalars.columns:
             scalars.loc[issue.file, issue.field] = None
-            excluded.add((issue.file, "", 0, issue.field))
+            if typed((issue.file, "", 0, issue.field)):
+                excluded.add((issue.file, "", 0, issue.field))
     return Submissions(
         scalars, lists, data.unit_of, data.variant_of, data.cells, frozenset(excluded)
     )

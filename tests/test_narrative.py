@@ -170,6 +170,9 @@ def allowed_figures(
     counts.update(float(v) for v in issues["severity"].value_counts())
     flagged = issues.loc[issues["code"] == "claimed-level-unsupported", "unit_code"].nunique()
     counts.add(float(flagged))
+    # Biểu 05: recognitions that have lapsed, and how long a recognition lasts.
+    lapsed = issues.loc[issues["code"] == "recognition-lapsed", "unit_code"].nunique()
+    counts.update({float(lapsed), float(result.schemas.criteria.learning_unit_levels.validity_years)})
     # Biểu 08: units quoted per theme (the grouping itself is tested on its own below).
     for field in ("difficulties", "proposals"):
         entries = unit_texts(out_dir, field)
