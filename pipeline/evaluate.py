@@ -245,7 +245,9 @@ def format_number(value: float, decimals: int = 2) -> str:
 
 def pct_floor(rate: Fraction | float) -> str:
     """A rate as a percentage rounded DOWN to one decimal: 59,99% shows 59,9%, never 60%."""
-    tenths = math.floor(Fraction(rate) * 1000)
+    # A float is read as the decimal it prints as: 0.6 is 60%, not 59,999…%.
+    exact = rate if isinstance(rate, Fraction) else Fraction(repr(float(rate)))
+    tenths = math.floor(exact * 1000)
     return f"{format_number(tenths / 10, 1)}%"
 
 
@@ -303,7 +305,7 @@ class _Explainer:
         lst = self.report.list_map[d.list]
         column = lst.field(d.sum).label
         if self.data is None:
-            return f"{d.label}: chưa tính được (cột “{column}” để trống hoặc có lỗi)"
+            return f"{d.label}: chưa tính được (cột {_lower(column)} để trống hoặc có lỗi)"
         file = str(self.units.at[code, "file"])
         rows = self.data.lists[d.list]
         rows = rows[rows[FILE] == file]
@@ -324,7 +326,7 @@ class _Explainer:
                 f"{who.strip() or 'dòng ' + str(row)} {state}"
                 + (f" (ô {address})" if address else "")
             )
-        return f"{d.label}: chưa tính được vì cột “{column}” " + "; ".join(parts)
+        return f"{d.label}: chưa tính được vì cột {_lower(column)} " + "; ".join(parts)
 
     def counted_rows(self, d: Derived) -> str:
         """Which rows a filtered count takes, with the params' values of this run."""
@@ -488,7 +490,7 @@ def _expr_verdicts(
     local = {p: params[p] for p in _PARAM.findall(c.expr)}
     frame = subset[names]
     low = _eval(frame, c.expr, local)
-    unknown = low.isna().to_numpy()
+    unknown = low.isna().to_numpy(dtype=bool, copy=True)
     open_cols = [n for n in names if n + UNCERTAIN in subset.columns]
     uncertain = {n: subset[n + UNCERTAIN].fillna(0).astype(int).tolist() for n in open_cols}
     if open_cols and any(any(v) for v in uncertain.values()):
@@ -630,7 +632,7 @@ def evaluate_learning_unit(
         member_rate = _ratio(u.get("members_recognised"), u.get("members_total"))
         learner_rate = _ratio(u.get("learners_recognised"), u.get("learners_total"))
         verdicts: dict[str, str] = {}
-        supported, why, blocked = "none", "", False
+        supported, why, blocked, undecided = "none", "", False, False
         for lvl in spec.levels:
             cond = _level_conditions(u, lvl, spec, report, data, year, member_rate, learner_rate)
             status = cond.status if not blocked else FAIL
@@ -638,7 +640,7 @@ def evaluate_learning_unit(
             if blocked:
                 continue
             if status != PASS:
-                blocked = True
+                blocked, undecided = True, status == UNKNOWN
                 name = report.choice_label("ldu_level", lvl.code)
                 parts = []
                 if cond.failed:
@@ -667,11 +669,17 @@ def evaluate_learning_unit(
         flagged = claimed_field is not None
         if claimed_field is not None:
             claimed = report.choice_label("ldu_level", str(u.get(claimed_field)))
+            enough = report.choice_label("ldu_level", supported)
+            # Missing figures are not figures that fall short: say which it is.
+            said = (
+                f"số liệu báo cáo chưa đủ để xét mức cao hơn “{enough}”"
+                if undecided
+                else f"số liệu báo cáo chỉ đủ “{enough}”"
+            )
             issues.append(
                 make_issue(
                     "claimed-level-unsupported",
-                    f"Đơn vị ghi “{claimed}” nhưng số liệu báo cáo chỉ đủ "
-                    f"“{report.choice_label('ldu_level', supported)}”. {why}. "
+                    f"Đơn vị ghi “{claimed}” nhưng {said}. {why}. "
                     "Kiểm tra lại số liệu hoặc mức đánh giá.",
                     file=file,
                     unit_code=str(code),
@@ -751,7 +759,7 @@ def _level_conditions(
             cond.failed.append(f"{_lower(label)} chưa đạt “{needed}”")
     if lvl.min_months_after_level_1:
         first = u.get(LEVEL1_YEAR)
-        if _missing(first) and u.get(RECOGNISED_LEVEL) == "level_1":
+        if _missing(first) and _is(u.get(RECOGNISED_LEVEL), spec.levels[0].code):
             first = u.get(RECOGNISED_YEAR)
         level_1 = report.choice_label("ldu_level", "level_1")
         if _missing(first):
@@ -799,7 +807,7 @@ def _recognition_issues(
             )
         )
     level_2 = next((lvl for lvl in spec.levels if lvl.min_months_after_level_1), None)
-    if level_2 is None or level != level_2.code:
+    if level_2 is None or not _is(level, level_2.code):
         return out
     first, recognised = u.get(LEVEL1_YEAR), u.get(RECOGNISED_YEAR)
     name_2 = report.choice_label("ldu_level", level_2.code)
@@ -845,6 +853,11 @@ def _missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value))
 
 
+def _is(value: object, code: str) -> bool:
+    """`value == code`, false for a blank (pd.NA has no truth value)."""
+    return not _missing(value) and value == code
+
+
 def _ratio(num: object, den: object) -> float | None:
     if _missing(num) or _missing(den) or float(den) == 0:  # type: ignore[arg-type]
         return None
@@ -852,4 +865,4 @@ def _ratio(num: object, den: object) -> float | None:
 
 
 def _pct(rate: float) -> str:
-    return pct_floor(Fraction(repr(rate)))
+    return pct_floor(rate)

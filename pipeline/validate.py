@@ -147,14 +147,16 @@ def parse_submissions(
                 # Most values have no problem: no call for them (this runs for every value).
                 if not parsed.problems:
                     return parsed.value
-                return _report_problems(parsed, sub, f, loc)
+                return _report_problems(parsed, sub, f, loc, key[1])
         choices = schema.choices[f.choices] if f.choices else ()
         parsed = parse_cell(loc, f, choices)
         if memo_key is not None:
             memo[memo_key] = parsed
-        return _report_problems(parsed, sub, f, loc)
+        return _report_problems(parsed, sub, f, loc, key[1])
 
-    def _report_problems(parsed: Parsed, sub: RawSubmission, f: Field, loc: Located) -> Any:
+    def _report_problems(
+        parsed: Parsed, sub: RawSubmission, f: Field, loc: Located, list_code: str
+    ) -> Any:
         for p in parsed.problems:
             issues.append(
                 make_issue(
@@ -165,7 +167,9 @@ def parse_submissions(
                     unit_code=sub.unit_code,
                     sheet=loc.sheet,
                     cell=loc.cell,
-                    field=f.code,
+                    # A list cell's field is "list.column", as the checks below name it, so
+                    # exclude_errors knows which row lost its value.
+                    field=f"{list_code}.{f.code}" if list_code else f.code,
                     value=_raw_text(loc.value),
                 )
             )

@@ -172,7 +172,9 @@ def allowed_figures(
     counts.add(float(flagged))
     # Biểu 05: recognitions that have lapsed, and how long a recognition lasts.
     lapsed = issues.loc[issues["code"] == "recognition-lapsed", "unit_code"].nunique()
-    counts.update({float(lapsed), float(result.schemas.criteria.learning_unit_levels.validity_years)})
+    counts.update(
+        {float(lapsed), float(result.schemas.criteria.learning_unit_levels.validity_years)}
+    )
     # Biểu 08: units quoted per theme (the grouping itself is tested on its own below).
     for field in ("difficulties", "proposals"):
         entries = unit_texts(out_dir, field)
