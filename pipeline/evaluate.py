@@ -632,7 +632,7 @@ def evaluate_learning_unit(
         member_rate = _ratio(u.get("members_recognised"), u.get("members_total"))
         learner_rate = _ratio(u.get("learners_recognised"), u.get("learners_total"))
         verdicts: dict[str, str] = {}
-        supported, why, blocked, undecided = "none", "", False, False
+        supported, why, blocked, undecided, stuck = "none", "", False, False, ""
         for lvl in spec.levels:
             cond = _level_conditions(u, lvl, spec, report, data, year, member_rate, learner_rate)
             status = cond.status if not blocked else FAIL
@@ -641,7 +641,7 @@ def evaluate_learning_unit(
                 continue
             if status != PASS:
                 blocked, undecided = True, status == UNKNOWN
-                name = report.choice_label("ldu_level", lvl.code)
+                name = stuck = report.choice_label("ldu_level", lvl.code)
                 parts = []
                 if cond.failed:
                     parts.append(f"Chưa đủ điều kiện {name}: " + "; ".join(cond.failed))
@@ -672,7 +672,7 @@ def evaluate_learning_unit(
             enough = report.choice_label("ldu_level", supported)
             # Missing figures are not figures that fall short: say which it is.
             said = (
-                f"số liệu báo cáo chưa đủ để xét mức cao hơn “{enough}”"
+                f"số liệu báo cáo chưa đủ để xét “{stuck}”"
                 if undecided
                 else f"số liệu báo cáo chỉ đủ “{enough}”"
             )

@@ -235,7 +235,8 @@ def table_rows(section: str) -> list[list[str]]:
     for case in CASES:
         if section in LEVEL_KEYS:
             want = case.get("levels", {}).get(section)
-            fragments = case.get("levels", {}).get("reason", []) if want else []
+            # The reason is about the first level not reached: shown on that level's row.
+            fragments = case["levels"].get("reason", []) if want and want != "đạt" else []
         else:
             hit = expected_verdicts(case).get(section)
             want, fragments = hit if hit else (None, [])
@@ -255,14 +256,26 @@ def test_spec_tables_are_the_cases(section: str) -> None:
     assert spec_rows(section) == table_rows(section)
 
 
-def render_tables() -> str:  # pragma: no cover - a developer's helper
-    """The case tables as the document holds them (`python -c` to refresh the .md)."""
-    out = []
-    for section in SECTIONS:
-        out.append(f"<!-- cases: {section} -->")
-        out.append("| Trường hợp | Năm | Tình huống | Kết quả | Lý do phải nêu |")
-        out.append("|---|---|---|---|---|")
-        for row in table_rows(section):
-            out.append("| " + " | ".join(row) + " |")
-        out.append("")
+def render_table(section: str) -> str:
+    """One case table as the document holds it, after its `<!-- cases: … -->` marker."""
+    out = [
+        f"<!-- cases: {section} -->",
+        "| Trường hợp | Năm | Tình huống | Kết quả | Lý do phải nêu |",
+        "|---|---|---|---|---|",
+    ]
+    out += ["| " + " | ".join(row) + " |" for row in table_rows(section)]
     return "\n".join(out)
+
+
+def refresh_spec() -> None:  # pragma: no cover - a developer's helper
+    """Rewrite the document's case tables from the cases file, after editing the cases.
+
+    ``.venv/bin/python -c "from tests.test_criteria_cases import refresh_spec; refresh_spec()"``
+    """
+    text = SPEC.read_text(encoding="utf-8")
+    for section in SECTIONS:
+        marker = f"<!-- cases: {section} -->"
+        text = re.sub(
+            rf"{re.escape(marker)}\n(?:\|.*\n)*", lambda _m, s=section: render_table(s) + "\n", text
+        )
+    SPEC.write_text(text, encoding="utf-8")
