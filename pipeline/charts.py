@@ -141,13 +141,28 @@ def _count_by_choice_chart(
 
 
 def learning_unit_chart(result: RunResult) -> ChartSpec:
-    return _count_by_choice_chart(
-        result,
-        result.schemas.report.field_map["ldu_recognised_level"],
-        "ldu_recognised_level",
-        "don-vi-hoc-tap-theo-muc",
-        "Số đơn vị theo mức “Đơn vị học tập” được công nhận",
-        "Số đơn vị",
+    """Units per recognised level, counting only recognitions still valid this year.
+
+    A lapsed recognition (or one without its year) is in no bar: docs/dac-ta-tieu-chi.md,
+    section 5. The levels' counts are the derived metrics `ldu_recognised_<level>`.
+    """
+    field = result.schemas.report.field_map["ldu_recognised_level"]
+    city = city_values(result)
+    levels = result.schemas.report.choices[field.choices or ""]
+    derived = {d.code for d in result.schemas.criteria.derived}
+
+    def count(code: str) -> float:
+        valid = f"ldu_recognised_{code}"
+        key = valid if valid in derived else f"ldu_recognised_level.{code}"
+        return _get(city, key) or 0.0
+
+    return ChartSpec(
+        key="don-vi-hoc-tap-theo-muc",
+        title="Số đơn vị theo mức “Đơn vị học tập” được công nhận, còn hiệu lực",
+        category_header=field.label,
+        categories=tuple(c.label for c in levels),
+        bars=Series("Số đơn vị", tuple(count(c.code) for c in levels)),
+        percent=False,
     )
 
 
