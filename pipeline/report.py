@@ -234,7 +234,7 @@ class Labels:
         d = self.derived.get(code)
         if d is not None:
             label = d.label
-            if d.expr is not None:
+            if d.per_unit:
                 # A per-unit 0/1 indicator; its sum is a number of units.
                 label = re.sub(r"\s*\([^)]*\)\s*$", "", label)
                 if not label.startswith("Số "):
@@ -252,7 +252,7 @@ class Labels:
         d = self.derived.get(code)
         if d is None:
             return ""
-        if d.expr is not None:
+        if d.per_unit:
             return "đơn vị"
         if d.list and d.sum:
             return self.report.list_map[d.list].field(d.sum).unit

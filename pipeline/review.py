@@ -293,7 +293,7 @@ class Labels:
         d = self.derived.get(code)
         if d is not None:
             label = d.label
-            if d.expr is not None:
+            if d.per_unit:
                 label = re.sub(r"\s*\([^)]*\)\s*$", "", label)
                 if not label.startswith("Số "):
                     label = f"Số đơn vị {_lower_first(label)}"

@@ -293,6 +293,12 @@ class Derived:
     recognition: Recognition | None = None
 
     @property
+    def per_unit(self) -> bool:
+        """A value per unit (an expression or a recognition), not a sum over a list: its
+        city figure is a number of units."""
+        return self.expr is not None or self.recognition is not None
+
+    @property
     def filter_columns(self) -> tuple[str, ...]:
         """List columns the row filters read (beyond `where`)."""
         cols = [pair[0] for pair in (self.level_at_least, self.year_within) if pair]
