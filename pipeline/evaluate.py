@@ -182,7 +182,7 @@ def _recognition_values(
 ) -> pd.api.extensions.ExtensionArray:
     assert d.recognition is not None
     rec = d.recognition
-    out = []
+    out: list[int | None] = []
     for level, recognised in zip(
         frame[rec.level].to_numpy(dtype=object),
         frame[rec.year].to_numpy(dtype=object),
@@ -426,13 +426,13 @@ def condition_text(c: Criterion, schemas: Schemas, year: int) -> str:
 
     text = re.sub(r"\b([a-z][a-z0-9_]*)\s*==\s*1\b", recognition, c.expr)
 
-    def param(m: re.Match[str]) -> str:
+    def param_text(m: re.Match[str]) -> str:
         p = crit.params[m.group(1)]
         if p.choice is not None and p.choices is not None:
             return schemas.report.choice_label(p.choices, p.choice)
         return format_number(p.value)
 
-    text = _PARAM.sub(param, text)
+    text = _PARAM.sub(param_text, text)
     text = re.sub(
         r"(?<![@\w'\"])([a-z][a-z0-9_]*)\b",
         lambda m: (
@@ -758,19 +758,19 @@ def _level_conditions(
         elif _rank(report, fld, u.get(fld)) < _rank(report, fld, need):
             cond.failed.append(f"{_lower(label)} chưa đạt “{needed}”")
     if lvl.min_months_after_level_1:
-        first = u.get(LEVEL1_YEAR)
-        if _missing(first) and _is(u.get(RECOGNISED_LEVEL), spec.levels[0].code):
-            first = u.get(RECOGNISED_YEAR)
-        level_1 = report.choice_label("ldu_level", "level_1")
-        if _missing(first):
+        first = _year(u.get(LEVEL1_YEAR))
+        if first is None and _is(u.get(RECOGNISED_LEVEL), spec.levels[0].code):
+            first = _year(u.get(RECOGNISED_YEAR))
+        level_1 = report.choice_label("ldu_level", spec.levels[0].code)
+        if first is None:
             if excluded(LEVEL1_YEAR):
                 cond.unknown.append(f"năm được công nhận {level_1} có lỗi")
             else:
                 cond.failed.append(f"chưa được công nhận {level_1}")
-        elif year - int(first) < min_year_gap(lvl.min_months_after_level_1):
+        elif year - first < min_year_gap(lvl.min_months_after_level_1):
             cond.failed.append(
                 f"chưa đủ {lvl.min_months_after_level_1} tháng kể từ khi được công nhận "
-                f"{level_1} (năm {int(first)})"
+                f"{level_1} (năm {first})"
             )
     return cond
 
@@ -809,11 +809,11 @@ def _recognition_issues(
     level_2 = next((lvl for lvl in spec.levels if lvl.min_months_after_level_1), None)
     if level_2 is None or not _is(level, level_2.code):
         return out
-    first, recognised = u.get(LEVEL1_YEAR), u.get(RECOGNISED_YEAR)
+    first, level_2_year = _year(u.get(LEVEL1_YEAR)), _year(u.get(RECOGNISED_YEAR))
     name_2 = report.choice_label("ldu_level", level_2.code)
     name_1 = report.choice_label("ldu_level", spec.levels[0].code)
     months = level_2.min_months_after_level_1
-    if _missing(first):
+    if first is None:
         if (file, "", 0, LEVEL1_YEAR) in data.excluded:
             return out  # already an error at that cell
         out.append(
@@ -829,21 +829,21 @@ def _recognition_issues(
                 value="",
             )
         )
-    elif not _missing(recognised):
+    elif level_2_year is not None:
         gap = min_year_gap(months)
-        if int(recognised) - int(first) < gap:
+        if level_2_year - first < gap:
             out.append(
                 make_issue(
                     "level-2-too-soon",
-                    f"Đơn vị ghi được công nhận {name_2} năm {int(recognised)} nhưng {name_1} "
-                    f"lần đầu năm {int(first)}: {name_2} cần sau {name_1} ít nhất {months} "
+                    f"Đơn vị ghi được công nhận {name_2} năm {level_2_year} nhưng {name_1} "
+                    f"lần đầu năm {first}: {name_2} cần sau {name_1} ít nhất {months} "
                     f"tháng ({spec.source}), tức {name_1} phải được công nhận từ năm "
-                    f"{int(recognised) - gap} trở về trước. Kiểm tra lại hai năm này.",
+                    f"{level_2_year - gap} trở về trước. Kiểm tra lại hai năm này.",
                     file=file,
                     unit_code=code,
                     **data.where(file, LEVEL1_YEAR),
                     field=LEVEL1_YEAR,
-                    value=str(int(first)),
+                    value=str(first),
                 )
             )
     return out
@@ -851,6 +851,10 @@ def _recognition_issues(
 
 def _missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value))
+
+
+def _year(value: object) -> int | None:
+    return None if _missing(value) else int(value)  # type: ignore[call-overload]
 
 
 def _is(value: object, code: str) -> bool:
