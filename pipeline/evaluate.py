@@ -267,6 +267,24 @@ class _Explainer:
         self.report = schemas.report
         self.derived = {d.code: d for d in schemas.criteria.derived}
         self.lul = schemas.criteria.learning_unit_levels
+        # Positional access through plain arrays: a label lookup (.at) per unit and input
+        # costs seconds at ten thousand units.
+        self.position = {code: i for i, code in enumerate(units.index)}
+        self.columns: dict[str, Any] = {}
+        self.labels: dict[str, str] = {}
+        self.counted: dict[str, str] = {}
+
+    def value(self, code: str, name: str) -> Any:
+        column = self.columns.get(name)
+        if column is None:
+            column = self.columns[name] = self.units[name].to_numpy(dtype=object)
+        return column[self.position[code]]
+
+    def label(self, name: str) -> str:
+        found = self.labels.get(name)
+        if found is None:
+            found = self.labels[name] = _label(name, self.schemas)
+        return found
 
     def cell(self, file: str, fld: str, list_code: str = "", row: int = 0) -> tuple[str, bool]:
         """(address, excluded) of a value, ("", False) when unknown."""
@@ -277,11 +295,11 @@ class _Explainer:
         return (loc.address if loc else ""), excluded
 
     def describe(self, name: str, code: str, uncertain: int = 0) -> str:
-        value = self.units.at[code, name]
+        value = self.value(code, name)
         d = self.derived.get(name)
         if d is not None and d.recognition is not None:
             return self.recognition(code, d)
-        label = _label(name, self.schemas)
+        label = self.label(name)
         if not _missing(value):
             text = f"{label} = {_show(value, name, self.report)}"
             if d is not None and (d.level_at_least or d.year_within):
@@ -294,7 +312,7 @@ class _Explainer:
         return self.missing_field(code, name, label)
 
     def missing_field(self, code: str, name: str, label: str) -> str:
-        address, excluded = self.cell(str(self.units.at[code, "file"]), name)
+        address, excluded = self.cell(str(self.value(code, "file")), name)
         where = f" (ô {address})" if address else ""
         if excluded:
             return f"{label}: số liệu có lỗi nên không được tính{where}"
@@ -306,7 +324,7 @@ class _Explainer:
         column = lst.field(d.sum).label
         if self.data is None:
             return f"{d.label}: chưa tính được (cột {_lower(column)} để trống hoặc có lỗi)"
-        file = str(self.units.at[code, "file"])
+        file = str(self.value(code, "file"))
         rows = self.data.lists[d.list]
         rows = rows[rows[FILE] == file]
         rows = rows[_where(rows, d)]
@@ -330,6 +348,11 @@ class _Explainer:
 
     def counted_rows(self, d: Derived) -> str:
         """Which rows a filtered count takes, with the params' values of this run."""
+        if d.code not in self.counted:
+            self.counted[d.code] = self._counted_rows(d)
+        return self.counted[d.code]
+
+    def _counted_rows(self, d: Derived) -> str:
         params, parts = self.schemas.criteria.params, []
         if d.level_at_least:
             p = params[d.level_at_least[1]]
@@ -346,7 +369,7 @@ class _Explainer:
         names = " hoặc ".join(f"“{lst.field(c).label}”" for c in cols)
         cells = []
         if self.data is not None:
-            file = str(self.units.at[code, "file"])
+            file = str(self.value(code, "file"))
             for f, lc, _row, c in sorted(self.data.excluded):
                 if f == file and lc == d.list and c in cols:
                     address, _ = self.cell(file, c, lc, _row)
@@ -358,9 +381,9 @@ class _Explainer:
     def recognition(self, code: str, d: Derived) -> str:
         assert d.recognition is not None
         rec = d.recognition
-        level, recognised = self.units.at[code, rec.level], self.units.at[code, rec.year]
-        level_label = _label(rec.level, self.schemas)
-        year_label = _label(rec.year, self.schemas)
+        level, recognised = self.value(code, rec.level), self.value(code, rec.year)
+        level_label = self.label(rec.level)
+        year_label = self.label(rec.year)
         if _missing(level):
             return self.missing_field(code, rec.level, level_label)
         shown = _show(level, rec.level, self.report)
