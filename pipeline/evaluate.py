@@ -658,7 +658,11 @@ def evaluate_learning_unit(
         supported, why, blocked, undecided, stuck = "none", "", False, False, ""
         for lvl in spec.levels:
             cond = _level_conditions(u, lvl, spec, report, data, year, member_rate, learner_rate)
-            status = cond.status if not blocked else FAIL
+            status = cond.status
+            if blocked:
+                # A higher level includes the lower one: it fails if the lower one failed,
+                # and is at best undecided if the lower one was.
+                status = FAIL if not undecided or status == FAIL else UNKNOWN
             verdicts[f"verdict_{lvl.code}"] = status
             if blocked:
                 continue
