@@ -33,6 +33,7 @@ from tests.submission_factory import (
     cell_of,
     save,
     school_workbook,
+    table_cell,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,14 +100,9 @@ def _files(
         },
         year=year,
     )
-    ws = wb["Sáng kiến"]
-    table = ws.tables["initiatives"]
-    first = table.ref.split(":")[0]
-    header_row = int("".join(ch for ch in first if ch.isdigit()))
-    level_col = next(c.column_letter for c in ws[header_row] if c.value == "level")
     cells[LAPSED_SCHOOL] = {
         "ldu_recognised_year": cell_of(wb, "ldu_recognised_year"),
-        "initiative_level": f"Sáng kiến!{level_col}{header_row + 1}",
+        "initiative_level": table_cell(wb, "initiatives", 1, "level"),
     }
     save(wb, folder / f"{LAPSED_SCHOOL}.xlsx")
     # A school whose staff row leaves "recognised" blank: c1 cannot be computed.
@@ -119,17 +115,10 @@ def _files(
         {"people": _people(**{"Nhân viên": {"recognised": None}}), "initiatives": []},
         year=year,
     )
-    ws = wb["Con người"]
-    table = ws.tables["people"]
-    first = table.ref.split(":")[0]
-    header_row = int("".join(ch for ch in first if ch.isdigit()))
-    header = {c.value: c.column_letter for c in ws[header_row]}
-    staff_row = next(
-        r
-        for r in range(header_row + 1, header_row + 6)
-        if ws[f"{header['group']}{r}"].value == "Nhân viên"
-    )
-    cells[BLANK_STAFF_SCHOOL] = {"staff_recognised": f"Con người!{header['recognised']}{staff_row}"}
+    # The matrix's fixed rows follow choices.people_group: staff is the third.
+    sheet, ref = table_cell(wb, "people", 3, "group").split("!")
+    assert wb[sheet][ref].value == "Nhân viên"
+    cells[BLANK_STAFF_SCHOOL] = {"staff_recognised": table_cell(wb, "people", 3, "recognised")}
     save(wb, folder / f"{BLANK_STAFF_SCHOOL}.xlsx")
     # An area office with no institutions in its area (a4: 0/0) and a recognition of 2024.
     wb = school_workbook(
