@@ -15,9 +15,10 @@ the test suite (tests/test_criteria_cases.py). In short:
   blank denominator is "chưa đủ số liệu". c1's threshold is the QĐ 677 target in force for
   the report year (:meth:`pipeline.schema.Target.in_force`), the figure Biểu 01 and the
   draft report state.
-* A sum over the people matrix is unknown when any row it adds leaves that column blank or
-  had it excluded: a partial sum would pass or fail a unit on half its staff. A group left
-  wholly blank is not a group (an area office has no learners).
+* A sum over the people matrix is no figure for a verdict when any row it adds leaves that
+  column blank or had it excluded (the `__partial` column of the unit frame): a partial sum
+  would pass or fail a unit on half its staff. The sum itself stays, for the city's counts.
+  A group left wholly blank is not a group (an area office has no learners).
 * Counts of initiatives (a3, b2, c2) take the rows recognised at or above a minimum level
   in the report year or the year(s) before; a blank year does not count. A row whose level
   or year was excluded by an error is "uncertain": when counting it would change the
@@ -58,6 +59,8 @@ NOT_APPLICABLE = "không áp dụng"
 VERDICTS = (PASS, FAIL, UNKNOWN, NOT_APPLICABLE)
 UNCERTAIN = "__uncertain"
 """Suffix of the unit-frame column counting the rows a filtered count could not decide."""
+PARTIAL = "__partial"
+"""Suffix of the unit-frame column marking a sum that misses a blank or excluded row."""
 _PARAM = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 
 UNIT_INFO_COLUMNS = ["unit_code", "unit_name", "unit_type", "area_code", "area_name", "file"]
@@ -108,11 +111,13 @@ def unit_frame(
         chosen = _where(rows, d)
         if d.sum:
             picked = rows[chosen]
+            # The sum of what was reported (a count for the totals), and whether a row it
+            # adds left the column blank or had it excluded: then it is no figure for a
+            # verdict, which would pass or fail a unit on part of its staff.
             sums = picked.groupby(FILE)[d.sum].sum(min_count=1)
-            # A blank or excluded cell among the rows added makes the total unknown.
             partial = picked[d.sum].isna().groupby(picked[FILE]).any()
-            sums = sums.mask(partial.reindex(sums.index, fill_value=False))
             frame[d.code] = pd.array(frame["file"].map(sums), dtype="Float64")
+            frame[d.code + PARTIAL] = frame["file"].map(partial).fillna(False).astype(bool)
             continue
         counted, uncertain = chosen, None
         if d.filter_columns:
@@ -294,8 +299,17 @@ class _Explainer:
         excluded = (file, list_code, row, fld) in self.data.excluded
         return (loc.address if loc else ""), excluded
 
-    def describe(self, name: str, code: str, uncertain: int = 0) -> str:
+    def known(self, code: str, name: str) -> Any:
+        """The value a verdict may use: None for a blank, excluded or partial figure."""
         value = self.value(code, name)
+        if _missing(value):
+            return None
+        if name + PARTIAL in self.units.columns and self.value(code, name + PARTIAL):
+            return None
+        return value
+
+    def describe(self, name: str, code: str, uncertain: int = 0) -> str:
+        value = self.known(code, name)
         d = self.derived.get(name)
         if d is not None and d.recognition is not None:
             return self.recognition(code, d)
@@ -511,7 +525,7 @@ def _expr_verdicts(
     names = expr_names(c.expr)
     params = schemas.criteria.param_values
     local = {p: params[p] for p in _PARAM.findall(c.expr)}
-    frame = subset[names]
+    frame = _for_verdicts(subset, names)
     low = _eval(frame, c.expr, local)
     unknown = low.isna().to_numpy(dtype=bool, copy=True)
     open_cols = [n for n in names if n + UNCERTAIN in subset.columns]
@@ -539,6 +553,15 @@ def _expr_verdicts(
     return out
 
 
+def _for_verdicts(subset: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The inputs of a criterion, a partial sum blanked (it is no figure for a verdict)."""
+    frame = subset[names].copy()
+    for n in names:
+        if n + PARTIAL in subset.columns:
+            frame[n] = frame[n].mask(subset[n + PARTIAL])
+    return frame
+
+
 def _is_numeric(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
 
@@ -562,8 +585,9 @@ def _rate_verdicts(
     else:
         assert rate.at_least is not None
         threshold = crit.params[rate.at_least].value
-    nums = subset[rate.numerator].to_numpy(dtype=object)
-    dens = subset[rate.denominator].to_numpy(dtype=object)
+    inputs = _for_verdicts(subset, [rate.numerator, rate.denominator])
+    nums = inputs[rate.numerator].to_numpy(dtype=object)
+    dens = inputs[rate.denominator].to_numpy(dtype=object)
     den_label = _label(rate.denominator, schemas)
     out = []
     for code, num, den in zip(subset.index, nums, dens, strict=True):
@@ -652,8 +676,8 @@ def evaluate_learning_unit(
     for i, code in enumerate(units.index):
         u: Any = {c: values[i] for c, values in arrays}
         file = str(u["file"])
-        member_rate = _ratio(u.get("members_recognised"), u.get("members_total"))
-        learner_rate = _ratio(u.get("learners_recognised"), u.get("learners_total"))
+        member_rate = _ratio(*(_complete(u, n) for n in ("members_recognised", "members_total")))
+        learner_rate = _ratio(*(_complete(u, n) for n in ("learners_recognised", "learners_total")))
         verdicts: dict[str, str] = {}
         supported, why, blocked, undecided, stuck = "none", "", False, False, ""
         for lvl in spec.levels:
@@ -878,6 +902,11 @@ def _recognition_issues(
 
 def _missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value))
+
+
+def _complete(u: Mapping[str, Any], name: str) -> Any:
+    """A unit's derived sum, None when a row it adds was blank or excluded."""
+    return None if u.get(name + PARTIAL) else u.get(name)
 
 
 def _year(value: object) -> int | None:

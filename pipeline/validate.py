@@ -557,6 +557,7 @@ def exclude_unchecked_parts(
     """
     issues: list[Issue] = []
     lists = dict(data.lists)
+    excluded = set(data.excluded)
     for lst in schema.lists:
         fields = {f.code: f for f in lst.fields}
         parts_of: dict[str, list[str]] = {}
@@ -587,6 +588,8 @@ def exclude_unchecked_parts(
                     shown = shown_value(row[fixed.code], fixed, schema)
                     prefix = f"{fixed.label} “{shown}”: "
                 present = [p for p in parts if pd.notna(row[p])]
+                # Typed figures thrown away: a verdict over them waits for the correction.
+                excluded.update((str(row[FILE]), lst.code, int(row[ROW]), p) for p in present)
                 left = ", ".join(
                     f"{_quoted(fields[p].label)} ({shown_value(row[p], fields[p], schema)})"
                     for p in present
@@ -613,7 +616,12 @@ def exclude_unchecked_parts(
         lists[lst.code] = frame
     if not issues:
         return data, []
-    return Submissions(data.scalars, lists, data.unit_of, data.variant_of, data.cells), issues
+    return (
+        Submissions(
+            data.scalars, lists, data.unit_of, data.variant_of, data.cells, frozenset(excluded)
+        ),
+        issues,
+    )
 
 
 def validate(
