@@ -637,6 +637,13 @@ class _Condition:
     def __init__(self) -> None:
         self.failed: list[str] = []
         self.unknown: list[str] = []
+        self.blank = False
+        """An input is missing with no message of its own (blank, or a zero total); missing
+        only because of errors, the errors already tell the unit what to fix."""
+
+    def missing(self, text: str, *, error: bool) -> None:
+        self.unknown.append(text)
+        self.blank |= not error
 
     @property
     def status(self) -> str:
@@ -673,15 +680,20 @@ def evaluate_learning_unit(
     # Rows as plain dicts holding what iterrows() would (each column as an object array):
     # building a Series per unit costs seconds at ten thousand units.
     arrays = [(c, units[c].to_numpy(dtype=object)) for c in units.columns]
+    people_errors = frozenset(
+        f for f, lc, _, c in data.excluded if lc == "people" and c in ("total", "recognised")
+    )
     for i, code in enumerate(units.index):
         u: Any = {c: values[i] for c, values in arrays}
         file = str(u["file"])
         member_rate = _ratio(*(_complete(u, n) for n in ("members_recognised", "members_total")))
         learner_rate = _ratio(*(_complete(u, n) for n in ("learners_recognised", "learners_total")))
         verdicts: dict[str, str] = {}
-        supported, why, blocked, undecided, stuck = "none", "", False, False, ""
+        supported, why, blocked, undecided, stuck, quiet = "none", "", False, False, "", False
         for lvl in spec.levels:
-            cond = _level_conditions(u, lvl, spec, report, data, year, member_rate, learner_rate)
+            cond = _level_conditions(
+                u, lvl, spec, report, data, year, member_rate, learner_rate, people_errors
+            )
             status = cond.status
             if blocked:
                 # A higher level includes the lower one: it fails if the lower one failed,
@@ -692,6 +704,8 @@ def evaluate_learning_unit(
                 continue
             if status != PASS:
                 blocked, undecided = True, status == UNKNOWN
+                # Missing only through errors: those errors speak; no claim warning on top.
+                quiet = undecided and not cond.blank
                 name = stuck = report.choice_label("ldu_level", lvl.code)
                 parts = []
                 if cond.failed:
@@ -717,6 +731,8 @@ def evaluate_learning_unit(
             r = _rank(report, "ldu_level", u.get(fld))
             if r > claimed_rank:
                 claimed_field, claimed_rank = fld, r
+        if quiet:
+            claimed_field = None
         flagged = claimed_field is not None
         if claimed_field is not None:
             claimed = report.choice_label("ldu_level", str(u.get(claimed_field)))
@@ -770,9 +786,11 @@ def _level_conditions(
     year: int,
     member_rate: float | None,
     learner_rate: float | None,
+    people_errors: frozenset[str] = frozenset(),
 ) -> _Condition:
     cond = _Condition()
     file = str(u["file"])
+    people_error = file in people_errors
 
     def excluded(fld: str) -> bool:
         return (file, "", 0, fld) in data.excluded
@@ -781,20 +799,22 @@ def _level_conditions(
         label = report.field_map[ind].label
         value = u.get(ind)
         if _missing(value):
-            cond.unknown.append(
-                f"chỉ số “{label}” có lỗi" if excluded(ind) else f"chưa tự đánh giá “{label}”"
+            error = excluded(ind)
+            cond.missing(
+                f"chỉ số “{label}” có lỗi" if error else f"chưa tự đánh giá “{label}”", error=error
             )
         elif value != "pass":
             cond.failed.append(f"chỉ số “{label}” không đạt")
     members = "tỷ lệ cán bộ, giáo viên, nhân viên là “Công dân học tập”"
+    why = "có số liệu lỗi" if people_error else "số liệu trống hoặc bằng 0"
     if member_rate is None:
-        cond.unknown.append(f"{members} không tính được (số liệu trống, có lỗi hoặc bằng 0)")
+        cond.missing(f"{members} không tính được ({why})", error=people_error)
     elif not at_least(u.get("members_recognised"), u.get("members_total"), lvl.min_member_rate):
         cond.failed.append(f"{members} {_pct(member_rate)} < {_pct(lvl.min_member_rate)}")
     learners = "tỷ lệ học sinh, học viên là “Công dân học tập”"
     if learner_rate is None:
         if u.get("unit_type") in spec.learners_expected:
-            cond.unknown.append(f"{learners} không tính được (số liệu trống, có lỗi hoặc bằng 0)")
+            cond.missing(f"{learners} không tính được ({why})", error=people_error)
     elif not at_least(u.get("learners_recognised"), u.get("learners_total"), lvl.min_learner_rate):
         cond.failed.append(f"{learners} {_pct(learner_rate)} < {_pct(lvl.min_learner_rate)}")
     for fld, need in (
@@ -804,8 +824,8 @@ def _level_conditions(
         label = report.field_map[fld].label
         needed = report.choice_label(fld, need)
         if _missing(u.get(fld)):
-            state = "có lỗi" if excluded(fld) else "để trống"
-            cond.unknown.append(f"“{label}” {state}")
+            error = excluded(fld)
+            cond.missing(f"“{label}” {'có lỗi' if error else 'để trống'}", error=error)
         elif _rank(report, fld, u.get(fld)) < _rank(report, fld, need):
             cond.failed.append(f"{_lower(label)} chưa đạt “{needed}”")
     if lvl.min_months_after_level_1:
@@ -815,7 +835,7 @@ def _level_conditions(
         level_1 = report.choice_label("ldu_level", spec.levels[0].code)
         if first is None:
             if excluded(LEVEL1_YEAR):
-                cond.unknown.append(f"năm được công nhận {level_1} có lỗi")
+                cond.missing(f"năm được công nhận {level_1} có lỗi", error=True)
             else:
                 cond.failed.append(f"chưa được công nhận {level_1}")
         elif year - first < min_year_gap(lvl.min_months_after_level_1):

@@ -398,5 +398,13 @@ def test_parts_of_a_row_whose_total_is_wrong_are_left_out(
     # Members: teachers 76/80 and staff 9/10 only.
     assert result.units.loc[unit, "members_recognised"] == 85
     assert result.units.loc[unit, "members_total"] == 90
+    # docs/dac-ta-tieu-chi.md 1.2: with the managers' figures left out, the unit's member rate
+    # is no figure for a verdict (not 85/90 over part of its staff, nor 225%): c1 and the
+    # TT 24 level wait for the correction, and the reason names the managers' row.
     rates = result.learning_unit.set_index("unit_code")["member_rate"]
-    assert rates[unit] == pytest.approx(85 / 90)
+    assert pd.isna(rates[unit])
+    c1 = result.criteria[
+        (result.criteria["unit_code"] == unit) & (result.criteria["criterion"] == "c1")
+    ]
+    assert list(c1["status"]) == ["chưa đủ số liệu"]
+    assert "của nhóm Cán bộ quản lý" in str(c1["reason"].iloc[0])
