@@ -117,7 +117,7 @@ def unit_frame(
             sums = picked.groupby(FILE)[d.sum].sum(min_count=1)
             partial = picked[d.sum].isna().groupby(picked[FILE]).any()
             frame[d.code] = pd.array(frame["file"].map(sums), dtype="Float64")
-            frame[d.code + PARTIAL] = frame["file"].map(partial).fillna(False).astype(bool)
+            frame[d.code + PARTIAL] = frame["file"].isin(partial.index[partial.astype(bool)])
             continue
         counted, uncertain = chosen, None
         if d.filter_columns:
