@@ -195,13 +195,13 @@ def run_date() -> dt.date:
     Today, unless SOURCE_DATE_EPOCH (seconds since 1970, the reproducible-builds convention)
     says otherwise: a run can then be repeated exactly as it ran on an earlier day.
     """
+    # In the deadline's time zone, as mail and file times are, whatever the machine's.
+    from pipeline.model import VIETNAM_TZ
+
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch.isdigit():
-        # In the deadline's time zone, as mail times are.
-        from pipeline.inbox import VIETNAM_TZ
-
         return dt.datetime.fromtimestamp(int(epoch), VIETNAM_TZ).date()
-    return dt.date.today()
+    return dt.datetime.now(VIETNAM_TZ).date()
 
 
 def _preload() -> None:

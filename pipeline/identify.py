@@ -41,7 +41,10 @@ at its cell, and that date decides neither the order nor the timeliness.
 **Submission time** (on time or late; ``submitted_at`` and ``submitted_at_source`` of
 submissions.csv, :func:`submission_time`): the mail received time (``mail_received``),
 else the mail's sent time (``mail_sent``), else the plausible report date
-(``report_date``), else the file's modification time (``file_mtime``).
+(``report_date``), else the file's modification time (``file_mtime``). Every one of these
+times is Vietnam time without a zone (:data:`pipeline.model.VIETNAM_TZ`), whatever the
+machine's time zone, so a mail time and a file time compare as the clock on the wall in
+Vietnam does.
 
 Pure functions over read submissions.
 """

@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.issues import Issue, make_issue
-from pipeline.model import INBOX_LOG_NAME, RawSubmission, is_mail_log
+from pipeline.model import INBOX_LOG_NAME, VIETNAM_TZ, RawSubmission, is_mail_log
 from pipeline.registry import Registry, email_addresses
 from pipeline.schema import ReportSchema
 
@@ -79,7 +79,6 @@ LOG_COLUMNS = [
     "status",
     "reason",
 ]
-VIETNAM_TZ = dt.timezone(dt.timedelta(hours=7))
 SPREADSHEET_EXTENSIONS = frozenset({".xlsx", ".xlsm", ".xls", ".ods", ".xlsb", ".csv"})
 MAIL_EXTENSIONS = frozenset({".eml", ".msg", ".mbox", ".mbx"})
 MAX_ATTACHMENT_BYTES = 100_000_000
@@ -498,7 +497,7 @@ class Inbox:
         when = mail.submitted_at
         if when is not None:
             return when.year
-        return self.default_year or dt.date.today().year
+        return self.default_year or dt.datetime.now(VIETNAM_TZ).year
 
     def _add(self, year: int, row: LogRow) -> None:
         rows, _ = self._year_state(year)

@@ -28,6 +28,19 @@ INBOX_LOG_NAME = "_inbox_log.csv"
 """The mail log `inbox` keeps in each year's input folder; it is not a submission."""
 INBOX_LOG_HEADER = frozenset({"file", "sender", "sent_at", "received_at"})
 """Columns every mail log starts with (pipeline.inbox.LOG_COLUMNS holds them all)."""
+VIETNAM_TZ = dt.timezone(dt.timedelta(hours=7))
+"""The one clock of every submission time: Vietnam time (UTC+7, no daylight saving), the time
+zone of the deadline. Mail times, file modification times and the run date are all read on
+it and kept without a zone, so they compare whatever time zone the machine is set to."""
+
+
+def vietnam_time(timestamp: float) -> dt.datetime:
+    """Seconds since 1970 (a file's modification time) as Vietnam time, without a zone.
+
+    Not :meth:`datetime.fromtimestamp` without a zone: that is the machine's local time, a
+    few hours off the mail times on a laptop set to another zone (or a server set to UTC).
+    """
+    return dt.datetime.fromtimestamp(timestamp, VIETNAM_TZ).replace(tzinfo=None, microsecond=0)
 
 
 def is_mail_log(path: Path) -> bool:
@@ -74,7 +87,10 @@ class Located(NamedTuple):
 
 @dataclass(frozen=True)
 class FileInfo:
-    """One input file as found on disk; `path` is relative to the input folder (POSIX)."""
+    """One input file as found on disk; `path` is relative to the input folder (POSIX).
+
+    `mtime` is Vietnam time without a zone (:func:`vietnam_time`), as mail times are.
+    """
 
     path: str
     sha256: str

@@ -99,7 +99,14 @@ import python_calamine as pc
 
 from pipeline.errors import InputFolderError
 from pipeline.issues import make_issue
-from pipeline.model import META_KEYS, META_SHEET, FileInfo, Located, RawSubmission
+from pipeline.model import (
+    META_KEYS,
+    META_SHEET,
+    FileInfo,
+    Located,
+    RawSubmission,
+    vietnam_time,
+)
 from pipeline.schema import ListSpec, ReportSchema
 
 if TYPE_CHECKING:
@@ -318,8 +325,9 @@ def _file_too_large(size: int) -> tuple[str, str]:
 
 
 def _mtime(st: os.stat_result) -> dt.datetime:
+    """The file's modification time on the clock of mail times (Vietnam time)."""
     try:
-        return dt.datetime.fromtimestamp(st.st_mtime).replace(microsecond=0)
+        return vietnam_time(st.st_mtime)
     except (OverflowError, OSError, ValueError):
         return dt.datetime(1970, 1, 1)
 

@@ -14,8 +14,9 @@ import datetime as dt
 import os
 import re
 import shutil
+import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ from openpyxl.workbook.workbook import Workbook
 
 from pipeline.cli import main
 from pipeline.identify import IdentityIndex, identify
-from pipeline.inbox import INBOX_LOG_NAME
+from pipeline.collect import read_all
+from pipeline.inbox import INBOX_LOG_NAME, load_mail_info, run_inbox
 from pipeline.read import read_submission
 from pipeline.registry import Registry
 from pipeline.run import RunResult, consolidate
@@ -111,8 +113,9 @@ def blank_name(ctx: Ctx) -> str:
 
 
 def at(path: Path, when: dt.datetime) -> Path:
-    """Set a file's modification time (local time, as the reader reports it)."""
-    stamp = when.timestamp()
+    """Set a file's modification time; a time without a zone is Vietnam time, as the reader
+    reports it whatever the machine's time zone."""
+    stamp = (when if when.tzinfo is not None else when.replace(tzinfo=ICT)).timestamp()
     os.utime(path, (stamp, stamp))
     return path
 
@@ -616,6 +619,89 @@ def test_T03_a_file_saved_by_hand_counts_from_its_report_date(ctx: Ctx) -> None:
     )
 
 
+# --------------------------------------------------------------------------- the machine's clock
+
+
+MACHINE_ZONES = [
+    pytest.param("ICT-7", id="vietnam"),
+    pytest.param("UTC0", id="utc"),
+    # POSIX rules, not a tz database name: the test needs no tzdata on the machine.
+    pytest.param("EST5EDT,M3.2.0,M11.1.0", id="new-york"),
+]
+
+
+@pytest.fixture
+def machine_zone() -> Iterator[Callable[[str], None]]:
+    """Set the time zone of this process (TZ and time.tzset), restored afterwards."""
+    before = os.environ.get("TZ")
+
+    def set_zone(zone: str) -> None:
+        os.environ["TZ"] = zone
+        time.tzset()
+
+    try:
+        yield set_zone
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+@pytest.mark.parametrize("zone", MACHINE_ZONES)
+def test_C11_T05_the_machine_time_zone_changes_no_verdict(
+    ctx: Ctx, tmp_path: Path, machine_zone: Callable[[str], None], zone: str
+) -> None:
+    """Mail times are Vietnam time; file times must be read on the same clock, or on a
+    machine set to UTC a file time is seven hours early against every mail and the deadline.
+    """
+    machine_zone(zone)
+    mails, dest = tmp_path / "thu", tmp_path / "submissions"
+    name_a, name_b = own_name(ctx, A), own_name(ctx, B)
+    # C11: A's copy by mail, received 09:00 on 2 December (Vietnam time) ...
+    _eml(
+        mails,
+        "01.eml",
+        ctx.registry.units[A].email,
+        [(name_a, _bytes(ctx, A, 2))],
+        dt.datetime(2026, 12, 2, 9, tzinfo=ICT),
+    )
+    run_inbox([mails], dest, ctx.schemas.report)
+    year = dest / "2026"
+    # ... and a corrected copy saved by hand at 10:00 Vietnam time (03:00 UTC).
+    hand = name_a.replace(".xlsx", " (1).xlsx")
+    (year / hand).write_bytes(_bytes(ctx, A, 6))
+    at(year / hand, dt.datetime(2026, 12, 2, 3, tzinfo=dt.UTC))
+    # T05: B's file saved by hand, report date left blank, modified at 03:00 on 6 December
+    # Vietnam time (20:00 on the 5th UTC, 15:00 on the 5th in New York).
+    save(per_unit(ctx, B, report_date=None), year / name_b)
+    at(year / name_b, dt.datetime(2026, 12, 5, 20, tzinfo=dt.UTC))
+    raws = read_all(year, ctx.schemas, workers=1)
+    mail = load_mail_info(year)
+    result = consolidate(
+        raws,
+        YEAR,
+        ctx.schemas,
+        ctx.registry,
+        ctx.settings,
+        mail_times=mail.times,
+        mail_senders=mail.senders,
+        mail_sources=mail.sources,
+        today=RUN_DATE,
+    )
+    assert result.kept[A] == hand  # C11: the later copy, by one clock
+    assert events_change(result) == (name_a, hand, "2", "6")
+    assert "gửi sau: sửa tệp 10:00:00 02/12/2026" in by_file(result).loc[name_a, "reason"]
+    assert "nhận thư 09:00:00 02/12/2026" in by_file(result).loc[name_a, "reason"]
+    row = track(result).loc[B]  # T05
+    assert (row["status"], row["submitted_at"], row["submitted_at_source"]) == (
+        "late",
+        dt.datetime(2026, 12, 6, 3),
+        "file_mtime",
+    )
+
+
 # --------------------------------------------------------------------------- 4. tracking
 
 
@@ -668,11 +754,12 @@ def test_D04_D05_a_plain_workbook_from_a_units_address(ctx: Ctx) -> None:
 SPEC_CASE = re.compile(r"^\| ([NCTD]\d\d) \|", re.MULTILINE)
 COVERED = {c.id for c in IDENTITY_CASES} | {
     "N14",
-    *(f"C{n:02d}" for n in range(1, 11)),
+    *(f"C{n:02d}" for n in range(1, 12)),
     "T01",
     "T02",
     "T03",
     "T04",
+    "T05",
     *(f"D{n:02d}" for n in range(1, 6)),
 }
 """The worked cases these tests run, by the specification's ids."""
