@@ -67,6 +67,17 @@ def atomic_path(target: Path) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+def create_new(path: Path) -> int:
+    """Create `path` for writing and return its descriptor; FileExistsError if it exists.
+
+    Never replaces a file (O_EXCL). The mode is filtered by the user's umask, as for any
+    file they save: 0644 with the usual umask 022, 0664 where a group shares the folder
+    (umask 002), unlike tempfile.mkstemp's 0600 or a fixed mode.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    return os.open(path, flags, 0o666)
+
+
 def _new_temporary(target: Path) -> Path:
     """Create an empty, new temporary file beside `target`, with the user's umask.
 
@@ -75,11 +86,10 @@ def _new_temporary(target: Path) -> Path:
     any file the user saves.
     """
     prefix = f".{target.name[:40]}."
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
         tmp = target.parent / f"{prefix}{secrets.token_hex(4)}.tmp"
         try:
-            fd = os.open(tmp, flags, 0o666)
+            fd = create_new(tmp)
         except FileExistsError:
             continue
         os.close(fd)
@@ -123,8 +133,13 @@ _PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9 .,]*%?")
 SEPARATORS = ",;\t\r\n"
 """Where Excel may start a new cell: the separators of every locale, and line breaks."""
 _NEEDS_CARE = re.compile(r'[,;\t\r\n"]')
-# After a separator: the blanks and quotes Excel may skip before a formula character.
-_PIECE = re.compile(r'([,;\t\r\n][ "]*)(?=[=+\-@])')
+# After a separator: the blanks and quotes Excel may skip before a formula character. A piece
+# that already starts with apostrophes before one gets another too, so that taking one away
+# (plain_text) gives back exactly the text: the neutralisation can be undone.
+_PIECE = re.compile(r'([,;\t\r\n][ "]*)(?=\'*[=+\-@])')
+_PIECE_MARKED = re.compile(r'([,;\t\r\n][ "]*)\'(?=\'*[=+\-@])')
+_START = re.compile(r"'*[=+\-@\t\r]")
+_START_MARKED = re.compile(r"'+[=+\-@\t\r]")
 
 
 def inert(text: str) -> str:
@@ -135,9 +150,27 @@ def inert(text: str) -> str:
     alone: Excel reads it as that number, nothing runs, and the apostrophe would spoil it.
     The pieces after separators inside the text are :func:`csv_field`'s work.
     """
-    if text.startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(text):
+    if _START.match(text) and not _PLAIN_NUMBER.fullmatch(text):
+        # Also before apostrophes already there ("'=1"): plain_text takes exactly one away.
         return "'" + text
     return text
+
+
+def plain_text(field: str) -> str:
+    """The text a field of :func:`write_csv` was made from: the inverse of :func:`inert`
+    and :func:`csv_field`, for a field as a CSV reader returns it (quotes already undone).
+
+    One apostrophe is taken away at the start and after each separator wherever the writer
+    put one: before apostrophes that run up to = + - @ (a tab or a carriage return at the
+    start). A plain number such as “-4” was written as it is; the first field of a line got
+    the same apostrophe for it, which this takes away as well. For every text t,
+    ``plain_text(csv_field(inert(t))) == t`` once the CSV quoting is undone.
+    """
+    if "'" not in field:
+        return field
+    if _START_MARKED.match(field):
+        field = field[1:]
+    return _PIECE_MARKED.sub(r"\1", field)
 
 
 def csv_field(text: str) -> str:

@@ -619,9 +619,11 @@ def _sha256(data: bytes) -> str:
 
 
 def _write_new(path: Path, data: bytes) -> None:
-    """Create `path` with `data`; never replaces an existing file (O_EXCL)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
-    with os.fdopen(fd, "wb") as fh:
+    """Create `path` with `data`; never replaces an existing file; with the user's umask."""
+    # Imported here: pipeline.export imports pipeline.run, which imports this module.
+    from pipeline.export import create_new
+
+    with os.fdopen(create_new(path), "wb") as fh:
         fh.write(data)
 
 
@@ -665,18 +667,22 @@ def _when(text: str) -> dt.datetime | None:
         return None
 
 
-def _plain_text(text: str) -> str:
-    """Undo the apostrophe :func:`pipeline.export.inert` puts before formula-like text."""
-    return text[1:] if text.startswith("'") and text[1:2] in _FORMULA_START else text
-
-
 def load_log_rows(path: Path) -> list[LogRow]:
+    """The rows of a mail log: the exact inverse of :func:`write_log`.
+
+    The log is written like every CSV export, its texts made inert for Excel
+    (:func:`pipeline.export.inert`, :func:`pipeline.export.csv_field`);
+    :func:`pipeline.export.plain_text` takes those apostrophes away again, so a subject
+    like “a;-b” is the same after any number of ``inbox`` runs rewriting the log.
+    """
+    from pipeline.export import plain_text
+
     if not path.is_file():
         return []
     with path.open(encoding="utf-8-sig", newline="") as fh:
         rows = []
         for rec in csv.DictReader(fh):
-            rec = {k: _plain_text(v or "") for k, v in rec.items() if k}
+            rec = {k: plain_text(v or "") for k, v in rec.items() if k}
             rows.append(
                 LogRow(
                     file=rec.get("file", ""),

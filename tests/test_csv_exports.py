@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.cli import main
-from pipeline.export import csv_field, inert, write_csv
+from pipeline.export import csv_field, inert, plain_text, write_csv
 from pipeline.registry import Registry
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
@@ -30,8 +30,9 @@ from tests.submission_factory import CLEAN_SCHOOL, save, school_workbook
 PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9 .,]*%?")
 FORMULA_START = ("=", "+", "-", "@")
 SEPARATORS = (",", ";", "\t")
-_PIECE_LIKE_FORMULA = re.compile(r'[,\n][ "]*[=+\-@]')
+_PIECE_LIKE_FORMULA = re.compile(r'[,\n][ "]*\'*[=+\-@]')
 """A piece after a separator that starts like a formula: the texts csv_field changes."""
+_PIECES = st.text(alphabet=",;\t\r\n\" =+-@'a1.%", max_size=24)
 
 
 @pytest.mark.parametrize(
@@ -45,6 +46,8 @@ _PIECE_LIKE_FORMULA = re.compile(r'[,\n][ "]*[=+\-@]')
         ("Dòng 1\n+cmd", '"Dòng 1\n\'+cmd"'),
         ('a; "=1"', '"a; ""\'=1"""'),
         ("a\t-x", '"a\t\'-x"'),
+        ("'=1", "''=1"),
+        ("a;'-b", "\"a;''-b\""),
         ("-4", "-4"),
         ("+84 912 345 678", "+84 912 345 678"),
         ("Trường THPT Lê Lợi", "Trường THPT Lê Lợi"),
@@ -54,6 +57,30 @@ _PIECE_LIKE_FORMULA = re.compile(r'[,\n][ "]*[=+\-@]')
 def test_csv_field_cases(text: str, field: str) -> None:
     """The table of the specification: what a sender typed → the field written."""
     assert csv_field(inert(text)) == field
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.lists(
+        st.one_of(
+            _PIECES,
+            st.text(
+                alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_reading_back_undoes_exactly_what_was_added(
+    tmp_path_factory: pytest.TempPathFactory, texts: list[str]
+) -> None:
+    """plain_text of each field as csv reads it gives the text back, first column included."""
+    frame = pd.DataFrame([texts], columns=[f"c{i}" for i in range(len(texts))])
+    target = tmp_path_factory.mktemp("csv") / "x.csv"
+    write_csv(frame, target)
+    rows = list(csv.reader(io.StringIO(target.read_bytes().decode("utf-8-sig"), newline="")))
+    assert [plain_text(v) for v in rows[1]] == texts
 
 
 def _cells(data: bytes, delimiter: str) -> list[str]:
@@ -69,9 +96,6 @@ def _formulas(data: bytes) -> list[tuple[str, str]]:
             if cell.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(cell):
                 found.append((sep, cell))
     return found
-
-
-_PIECES = st.text(alphabet=",;\t\r\n\" =+-@'a1.%", max_size=24)
 
 
 @settings(max_examples=300, deadline=None)

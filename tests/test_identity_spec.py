@@ -27,8 +27,8 @@ from click.testing import CliRunner
 from openpyxl.workbook.workbook import Workbook
 
 from pipeline.cli import main
-from pipeline.identify import IdentityIndex, identify
 from pipeline.collect import read_all
+from pipeline.identify import IdentityIndex, identify
 from pipeline.inbox import INBOX_LOG_NAME, load_mail_info, run_inbox
 from pipeline.read import read_submission
 from pipeline.registry import Registry

@@ -12,13 +12,17 @@ import datetime as dt
 import email.utils
 import io
 import mailbox
+import os
+import stat
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
+import hypothesis
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import strategies as st
 
 from pipeline.cli import main
 from pipeline.collect import read_all
@@ -28,11 +32,13 @@ from pipeline.inbox import (
     SAVED,
     SKIPPED,
     UNREADABLE,
+    LogRow,
     load_log_rows,
     load_mail_info,
     received_time,
     run_inbox,
     safe_name,
+    write_log,
 )
 from pipeline.registry import Registry
 from pipeline.run import consolidate
@@ -303,6 +309,93 @@ def test_same_name_other_content_is_never_overwritten(schemas: Schemas, tmp_path
     assert list(log["file"]) == ["bao-cao.xlsx", "bao-cao (2).xlsx", "bao-cao.xlsx"]
     # The same file mailed twice counts from its first mail.
     assert load_mail_info(folder).times["bao-cao.xlsx"] == dt.datetime(2025, 12, 1, 9, 0)
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_saved_files_follow_the_users_umask(
+    schemas: Schemas, tmp_path: Path, umask: int, mode: int
+) -> None:
+    """Issue 15.4: what the program writes is as readable as what the user saves, so a
+    colleague of the group (umask 002) can open the attachments and the log too."""
+    (tmp_path / "m.eml").write_bytes(
+        make_mail("pgd.q05@gddt.mau.gov.vn", "Báo cáo", [sample("PGD-Q05")], sent=when(1))
+    )
+    before = os.umask(umask)
+    try:
+        run_inbox([tmp_path / "m.eml"], tmp_path / "dest", schemas.report)
+    finally:
+        os.umask(before)
+    folder = tmp_path / "dest" / "2025"
+    written = sorted(folder.iterdir())
+    assert [p.name for p in written] == sorted([sample("PGD-Q05")[0], INBOX_LOG_NAME])
+    assert {stat.S_IMODE(p.stat().st_mode) for p in written} == {mode}
+
+
+TRICKY_SUBJECTS = [
+    "a;-b",
+    "=SUM(1+1)",
+    "'=đã có dấu nháy",
+    "Báo cáo, -4",
+    "-4",
+    "+84 912 345 678",
+    "Ghi chú,@cmd",
+    'a; "=1"',
+    "''",
+]
+
+
+def test_rewriting_the_log_changes_no_text(schemas: Schemas, tmp_path: Path) -> None:
+    """Each run of `inbox` reads the log and writes it again: a subject stays as it was sent,
+    not one apostrophe longer per run (“a;-b” became “a;'-b”, then “a;''-b”…)."""
+    mails = tmp_path / "mail"
+    mails.mkdir()
+    for n, subject in enumerate(TRICKY_SUBJECTS, start=1):
+        (mails / f"{n}.eml").write_bytes(make_mail("x@y.vn", subject, [], sent=when(1), n=n))
+    dest = tmp_path / "dest"
+    for _ in range(3):
+        run_inbox([mails], dest, schemas.report)
+        assert sorted(log_of(dest)["subject"]) == sorted(TRICKY_SUBJECTS)
+
+
+_TEXT = st.one_of(
+    st.text(alphabet=",;\t\r\n\" =+-@'a1.%", max_size=16),
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        max_size=16,
+    ),
+)
+_WHEN = st.one_of(
+    st.none(),
+    st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2100, 1, 1)).map(
+        lambda d: d.replace(microsecond=0)
+    ),
+)
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(
+    texts=st.lists(_TEXT, min_size=10, max_size=10),
+    year=st.integers(min_value=1900, max_value=2100),
+    sent=_WHEN,
+    received=_WHEN,
+)
+def test_the_log_reads_back_exactly_what_was_written(
+    tmp_path_factory: pytest.TempPathFactory,
+    texts: list[str],
+    year: int,
+    sent: dt.datetime | None,
+    received: dt.datetime | None,
+) -> None:
+    """load_log_rows is the inverse of write_log, whatever the texts hold (separators of
+    every Excel locale, formula characters, apostrophes, quotes, line breaks)."""
+    file, unit, sender, subject, source, message_id, attachment, sha, status, reason = texts
+    row = LogRow(
+        file, year, unit, sender, sent, received, subject, source, message_id, attachment, sha,
+        status, reason,
+    )  # fmt: skip
+    path = tmp_path_factory.mktemp("log") / INBOX_LOG_NAME
+    write_log([row], path)
+    assert load_log_rows(path) == [row]
 
 
 def test_routed_by_the_template_year(schemas: Schemas, tmp_path: Path) -> None:
