@@ -542,7 +542,8 @@ def samples_cmd(
     try:
         schemas, registry, settings = _load_config(schemas_dir, registry_path, settings_path)
         out_dir = out_dir or ROOT / "samples" / str(year)
-        written = write_samples(generate(year, schemas, registry, settings), out_dir)
+        files = generate(year, schemas, registry, settings)
+        written = write_samples(files, out_dir, schemas.report)
     except PipelineError as exc:
         fail(exc)
         return

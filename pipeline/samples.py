@@ -8,6 +8,14 @@ Most units report; some are missing on purpose; a handful carry the mistakes peo
 make (text in a number cell, a count larger than its total, a negative, a wrong area,
 Vietnamese number formats, decomposed Unicode), one unit sends a corrected second version,
 one file is another year's template and one is not a template at all.
+
+The December cycle as it happens: every unit types the day it signs as "Ngày báo cáo" (in
+the second half of November, so never after the run date of any run in December) and mails
+its file; the files reach the folder through ``inbox``, whose mail log (``_inbox_log.csv``)
+holds when the department's server received each mail. About one unit in eight mails after
+the deadline although its report is dated in November: the log, not the file, shows it late,
+whatever day of December ``make consolidate`` runs. Only last year's template a unit sent by
+mistake was saved by hand (``inbox`` would have filed it under the year before).
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
+import shutil
+import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +33,9 @@ from typing import Any
 
 from openpyxl.workbook.workbook import Workbook
 
+from pipeline.inbox import Attachment, Inbox, Mail
 from pipeline.registry import Registry, Unit
-from pipeline.schema import Schemas
+from pipeline.schema import ReportSchema, Schemas
 from pipeline.settings import Settings
 from pipeline.templates import build_template, template_bytes, unit_file_name
 
@@ -80,10 +91,37 @@ GIVEN = [
 NOT_SUBMITTING_EVERY = 9  # about one unit in nine does not report
 
 
+LATE_EVERY = 0.12
+"""Share of the reporting units whose mail arrives after the deadline."""
+MAIL_SUBJECTS = (
+    "Báo cáo kết quả thực hiện Phong trào xây dựng xã hội học tập năm {year} - {unit}",
+    "V/v gửi báo cáo Phong trào thi đua xây dựng XHHT năm {year}",
+    "{unit} gửi báo cáo XHHT năm {year}",
+)
+SIGNED_COPY = "cong-van-bao-cao-da-ky.pdf"
+"""A scan some units attach beside the workbook: logged by ``inbox``, not saved."""
+
+
+@dataclass(frozen=True)
+class SampleMail:
+    """The mail a sample file came in, as ``inbox`` reads it (Vietnam time, no zone)."""
+
+    sender: str
+    subject: str
+    sent_at: dt.datetime
+    received_at: dt.datetime
+    source: str
+    message_id: str
+    others: tuple[tuple[str, bytes], ...] = ()
+    """Attachments beside the file (a signed PDF): in the log, not in the folder."""
+
+
 @dataclass(frozen=True)
 class SampleFile:
     name: str
     content: bytes
+    mail: SampleMail | None = None
+    """How the file reached the department; None: saved into the folder by hand."""
 
 
 def _person(rng: random.Random) -> str:
@@ -412,6 +450,7 @@ def generate(
     files: list[SampleFile] = []
     units = sorted(registry.units.values(), key=lambda u: u.code)
     mistakes = _mistakes(year)
+    deadline = settings.deadline(year)
     # Years before the base year are the base year's figures scaled back (see
     # _earlier_year), so a unit's series trends upwards instead of jumping at random.
     base = max(year, TREND_BASE_YEAR)
@@ -426,7 +465,7 @@ def generate(
             "initiatives": initiative_rows(base, schemas, rng),
             "nominations": nomination_rows(unit, schemas, rng),
         }
-        late = rng.random() < 0.12
+        late = rng.random() < LATE_EVERY
         if base != year:
             trend = _rng(unit, year, "trend")
             _earlier_year(values, lists, level, year, base, schemas, trend)
@@ -434,27 +473,41 @@ def generate(
                 # A dropped digit: the comparisons with the years before and after each
                 # show a jump for the unit to explain (implausible-change).
                 values["campaign_participants"] //= 10
-            late, rng = trend.random() < 0.12, trend
-        if late:
-            values["report_date"] = dt.datetime(year, 12, rng.randint(6, 12))
+            late, rng = trend.random() < LATE_EVERY, trend
+        # The report stays dated in November (the day it was signed); the mail is late.
+        late_by = rng.randint(1, 7) if late else 0
         mistake = mistakes.get(n % len(mistakes)) if n % 7 == 3 else None
         if mistake is not None:
             mistake(values, lists)
         name = unit_file_name(unit, year)
+        mail_rng = _rng(unit, year, "mail")
+        if late_by:
+            received = _office_hours(deadline + dt.timedelta(days=late_by), mail_rng)
+        else:
+            received = _received_by(_typed_day(values["report_date"], year), deadline, mail_rng)
+        signed = ((SIGNED_COPY, _signed_pdf(unit, year)),) if n % 5 == 1 else ()
         files.append(
-            SampleFile(name, _build(unit, year, schemas, settings, registry, values, lists))
+            SampleFile(
+                name,
+                _build(unit, year, schemas, settings, registry, values, lists),
+                _mail(unit, year, received, mail_rng, signed),
+            )
         )
         if n == 10:
             # A corrected resubmission: the first version had a typo in the teachers' total.
-            first = dict(values, report_date=dt.datetime(year, 11, 18), campaign_events=1)
+            first_day = dt.date(year, 11, 18)
+            first = dict(values, report_date=dt.datetime.combine(first_day, dt.time()))
+            first["campaign_events"] = 1
             files.append(
                 SampleFile(
                     name.replace(".xlsx", "_ban-dau.xlsx"),
                     _build(unit, year, schemas, settings, registry, first, lists),
+                    _mail(unit, year, _office_hours(first_day, mail_rng), mail_rng),
                 )
             )
-    # Two files that must be rejected with a reason: last year's template, and a list a
-    # unit typed in a blank workbook instead of the template.
+    # Two files that must be rejected with a reason: last year's template (saved by hand),
+    # and a list a unit that sent nothing else typed in a blank workbook instead of the
+    # template, mailed from its own address (so Biểu 09 shows it as "only rejected").
     old_unit = units[1]
     old_values = unit_values(old_unit, year - 1, schemas, _rng(old_unit, year - 1), "none")
     files.append(
@@ -463,8 +516,72 @@ def generate(
             _build(old_unit, year - 1, schemas, settings, registry, old_values, {}),
         )
     )
-    files.append(SampleFile("bang-tong-hop-rieng.xlsx", _plain_workbook(year)))
+    plain_unit = units[4]
+    assert 4 % NOT_SUBMITTING_EVERY == 4  # a unit that sends no template
+    mail_rng = _rng(plain_unit, year, "mail")
+    files.append(
+        SampleFile(
+            "bang-tong-hop-rieng.xlsx",
+            _plain_workbook(year),
+            _mail(plain_unit, year, _office_hours(dt.date(year, 11, 27), mail_rng), mail_rng),
+        )
+    )
     return files
+
+
+def _typed_day(value: Any, year: int) -> dt.date:
+    """The report date as typed (a date cell, or dd/mm/yyyy text); 25/11 if neither."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, str):
+        try:
+            return dt.datetime.strptime(value, "%d/%m/%Y").date()
+        except ValueError:
+            pass
+    return dt.date(year, 11, 25)
+
+
+def _office_hours(day: dt.date, rng: random.Random) -> dt.datetime:
+    """A time on `day` when an office clerk sends mail."""
+    return dt.datetime.combine(
+        day, dt.time(rng.randint(7, 16), rng.randint(0, 59), rng.randint(0, 59))
+    )
+
+
+def _received_by(report_day: dt.date, deadline: dt.date, rng: random.Random) -> dt.datetime:
+    """A mail of a report signed on `report_day`: the same day or a few days later, by the
+    deadline."""
+    day = min(report_day + dt.timedelta(days=rng.randint(0, 4)), deadline)
+    return _office_hours(max(day, report_day), rng)
+
+
+def _mail(
+    unit: Unit,
+    year: int,
+    received: dt.datetime,
+    rng: random.Random,
+    others: tuple[tuple[str, bytes], ...] = (),
+) -> SampleMail:
+    """The mail of one file: from the unit's registered address, sent a few minutes before
+    the department's server received it."""
+    sent = received - dt.timedelta(seconds=rng.randint(20, 900))
+    subject = rng.choice(MAIL_SUBJECTS).format(year=year, unit=unit.name)
+    stamp = received.strftime("%Y%m%d%H%M%S")
+    domain = unit.email.rpartition("@")[2] or "mail.invalid"
+    return SampleMail(
+        sender=unit.email,
+        subject=subject,
+        sent_at=sent,
+        received_at=received,
+        source=f"thu-{year}/{stamp}-{unit.code.lower()}.eml",
+        message_id=f"<{stamp}.{unit.code.lower()}@{domain}>",
+        others=others,
+    )
+
+
+def _signed_pdf(unit: Unit, year: int) -> bytes:
+    """Stands for the scan of the signed dispatch: never opened, only logged."""
+    return f"%PDF-1.4\n% Công văn báo cáo năm {year} của {unit.name}\n".encode()
 
 
 def _plain_workbook(year: int) -> bytes:
@@ -530,11 +647,41 @@ def _mistakes(
     )
 
 
-def write_samples(files: list[SampleFile], out_dir: Path) -> list[Path]:
+def write_samples(files: list[SampleFile], out_dir: Path, schema: ReportSchema) -> list[Path]:
+    """Write the samples into `out_dir`: mailed files through the real ``inbox`` (so the
+    folder and its ``_inbox_log.csv`` are what ``inbox`` makes of that December's mail),
+    the others as they are."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for f in files:
-        path = out_dir / f.name
-        path.write_bytes(f.content)
-        written.append(path)
+        if f.mail is None:
+            path = out_dir / f.name
+            path.write_bytes(f.content)
+            written.append(path)
+    with tempfile.TemporaryDirectory(prefix="xhht-samples-") as tmp:
+        box = Inbox(Path(tmp), schema)
+        for f in files:
+            if f.mail is None:
+                continue
+            m = f.mail
+            attachments = [Attachment(f.name, f.content)]
+            attachments += [Attachment(name, data) for name, data in m.others]
+            box.take(
+                Mail(
+                    source=m.source,
+                    sender=m.sender,
+                    subject=m.subject,
+                    message_id=m.message_id,
+                    sent_at=m.sent_at,
+                    received_at=m.received_at,
+                    attachments=attachments,
+                )
+            )
+        # A file is routed by its template's year and a non-template by the mail's: every
+        # sample mail is of its own year, so there is one year folder.
+        for log in box.write_logs().values():
+            for path in sorted(log.parent.iterdir()):
+                target = out_dir / path.name
+                shutil.copyfile(path, target)
+                written.append(target)
     return written
