@@ -24,8 +24,9 @@ phase review and the roll-up:
 * The header row of the sheet's last table that runs over a page is repeated on every page
   after it (print titles). Excel and LibreOffice repeat print titles only on pages after
   the one the rows are on, so tables above it are not affected. A sheet has one range of
-  print titles: an earlier table that is itself longer than a page (Biểu 09's list of units
-  not reported, early in the season) has no header on its continuation pages.
+  print titles, so two long tables on one sheet both have their header on every page only
+  when their headers are the same (Biểu 09's lists of units not reported and of every unit):
+  then the first of them is the one repeated, and it serves the later one too.
 * Header and footer use only the codes every spreadsheet program reads: &L, &C, &R, &P,
   &N. A font code (``&"Times New Roman,Regular"``) or a size code (``&10``) is printed as
   text by Gnumeric. Without them the page number is in the program's own header font (in Excel
@@ -196,6 +197,12 @@ class Table:
     end: int
     heading: int | None = None
     total: int | None = None
+    key: tuple[object, ...] = ()
+    """What the header row says, column by column: tables with the same non-empty key are
+    served by one repeated header."""
+
+    def same_header(self, other: Table | None) -> bool:
+        return other is not None and (other is self or (bool(self.key) and self.key == other.key))
 
     @property
     def top(self) -> int:
@@ -302,7 +309,8 @@ def layout(
     through :func:`fit_widths`, since row heights follow from the widths).
 
     Without fixed `titles`, the header of the last of the `tables` that does not fit where
-    it stands is repeated; every other table is kept whole on a page if it fits one.
+    it stands is repeated (or that of the first table with the same header, which then
+    serves both); every table it does not serve is kept whole on a page if it fits one.
     """
     px = content_px(widths, last_col)
     scale = print_scale(px, page, smallest_pt)
@@ -311,7 +319,7 @@ def layout(
     def breaks_with(repeated: Table | None) -> list[int]:
         kept = list(blocks)
         for t in tables:
-            kept += table_blocks(t, whole=t is not repeated)
+            kept += table_blocks(t, whole=not t.same_header(repeated))
         return page_breaks(heights, last_row, capacity, kept, titles)
 
     repeated = next((t for t in tables if titles is not None and t.header == titles[0]), None)
@@ -319,7 +327,7 @@ def layout(
     if titles is None:
         crossing = [t for t in tables if crossed(breaks, t)]
         if crossing:
-            repeated = crossing[-1]
+            repeated = next(t for t in tables if t.same_header(crossing[-1]))
             titles = (repeated.header, repeated.header)
             breaks = breaks_with(repeated)
     across = px * scale / 100 > page.width_px

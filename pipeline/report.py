@@ -680,7 +680,8 @@ class Sheet:
             self._totals_row(total_row, cols, index, first, max(last, first), totals, total_label)
             end += 1
         heading = self.last_heading if self.last_heading == top - 1 else None
-        self.tables.append(printing.Table(top, first, end, heading, total_row))
+        key = tuple((index[c.key], c.span, c.header) for c in cols)
+        self.tables.append(printing.Table(top, first, end, heading, total_row, key))
         self.last_row = max(self.last_row, end - 1)
         self.last_col = max(self.last_col, right)
         return TableRef(top, first, last, total_row, index, end)
@@ -2105,6 +2106,8 @@ class ReportBook:
             f"{n_rejected} chỉ có tệp bị từ chối)",
         )
         row += 1
+        # Sections II and III have the very same columns: the header repeated at the top of
+        # every printed page serves both lists (a sheet has one range of print titles).
         unit_cols = [
             Col("seq", "STT", "seq"),
             Col("unit_code", report.field_map["unit_code"].label, "code"),
@@ -2114,6 +2117,11 @@ class ReportBook:
             Col("unit_type", report.field_map["unit_type"].label, "wrap", max_width=18),
             Col("area_name", "Địa bàn", "wrap", max_width=18),
             Col("status", "Tình trạng", "text", min_width=11),
+            Col("submitted_at", "Ngày gửi", "date", min_width=11),
+            Col("source", "Nguồn ngày gửi", "wrap", max_width=14, min_width=11),
+            Col("email", "Thư điện tử", "wrap", max_width=22),
+            # Spans table I's last column and one beyond: its rates keep their width.
+            Col("file", "Tệp được tổng hợp (tệp bị từ chối và lý do)", "wrap", span=2),
         ]
         sources = TIME_SOURCE_LABELS
 
@@ -2126,10 +2134,10 @@ class ReportBook:
                 "email": x.email,
                 "status": TRACKING_STATUS.get(str(x.status), str(x.status)),
                 "status_code": x.status,
-                "reason": x.reason,
                 "submitted_at": x.submitted_at,
                 "source": sources.get(str(x.submitted_at_source), ""),
-                "file": x.file,
+                # Only a rejected file has a reason: one column for both keeps the rows short.
+                "file": f"{x.file}. Lý do: {x.reason}" if x.status == "rejected" else x.file,
             }
 
         styles = {"missing": BAD, "rejected": BAD, "late": NEUTRAL}
@@ -2137,33 +2145,21 @@ class ReportBook:
         def style(values: Mapping[str, Any]) -> dict[str, Any] | None:
             return styles.get(str(values.get("status_code")))
 
-        chase_cols = [
-            *unit_cols,
-            Col("email", "Thư điện tử", "text", span=3),
-            Col("reason", "Lý do tệp bị từ chối", "wrap", span=2),
-        ]
         ref = sh.table(
             row,
-            chase_cols,
+            unit_cols,
             [unit_values(x) for x in chase.itertuples(index=False)],
             row_style=style,
             style_keys={"status"},
             empty_text="Tất cả đơn vị đã có báo cáo được tổng hợp.",
         )
-        # The reasons run past the figures of table I, into a column of their own.
-        sh.note_width(ref.columns["reason"] + 1, 26)
+        sh.note_width(ref.columns["file"] + 1, 22)
         row = ref.end_row + 1
 
         sh.heading(row, "III. TÌNH HÌNH GỬI BÁO CÁO CỦA TỪNG ĐƠN VỊ")
         row += 1
-        all_cols = [
-            *unit_cols,
-            Col("submitted_at", "Ngày gửi", "date", min_width=11),
-            Col("source", "Nguồn ngày gửi", "wrap", max_width=14, min_width=11),
-            Col("file", "Tệp được tổng hợp (hoặc tệp bị từ chối)", "wrap", span=3),
-        ]
         rows = [unit_values(x) for x in track.itertuples(index=False)]
-        ref = sh.table(row, all_cols, rows, row_style=style, style_keys={"status"})
+        ref = sh.table(row, unit_cols, rows, row_style=style, style_keys={"status"})
         sh.autofilter(ref)
         sh.finish()
 
@@ -2342,8 +2338,11 @@ class ReportBook:
             self,
             "12",
             note=(
-                "Nguồn: các tệp trong thư mục dữ liệu vào. Mã SHA-256 dùng để đối chiếu đúng tệp "
-                "đã được tổng hợp (xem thêm manifest.json)."
+                "Nguồn: các tệp trong thư mục dữ liệu vào. Ngày gửi: ngày Sở nhận thư (tệp lấy "
+                "bằng lệnh inbox), nếu không có thì ngày báo cáo ghi trong tệp, nếu không có thì "
+                "ngày sửa tệp (cột “Nguồn ngày gửi”), như Biểu 09; tệp bị từ chối chỉ ghi ngày "
+                "nhận thư. Mã SHA-256 dùng để đối chiếu đúng tệp đã được tổng hợp (xem thêm "
+                "manifest.json)."
             ),
         )
         cols = [
@@ -2357,7 +2356,8 @@ class ReportBook:
             Col("warnings", "Số cảnh báo", "int", min_width=9),
             Col("template", "Biểu mẫu (phiên bản)", "text", max_width=20),
             Col("report_date", "Ngày báo cáo", "date", min_width=11),
-            Col("submitted_at", "Ngày nhận", "date", min_width=11),
+            Col("submitted_at", "Ngày gửi", "date", min_width=11),
+            Col("source", "Nguồn ngày gửi", "wrap", max_width=14, min_width=11),
             Col("size", "Dung lượng (byte)", "int", min_width=11),
             Col("sha256", "Mã SHA-256", "wrap", max_width=34, min_width=34),
         ]
@@ -2377,6 +2377,7 @@ class ReportBook:
                     "template": template,
                     "report_date": x.report_date,
                     "submitted_at": x.submitted_at,
+                    "source": TIME_SOURCE_LABELS.get(str(x.submitted_at_source), ""),
                     "size": x.size,
                     "sha256": x.sha256,
                 }

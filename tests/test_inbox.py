@@ -100,7 +100,7 @@ def when(day: int, hour: int = 9, minute: int = 0, tz: dt.tzinfo = ICT) -> dt.da
 def mailbox_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder of .eml files: a December 2025 season of the department's mailbox."""
     folder = tmp_path_factory.mktemp("mail")
-    q01 = sample("PGD-Q01")  # typed report date 12/12/2025, mailed on 3 December
+    q01 = sample("PGD-Q01")  # mailed on 3 December
     h01 = sample("PGD-H01")
     h03 = sample("PGD-H03")
     h06 = sample("PGD-H06")
@@ -552,7 +552,7 @@ def test_consolidate_uses_mail_times_and_checks_senders(
         mail_senders=mail.senders,
     )
     status = result.tracking.set_index("unit_code")["status"]
-    assert status["PGD-Q01"] == "on_time"  # typed 12/12 in the file, mailed on 3/12
+    assert status["PGD-Q01"] == "on_time"  # mailed on 3/12
     assert status["PGD-H01"] == "late"  # received 01:30 on 6/12, Vietnam time
     assert status["PGD-H03"] == "late"  # sent 6/12, no Received header
     assert status["PGD-H06"] == "on_time"

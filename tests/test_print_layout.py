@@ -11,9 +11,9 @@ pages), the phase review, the roll-up and the templates:
 2. A sheet prints one page across, or repeats its identifying columns on every page.
 3. A table that runs over a page repeats its header row on every page (print titles; a
    header with the same text as the repeated one will do). A sheet has one range of print
-   titles: of two long tables on one sheet only the later repeats its header. The one sheet
-   where that happens is Biểu 09, whose list of units that have not reported runs over a
-   page early in the season, above the unit table that repeats its header (ONE_TITLE_RANGE).
+   titles, so two long tables on one sheet have the same columns: Biểu 09's list of units
+   that have not reported (long early in the season) and its list of every unit share one
+   header, repeated from the first.
 4. A section heading prints on the page of its table's header and first data row; a table
    header on the page of its first data row.
 5. Headers and footers use only &L &C &R &P &N &A &D &T &F (and && for "&"): Gnumeric prints
@@ -40,16 +40,23 @@ from pipeline.registry import Registry
 from pipeline.run import consolidate
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
-from tests.libreoffice import convert
+from tests.libreoffice import convert_all
 from tests.office_outputs import every_workbook
 from tests.print_model import MIN_PT, Cell, SheetPrint, Workbook
 
 ROOT = Path(__file__).resolve().parent.parent
-PRINTED = ("report", "report-samples", "review", "rollup", "template-school", "template-area")
+PRINTED = (
+    "report",
+    "report-samples",
+    "report-early",
+    "review",
+    "rollup",
+    "template-school",
+    "template-area",
+)
+EARLY_FILES = 10
+"""The first files of the 2026 samples: a run early in the season, most units not reported."""
 FOOTER_CODES = re.compile(r"&([LCRPNADTF&])")
-ONE_TITLE_RANGE = {"Biểu 09"}
-"""Sheets where a long table above the one whose header repeats has no header on its next
-pages (see the module docstring, 3)."""
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +70,9 @@ def books(
     raws = read_all(ROOT / "samples" / "2026", schemas, workers=1)
     out["report-samples"] = report.build_workbook(
         consolidate(raws, 2026, schemas, registry, settings)
+    )
+    out["report-early"] = report.build_workbook(
+        consolidate(raws[:EARLY_FILES], 2026, schemas, registry, settings)
     )
     return out
 
@@ -153,22 +163,38 @@ def test_tables_over_a_page_repeat_their_header(books: dict[str, bytes], kind: s
             mine = {col: texts.get((header, col)) for col in range(sheet.last_col + 1)}
             mine = {k: v for k, v in mine.items() if (header, k) in texts}
             if not repeated or repeated != mine:
-                later_titled = titles is not None and titles[0] > header
-                if not (sheet.name in ONE_TITLE_RANGE and later_titled):
-                    missing.append(f"{sheet.name}: table at row {header + 1}")
+                missing.append(f"{sheet.name}: table at row {header + 1}")
     assert not missing, f"{kind}: {missing}"
     if kind == "report-samples":
         assert long_tables >= 8  # the unit tables, Biểu 09's among them
 
 
-def test_biểu_09_repeats_the_unit_table_header(books: dict[str, bytes]) -> None:
-    """The case issue 16 names: its unit table (the last one) runs over several pages."""
-    wb = Workbook(books["report-samples"])
+def biểu_09_lists(wb: Workbook) -> tuple[SheetPrint, tuple[int, int], tuple[int, int]]:
+    """Biểu 09 and its two unit lists: the units to chase (II) and every unit (III)."""
     sheet = next(s for s in wb.sheets() if s.name == "Biểu 09")
-    header, end = wb.tables(sheet)[-1]
-    assert sheet.titles == (header, header)
+    chase, every = wb.tables(sheet)[-2:]
+    return sheet, chase, every
+
+
+@pytest.mark.parametrize("kind", ["report-samples", "report-early"])
+def test_biểu_09_one_header_serves_both_unit_lists(books: dict[str, bytes], kind: str) -> None:
+    """Issue 16 named the list of every unit; early in the season the list of units not yet
+    reported runs over pages too. Both lists have the same header, repeated from the first,
+    so each of their pages starts with it."""
+    wb = Workbook(books[kind])
+    sheet, (chase, chase_end), (every, every_end) = biểu_09_lists(wb)
+    assert sheet.titles == (chase, chase)
+    texts = {(c.row, c.col): c.value for c in sheet.cells}
+
+    def header(row: int) -> list[str | None]:
+        return [texts.get((row, col)) for col in range(sheet.last_col + 1)]
+
+    assert header(chase) == header(every)
+    assert header(chase)[:3] == ["STT", "Mã đơn vị", "Tên đơn vị"]
     pages = page_of(sheet)
-    assert pages[end - 1] - pages[header] >= 3
+    assert pages[every_end - 1] - pages[every] >= 3
+    if kind == "report-early":
+        assert pages[chase_end - 1] - pages[chase] >= 3
 
 
 # --------------------------------------------------------------------------- 4. headings
@@ -217,30 +243,36 @@ def test_libreoffice_breaks_pages_where_the_file_says(
     pdftotext = shutil.which("pdftotext")
     if pdftotext is None:
         pytest.skip("pdftotext (poppler-utils) not installed")
-    source = tmp_path / "in" / "bao-cao.xlsx"
-    source.parent.mkdir()
-    source.write_bytes(books["report-samples"])
-    pdf = convert(source, "pdf", tmp_path / "out")
-    text = subprocess.run(
-        [pdftotext, "-layout", str(pdf), "-"], check=True, capture_output=True, timeout=120
-    ).stdout.decode("utf-8")
-    pages = text.split("\f")[:-1]
-    wb = Workbook(books["report-samples"])
+    kinds = ("report-samples", "report-early")
+    sources = []
+    for kind in kinds:
+        source = tmp_path / "in" / f"{kind}.xlsx"
+        source.parent.mkdir(exist_ok=True)
+        source.write_bytes(books[kind])
+        sources.append(source)
+    for kind, pdf in zip(kinds, convert_all(sources, "pdf", tmp_path / "out"), strict=True):
+        text = subprocess.run(
+            [pdftotext, "-layout", str(pdf), "-"], check=True, capture_output=True, timeout=120
+        ).stdout.decode("utf-8")
+        check_pages(kind, text.split("\f")[:-1], Workbook(books[kind]))
+
+
+def check_pages(kind: str, pages: list[str], wb: Workbook) -> None:
+    """LibreOffice's pages are the file's: each sheet starts where the model says, and every
+    page of Biểu 09 after the first unit list's header starts with that header."""
     expected = [(s.name, len(s.pages())) for s in wb.sheets()]
-    assert len(pages) == sum(n for _, n in expected)
+    assert len(pages) == sum(n for _, n in expected), kind
     start = 0
     for name, count in expected:
         first = pages[start].strip().splitlines()
         if name != "Bìa":
-            assert first[0].strip() == name, f"{name} does not start on page {start + 1}"
+            assert first[0].strip() == name, f"{kind}: {name} does not start on page {start + 1}"
         if count > 1 and start + count < len(pages):
             nxt = pages[start + count].strip().splitlines()[0].strip()
-            assert nxt.startswith("Biểu "), f"{name}: a page more than the file says"
+            assert nxt.startswith("Biểu "), f"{kind} {name}: a page more than the file says"
         if name == "Biểu 09":
-            sheet = next(s for s in wb.sheets() if s.name == name)
-            header, _ = wb.tables(sheet)[-1]
-            table_page = page_of(sheet)[header]
-            for page in pages[start + table_page + 1 : start + count]:
+            sheet, (chase, _), _ = biểu_09_lists(wb)
+            for page in pages[start + page_of(sheet)[chase] + 1 : start + count]:
                 top = " ".join(page.strip().splitlines()[0].split())
-                assert top.startswith("STT Mã đơn vị Tên đơn vị"), top
+                assert top.startswith("STT Mã đơn vị Tên đơn vị"), f"{kind}: {top}"
         start += count

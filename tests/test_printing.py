@@ -133,6 +133,40 @@ def test_the_last_long_table_gets_the_print_titles() -> None:
     assert not result.across
 
 
+def test_tables_with_the_same_header_share_the_first_ones_titles() -> None:
+    """Biểu 09: the list of units to chase (long early in the season) and the list of every
+    unit have the same columns; the first one's header is repeated and serves both, and the
+    later list is not pushed to a page of its own to be kept whole."""
+    key = ((0, 1, "STT"), (1, 1, "Mã đơn vị"))
+    chase, every = pr.Table(12, 13, 50, heading=11, key=key), pr.Table(52, 53, 180, 51, key=key)
+    result = pr.layout(
+        widths={0: 10.0},
+        heights={},
+        last_col=0,
+        last_row=179,
+        page=pr.LANDSCAPE,
+        smallest_pt=11,
+        tables=[pr.Table(1, 2, 10), chase, every],
+    )
+    assert result.titles == (12, 12)
+    assert pr.crossed(result.breaks, chase) and pr.crossed(result.breaks, every)
+    # The second list starts on the page the first ends on (kept whole, it would start a
+    # page of its own, its heading at row 51).
+    assert result.breaks[0] < 51 < 55 < result.breaks[1]
+    # Another header does not share them: the later long table gets the titles, as before.
+    other = pr.Table(52, 53, 180, 51, key=((0, 1, "STT"), (1, 1, "Tệp")))
+    result = pr.layout(
+        widths={0: 10.0},
+        heights={},
+        last_col=0,
+        last_row=179,
+        page=pr.LANDSCAPE,
+        smallest_pt=11,
+        tables=[pr.Table(1, 2, 10), chase, other],
+    )
+    assert result.titles == (52, 52)
+
+
 def test_given_titles_are_kept() -> None:
     result = pr.layout(
         widths={0: 10.0},

@@ -29,6 +29,7 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 import xlsxwriter
 
@@ -402,10 +403,56 @@ def test_tracking_and_chase_list(book: Path, result: RunResult) -> None:
         f"{len(missing) + 2} đơn vị ({len(missing)} chưa gửi, 2 chỉ có tệp bị từ chối)"
     ) in texts
     assert set(missing["email"]) | set(rejected["email"]) <= set(texts)
-    assert set(rejected["reason"]) <= set(texts)
+    # A rejected unit's file and the reason it was refused, in one cell.
+    for x in rejected.itertuples():
+        assert f"{x.file}. Lý do: {x.reason}" in texts, x.unit_code
     assert {"Tệp bị từ chối", "Ngày Sở nhận thư", "Ngày báo cáo ghi trong tệp"} <= set(texts)
     dates = [c for row in ws.iter_rows() for c in row if getattr(c, "is_date", False) and c.value]
     assert dates and all(c.number_format == "dd/mm/yyyy" for c in dates)
+
+
+def test_biểu_09_lists_have_one_header(book: Path, result: RunResult) -> None:
+    """Section II (units to chase) and III (every unit) have the very same columns, so the
+    header repeated on every printed page (the first list's) is right for both."""
+    ws = openpyxl.load_workbook(book)["Biểu 09"]
+    headers = [
+        r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "STT" and r > rp.HEADER_ROW
+    ]
+    area, chase, every = headers
+    row = lambda r: [c.value for c in ws[r]]  # noqa: E731
+    assert row(chase) == row(every) != row(area)
+    assert ws.print_title_rows == f"${chase}:${chase}"
+    header = _header_columns(ws, every)
+    assert {"Ngày gửi", "Nguồn ngày gửi", "Thư điện tử"} <= set(header)
+    codes = (ws.cell(r, header["Mã đơn vị"]).value for r in range(chase + 1, every))
+    listed = [c for c in codes if c is not None]
+    chased = result.tracking["status"].isin(["missing", "rejected"])
+    assert sorted(listed) == sorted(result.tracking.loc[chased, "unit_code"])
+
+
+def test_biểu_12_says_where_each_submission_time_came_from(book: Path, result: RunResult) -> None:
+    """A submission time is a mail's, a report date or a file time: the column says which."""
+    ws = openpyxl.load_workbook(book)["Biểu 12"]
+    header = _header_columns(ws, rp.HEADER_ROW + 1)
+    assert "Ngày nhận" not in header
+    shown = {
+        ws.cell(r, header["Tệp"]).value: (
+            ws.cell(r, header["Ngày gửi"]).value,
+            ws.cell(r, header["Nguồn ngày gửi"]).value,
+        )
+        for r in range(rp.HEADER_ROW + 2, ws.max_row + 1)
+    }
+    labels = {
+        "mail_received": "Ngày Sở nhận thư",
+        "report_date": "Ngày báo cáo ghi trong tệp",
+        "": None,
+    }
+    for x in result.submissions.itertuples():
+        # The day, as dd/mm/yyyy (the time of a mail is in submissions.csv).
+        when = None if pd.isna(x.submitted_at) else x.submitted_at.normalize().to_pydatetime()
+        assert shown[x.file] == (when, labels[str(x.submitted_at_source)]), x.file
+    sources = {source for _, source in shown.values()}
+    assert {"Ngày Sở nhận thư", "Ngày báo cáo ghi trong tệp"} <= sources
 
 
 def test_identity_conflict_is_listed_in_forms_11_and_12(book: Path, result: RunResult) -> None:
