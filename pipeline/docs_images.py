@@ -53,8 +53,8 @@ YEAR = 2026
 """The year of the bundled samples (samples/<year>/) the pictures are made from."""
 RUN_DAY = (20, 12)
 """Day and month of YEAR the pictured run is made on (SOURCE_DATE_EPOCH, see
-pipeline.cli.run_date): after every sample's report date, so the pictures do not change
-with the day `make docs` runs."""
+pipeline.cli.run_date): after every sample's report date and mail, and pinned, so the pictures
+do not change with the day `make docs` runs."""
 TEMPLATE_UNIT_TYPE = "high_school"
 """The per-unit template shown is the first unit of this type in the registry."""
 MARGIN_PX = 14
