@@ -139,15 +139,19 @@ def test_tables_with_the_same_header_share_the_first_ones_titles() -> None:
     later list is not pushed to a page of its own to be kept whole."""
     key = ((0, 1, "STT"), (1, 1, "Mã đơn vị"))
     chase, every = pr.Table(12, 13, 50, heading=11, key=key), pr.Table(52, 53, 180, 51, key=key)
-    result = pr.layout(
-        widths={0: 10.0},
-        heights={},
-        last_col=0,
-        last_row=179,
-        page=pr.LANDSCAPE,
-        smallest_pt=11,
-        tables=[pr.Table(1, 2, 10), chase, every],
-    )
+
+    def layout(*tables: pr.Table) -> pr.Layout:
+        return pr.layout(
+            widths={0: 10.0},
+            heights={},
+            last_col=0,
+            last_row=179,
+            page=pr.LANDSCAPE,
+            smallest_pt=11,
+            tables=[pr.Table(1, 2, 10), *tables],
+        )
+
+    result = layout(chase, every)
     assert result.titles == (12, 12)
     assert pr.crossed(result.breaks, chase) and pr.crossed(result.breaks, every)
     # The second list starts on the page the first ends on (kept whole, it would start a
@@ -155,16 +159,7 @@ def test_tables_with_the_same_header_share_the_first_ones_titles() -> None:
     assert result.breaks[0] < 51 < 55 < result.breaks[1]
     # Another header does not share them: the later long table gets the titles, as before.
     other = pr.Table(52, 53, 180, 51, key=((0, 1, "STT"), (1, 1, "Tệp")))
-    result = pr.layout(
-        widths={0: 10.0},
-        heights={},
-        last_col=0,
-        last_row=179,
-        page=pr.LANDSCAPE,
-        smallest_pt=11,
-        tables=[pr.Table(1, 2, 10), chase, other],
-    )
-    assert result.titles == (52, 52)
+    assert layout(chase, other).titles == (52, 52)
 
 
 def test_given_titles_are_kept() -> None:
