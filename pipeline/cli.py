@@ -7,6 +7,7 @@ import datetime as dt
 import gc
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from pipeline import __version__
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, Stopped
 from pipeline.registry import Registry, load_registry
 from pipeline.schema import DEFAULT_SCHEMA_DIR, Schemas, load_schemas
 from pipeline.settings import DEFAULT_SETTINGS, Settings, load_settings
@@ -56,18 +57,62 @@ INTERRUPTED_EXIT = 130
 """Exit code of a run stopped by Ctrl-C, as shells report a process ended by SIGINT."""
 
 
+STOP_SIGNALS: dict[str, str] = {
+    "SIGTERM": "hệ thống hoặc một chương trình khác yêu cầu dừng (SIGTERM)",
+    "SIGHUP": "cửa sổ dòng lệnh hoặc phiên làm việc đã đóng (SIGHUP)",
+}
+"""Signals that stop a run like Ctrl-C does, and why a user would have sent them.
+
+By default Python dies on them at once, leaving its staging folder for the next run to
+clean and the user without a word about the last good results.
+"""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped(signum)
+
+
 @contextlib.contextmanager
-def _reported() -> Iterator[None]:
-    """Library errors and Ctrl-C as a Vietnamese message and an exit code, no traceback."""
+def _stop_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Stopped` while the block runs."""
+    previous: dict[signal.Signals, object] = {}
+    for name in STOP_SIGNALS:
+        signum = getattr(signal, name, None)
+        if signum is None:  # Windows has no SIGHUP
+            continue
+        try:
+            previous[signum] = signal.signal(signum, _stop)
+        except ValueError:  # not the main thread (an embedding program): leave it be
+            break
     try:
         yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+
+def stop_message(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """What to tell the user of a run stopped by `exc`, and the exit code."""
+    if isinstance(exc, Stopped):
+        name = signal.Signals(exc.signum).name
+        return f"Đã dừng vì {STOP_SIGNALS.get(name, name)}.", 128 + exc.signum
+    return "Đã dừng theo yêu cầu (Ctrl-C).", INTERRUPTED_EXIT
+
+
+@contextlib.contextmanager
+def _reported() -> Iterator[None]:
+    """Library errors, Ctrl-C and stop signals as a Vietnamese message and an exit code."""
+    try:
+        with _stop_signals():
+            yield
     except PipelineError as exc:
         fail(exc)
     except KeyboardInterrupt as exc:
-        click.echo("Đã dừng theo yêu cầu (Ctrl-C).", err=True)
+        message, code = stop_message(exc)
+        click.echo(message, err=True)
         for note in getattr(exc, "__notes__", ()):
             click.echo(note, err=True)
-        sys.exit(INTERRUPTED_EXIT)
+        sys.exit(code)
 
 
 @contextlib.contextmanager

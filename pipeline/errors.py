@@ -57,3 +57,16 @@ class WorkerError(PipelineError):
 
     The run stops rather than go on with files unread or outputs unwritten.
     """
+
+
+class Stopped(KeyboardInterrupt):
+    """The system asked the run to stop (SIGTERM, SIGHUP): handled exactly like Ctrl-C.
+
+    A KeyboardInterrupt so that every clean-up that Ctrl-C gets (the staging folder
+    discarded, the worker pools shut, the last good results kept) runs for it too;
+    `signum` says which signal, for the message and the exit code (128 + signum).
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

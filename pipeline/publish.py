@@ -419,6 +419,13 @@ def _open(root: Path, name: str) -> Publication:
         real = Path(os.path.realpath(target))
         root, name = real.parent, real.name
         target = real
+    if os.path.lexists(target) and not target.is_dir():
+        # Replacing it would delete a file of the user's without a word.
+        raise OutputError(
+            f"Đã có một tệp (không phải thư mục) tên {target}, đúng chỗ chương trình cần ghi "
+            "thư mục kết quả. Chương trình không xóa tệp đó: đổi tên hoặc chuyển nó đi, hoặc "
+            "chọn thư mục kết quả khác (--output), rồi chạy lại."
+        )
     try:
         try:
             root.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -67,6 +68,12 @@ def process_pool(
 def _start_worker(
     parent: int, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
 ) -> None:
+    # A forked worker inherits the CLI's stop-signal handlers; the pool ends its workers
+    # with SIGTERM, which must end them at once rather than raise inside a task.
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            signal.signal(signum, signal.SIG_DFL)
     threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
     if initializer is not None:
         initializer(*initargs)

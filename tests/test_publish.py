@@ -295,6 +295,22 @@ def test_a_storage_error_is_told_about_the_result_folder(tmp_path: Path) -> None
     assert caught.value.__notes__ == [f"Chưa có kết quả nào được ghi vào {tmp_path / YEAR}."]
 
 
+def test_a_file_where_the_result_folder_goes_is_never_deleted(tmp_path: Path) -> None:
+    """`--output D` with a file of the user's named D/2026: before, the run deleted it."""
+    (tmp_path / YEAR).write_text("bản ghi chép của chuyên viên", encoding="utf-8")
+    (tmp_path / "vao").mkdir()
+    res = CliRunner().invoke(
+        main,
+        ["consolidate", "--year", YEAR, "--input", str(tmp_path / "vao"),
+         "--output", str(tmp_path)],
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert f"Đã có một tệp (không phải thư mục) tên {tmp_path / YEAR}" in res.output
+    assert "Traceback" not in res.output
+    assert (tmp_path / YEAR).read_text(encoding="utf-8") == "bản ghi chép của chuyên viên"
+    assert _leftovers(tmp_path) == []
+
+
 def test_user_files_are_carried_over_and_stale_outputs_are_not(tmp_path: Path) -> None:
     _files(
         tmp_path,
@@ -438,6 +454,36 @@ def test_ctrl_c(tmp_path: Path, good: Path, new_inputs: Path, to_group: bool, wo
         code, output = _finish(proc)
     assert code == 130, output
     assert "Đã dừng theo yêu cầu (Ctrl-C)." in output
+    _says_intact(output)
+    assert _hashes(tmp_path / YEAR) == before
+    assert _leftovers(tmp_path) == []
+    _rerun_recovers(new_inputs, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("signame", "says"),
+    [
+        ("SIGTERM", "Đã dừng vì hệ thống hoặc một chương trình khác yêu cầu dừng (SIGTERM)."),
+        ("SIGHUP", "Đã dừng vì cửa sổ dòng lệnh hoặc phiên làm việc đã đóng (SIGHUP)."),
+    ],
+    ids=["sigterm", "sighup"],
+)
+def test_stop_signal(tmp_path: Path, good: Path, new_inputs: Path, signame: str, says: str) -> None:
+    """`kill PID`, a shutdown or a closed terminal stop a run as Ctrl-C does.
+
+    Before, Python died on them at once: no message, the staging folder left behind.
+    """
+    signum = getattr(signal, signame)
+    before = _previous(good, tmp_path)
+    proc = _child(_consolidate_argv(new_inputs, tmp_path, workers=2))
+    try:
+        _wait_for(proc, str(tmp_path / f".{YEAR}.staging-*" / "data" / "values.csv"))
+        os.kill(proc.pid, signum)
+    finally:
+        code, output = _finish(proc)
+    assert code == 128 + signum, output
+    assert says in output
+    assert "Traceback" not in output
     _says_intact(output)
     assert _hashes(tmp_path / YEAR) == before
     assert _leftovers(tmp_path) == []
