@@ -211,7 +211,12 @@ def _run(
     from pipeline.run import consolidate as consolidate_run
 
     mail = load_mail_info(input_dir)
-    previous = load_previous(output_root, year) if output_root is not None else None
+    from pipeline.publish import reading
+
+    previous = None
+    if output_root is not None:
+        with reading(output_root, str(year - 1)):
+            previous = load_previous(output_root, year)
     # Consolidation makes many short-lived objects and few cycles: collecting meanwhile
     # costs it about a twentieth of its time.
     collecting = gc.isenabled()

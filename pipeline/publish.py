@@ -396,6 +396,36 @@ def publishing(root: Path, name: str) -> Iterator[Publication]:
         _unlock(pub.lock_fd)
 
 
+@contextlib.contextmanager
+def reading(root: Path, name: str) -> Iterator[None]:
+    """Hold ``root/name``'s lock while another command reads its results.
+
+    A run of that year swapping its folder in at the same moment would leave the reader a
+    folder half there, or none; and the last good results of a run killed mid-swap wait in
+    ``.name.previous`` until the next run of that year puts them back, so the reader repairs
+    that first (:func:`recover`). A folder that cannot be locked (a read-only shared drive)
+    is read as it is: it cannot be changing under us through this program either.
+    """
+    target = root / name
+    if not (os.path.lexists(target) or os.path.lexists(previous_path(root, name))):
+        yield
+        return
+    try:
+        fd = _lock(lock_path(root, name), target)
+    except OutputError as exc:
+        log.info("reading %s without its lock: %s", target, exc)
+        yield
+        return
+    try:
+        try:
+            recover(root, name)
+        except OutputError as exc:
+            log.warning("%s", exc)
+        yield
+    finally:
+        _unlock(fd)
+
+
 def _reworded(exc: BaseException, pub: Publication) -> BaseException:
     """`exc`, about the result folder rather than the staging folder, noting what is intact."""
     new = exc

@@ -185,8 +185,11 @@ def load_review(output_root: Path, phase: Phase) -> ReviewData:
     """Every year of the phase that has exports; the others are listed as missing."""
     years: dict[int, YearFigures] = {}
     missing = []
+    from pipeline.publish import reading
+
     for year in phase.years:
-        figures = load_year(output_root, year)
+        with reading(output_root, str(year)):
+            figures = load_year(output_root, year)
         if figures is None:
             missing.append(year)
         else:

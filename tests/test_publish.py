@@ -396,6 +396,60 @@ def test_the_lock_without_fcntl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert held
 
 
+LAST_YEAR = str(int(YEAR) - 1)
+
+
+def _last_year_run(root: Path) -> None:
+    res = CliRunner().invoke(
+        main,
+        ["consolidate", "--year", LAST_YEAR, "--input", str(ROOT / "samples" / LAST_YEAR),
+         "--output", str(root), "-q", "--workers", "1"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+
+
+def _year_before_shown(root: Path) -> bool:
+    """Whether this year's report has its comparison with the year before (Biểu 13)."""
+    import openpyxl
+
+    book = root / YEAR / f"bao-cao-tong-hop-xhht-{YEAR}.xlsx"
+    return "Biểu 13" in openpyxl.load_workbook(book, read_only=True).sheetnames
+
+
+def test_last_year_left_aside_by_a_killed_swap_is_still_last_year(
+    tmp_path: Path, new_inputs: Path
+) -> None:
+    """A run of last year killed between its two renames leaves its good results in
+    .<year>.previous. Before, this year's run then found no year before: Biểu 13 and every
+    year-over-year warning vanished without a word until last year was run again."""
+    _last_year_run(tmp_path)
+    os.rename(tmp_path / LAST_YEAR, tmp_path / f".{LAST_YEAR}.previous")
+    res = CliRunner().invoke(main, _consolidate_argv(new_inputs, tmp_path))
+    assert res.exit_code == 0, res.output
+    assert _year_before_shown(tmp_path)
+    assert (tmp_path / LAST_YEAR / "data" / "values.csv").is_file()
+    assert not os.path.lexists(tmp_path / f".{LAST_YEAR}.previous")
+
+
+def test_last_year_being_written_is_not_read_half_done(tmp_path: Path, new_inputs: Path) -> None:
+    """While a run of last year holds its folder, this year's run refuses, changing nothing,
+    rather than read a folder that may vanish or change halfway through."""
+    _last_year_run(tmp_path)
+    # Last year's run, holding its folder, then failing: its results stay as they were.
+    with pytest.raises(RegistryError), publishing(tmp_path, LAST_YEAR):
+        res = CliRunner().invoke(main, _consolidate_argv(new_inputs, tmp_path))
+        raise RegistryError("lần chạy năm trước dừng")
+    assert res.exit_code == 2, res.output
+    assert f"Đang có một lần chạy khác ghi kết quả vào {tmp_path / LAST_YEAR}" in res.output
+    assert "Traceback" not in res.output
+    assert not os.path.lexists(tmp_path / YEAR)
+    assert _leftovers(tmp_path) == []
+    # Once it is done, the same run reads it.
+    res = CliRunner().invoke(main, _consolidate_argv(new_inputs, tmp_path))
+    assert res.exit_code == 0, res.output
+    assert _year_before_shown(tmp_path)
+
+
 def test_two_concurrent_runs(tmp_path: Path, good: Path, new_inputs: Path) -> None:
     before = _previous(good, tmp_path)
     first = _child(_consolidate_argv(new_inputs, tmp_path, workers=1))
