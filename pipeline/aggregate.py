@@ -52,6 +52,9 @@ class Ratio:
     whole_column: str = ""
     where: str | None = None
     """Which rows of the list count (a pandas expression), None for all."""
+    unknown_as_zero: bool = False
+    """A unit whose part is unknown counts with 0 over its whole (a target with `unknown`:
+    the denominator is every unit that reported), instead of leaving the pairs."""
 
     @property
     def numerator(self) -> str:
@@ -82,7 +85,14 @@ def ratios(schemas: Schemas) -> list[Ratio]:
     for t in criteria.targets:
         rows = same_rows(t.numerator, t.denominator)
         if rows is None:
-            out.append(Ratio(f"target.{t.code}", t.numerator, t.denominator))
+            out.append(
+                Ratio(
+                    f"target.{t.code}",
+                    t.numerator,
+                    t.denominator,
+                    unknown_as_zero=t.unknown is not None,
+                )
+            )
         else:
             out.append(Ratio(f"target.{t.code}", t.numerator, t.denominator, *rows))
     for lst in report.lists:
@@ -213,6 +223,8 @@ def unit_measures(units: pd.DataFrame, data: Submissions, schemas: Schemas) -> p
             out[r.denominator] = den.reindex(out.index).astype("Float64")
         elif r.part in units.columns and r.whole in units.columns:
             part, whole = units[r.part].astype("Float64"), units[r.whole].astype("Float64")
+            if r.unknown_as_zero:
+                part = part.fillna(0.0).where(whole.notna())
             paired = (part.notna() & whole.notna() & (part <= whole)).fillna(False)
             out[r.numerator] = part.where(paired)
             out[r.denominator] = whole.where(paired)
@@ -276,6 +288,8 @@ def target_progress(aggs: pd.DataFrame, schemas: Schemas, year: int, city_key: s
                 "numerator": city.get(f"target.{t.code}.numerator"),
                 "denominator": city.get(f"target.{t.code}.denominator"),
                 "rate": rate,
+                # Units in the denominator whose numerator is unknown (counted as not met).
+                "unknown": city.get(t.unknown, 0.0) if t.unknown else None,
                 "milestone_year": milestone[0] if milestone else None,
                 "target": milestone[1] if milestone else None,
                 "met": None
@@ -285,6 +299,16 @@ def target_progress(aggs: pd.DataFrame, schemas: Schemas, year: int, city_key: s
             }
         )
     return pd.DataFrame(rows)
+
+
+def unknown_text(unknown: object) -> str:
+    """“trong đó 2 đơn vị chưa rõ, tính là chưa đạt”: the units of a target's denominator
+    whose numerator is unknown (`Target.unknown`); empty when there are none. The one wording
+    of Biểu 01, Biểu 05 and the draft (docs/dac-ta-tieu-chi.md, mục 5.1)."""
+    if unknown is None or pd.isna(unknown) or float(unknown) <= 0:  # type: ignore[arg-type]
+        return ""
+    count = f"{int(float(unknown)):,}".replace(",", ".")  # type: ignore[arg-type]
+    return f"trong đó {count} đơn vị chưa rõ, tính là chưa đạt"
 
 
 TRACKING_STATUSES = ("on_time", "late", "rejected", "missing")

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.export import write_bytes
+from pipeline.rates import pct_text
 from pipeline.run import RunResult
 from pipeline.schema import Field
 
@@ -192,9 +193,8 @@ def _lower_first(text: str) -> str:
 
 
 def _pct_text(rate: float) -> str:
-    """60% / 62,5% (Vietnamese decimal comma)."""
-    text = f"{rate * 100:.1f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",") + "%"
+    """60% / 62,5% (Vietnamese decimal comma), truncated as everywhere (`pipeline.rates`)."""
+    return pct_text(rate)
 
 
 def _count_text(value: float) -> str:

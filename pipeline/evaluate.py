@@ -41,6 +41,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.issues import Issue, make_issue
+from pipeline.rates import pct_text
 from pipeline.registry import Registry
 from pipeline.schema import (
     CriteriaSchema,
@@ -194,7 +195,9 @@ def _recognition_values(
         strict=True,
     ):
         state = recognition_state(level, recognised, spec, year)
-        if state == "unknown":
+        if rec.state == "unknown":
+            out.append(int(state == "unknown"))
+        elif state == "unknown":
             out.append(None)
         else:
             out.append(int(state == "valid" and level in rec.levels))
@@ -249,11 +252,9 @@ def format_number(value: float, decimals: int = 2) -> str:
 
 
 def pct_floor(rate: Fraction | float) -> str:
-    """A rate as a percentage rounded DOWN to one decimal: 59,99% shows 59,9%, never 60%."""
-    # A float is read as the decimal it prints as: 0.6 is 60%, not 59,999…%.
-    exact = rate if isinstance(rate, Fraction) else Fraction(repr(float(rate)))
-    tenths = math.floor(exact * 1000)
-    return f"{format_number(tenths / 10, 1)}%"
+    """A rate as a percentage rounded DOWN to one decimal: 59,99% shows 59,9%, never 60%
+    (the one rate formatter, `pipeline.rates.pct_text`)."""
+    return pct_text(rate)
 
 
 def at_least(num: object, den: object, threshold: float) -> bool:

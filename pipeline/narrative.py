@@ -40,6 +40,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt, RGBColor
 
+from pipeline import rates
+from pipeline.aggregate import unknown_text
 from pipeline.charts import chart_specs
 from pipeline.errors import SettingsError
 from pipeline.evaluate import FAIL, PASS, UNKNOWN, format_number
@@ -263,8 +265,8 @@ def count_text(value: float) -> str:
 
 
 def pct_text(rate: float) -> str:
-    """83,6% / 60%: one decimal, as in the workbook."""
-    return f"{format_number(round(rate * 100, 1))}%"
+    """83,6% / 60%: one decimal, truncated, as in the workbook (`pipeline.rates`)."""
+    return rates.pct_text(rate)
 
 
 def _lower_first(text: str) -> str:
@@ -980,7 +982,9 @@ class Narrative:
         num, den = _num(t["numerator"]), _num(t["denominator"])
         text = f"{label} đạt {pct_text(rate)}"
         if num is not None and den is not None:
-            text += f" ({count_text(num)}/{count_text(den)} {unit})"
+            unknown = unknown_text(t["unknown"]) if "unknown" in t else ""
+            text += f" ({count_text(num)}/{count_text(den)} {unit}"
+            text += f"; {unknown})" if unknown else ")"
         text += self.fig.versus(f"target.{code}", pct_text)
         target, year = _num(t["target"]), _num(t["milestone_year"])
         if target is not None and year is not None:

@@ -44,8 +44,8 @@ from xlsxwriter.worksheet import (
     Worksheet,
 )
 
-from pipeline import printing
-from pipeline.aggregate import rate_for, ratios
+from pipeline import printing, rates
+from pipeline.aggregate import rate_for, ratios, unknown_text
 from pipeline.charts import ChartSpec, chart_specs, city_values
 from pipeline.evaluate import FAIL, PASS, UNKNOWN, condition_text
 from pipeline.export import list_frame
@@ -203,14 +203,14 @@ def _ddmmyyyy(day: dt.date) -> str:
 
 
 def _pct(rate: float) -> str:
-    return f"{rate * 100:.1f}".rstrip("0").rstrip(".").replace(".", ",") + "%"
+    return rates.pct_text(rate)
 
 
 def _rate(num: float | None, den: float | None) -> float | str:
-    """The value Excel's IF(COUNT(..)<2,"",IFERROR(n/d,"")) gives: blank when unknown."""
-    if num is None or den is None or den == 0:
-        return ""
-    return num / den
+    """The value Excel's IF(COUNT(..)<2,"",IFERROR(ROUNDDOWN(n/d,3),"")) gives: the rate
+    truncated to 0,1% as shown everywhere (`pipeline.rates`), blank when unknown."""
+    value = rates.shown_ratio(num, den)
+    return "" if value is None else value
 
 
 class Labels:
@@ -315,7 +315,7 @@ NUMBER_FORMATS = {
     "money": "#,##0",
     "num": "#,##0.00",
     "year": "0",
-    "rate": "0.0%",
+    "rate": rates.NUMBER_FORMAT,
     "date": "dd/mm/yyyy",
 }
 NUMERIC_KINDS = frozenset({"int", "money", "num", "year", "seq"})
@@ -537,6 +537,8 @@ def _widest_text(values: Iterable[object], cap: float) -> float:
 
 # How `Sheet.table` writes a column's cells.
 _TEXT, _NUMBER, _SEQ, _RATE, _DATE = "text", "number", "seq", "rate", "date"
+_SHOWN = "shown"
+"""A rate column whose value comes from the pipeline: written truncated (`pipeline.rates`)."""
 
 
 @dataclass(frozen=True)
@@ -711,7 +713,9 @@ class Sheet:
                 plan.append((_RATE, c.key, col, c.span, (num_key, den_key, *refs)))
             elif c.kind == "seq":
                 plan.append((_SEQ, c.key, col, c.span, None))
-            elif c.kind in ("rate", *NUMERIC_KINDS):
+            elif c.kind == "rate":
+                plan.append((_SHOWN, c.key, col, c.span, None))
+            elif c.kind in NUMERIC_KINDS:
                 plan.append((_NUMBER, c.key, col, c.span, None))
             elif c.kind == "date":
                 plan.append((_DATE, c.key, col, c.span, None))
@@ -757,6 +761,12 @@ class Sheet:
                         self.string(r, col, value, fmt)
                     else:
                         self.number(r, col, value, fmt)
+                elif how == _SHOWN:
+                    rate = _num(values.get(key))
+                    if rate is None:
+                        self.string(r, col, values.get(key), fmt)
+                    else:
+                        write_number(r, col, rates.shown(rate), fmt)
                 elif how == _SEQ:
                     write_number(r, col, float(i + 1), fmt)
                 elif how == _RATE:
@@ -764,7 +774,11 @@ class Sheet:
                     n, d = f"{num_col}{r + 1}", f"{den_col}{r + 1}"
                     cached = _rate(_num(values.get(num_key)), _num(values.get(den_key)))
                     ws.write_formula(
-                        r, col, f'=IF(COUNT({n},{d})<2,"",IFERROR({n}/{d},""))', fmt, cached
+                        r,
+                        col,
+                        f'=IF(COUNT({n},{d})<2,"",IFERROR({rates.excel_rate(n, d)},""))',
+                        fmt,
+                        cached,
                     )
                 else:
                     when = _date(values.get(key))
@@ -780,7 +794,7 @@ class Sheet:
                 widest = _display_width(len(rows), c.kind)
             elif how in (_RATE, _DATE):
                 widest = _display_width(None, c.kind)
-            elif how == _NUMBER:
+            elif how in (_NUMBER, _SHOWN):
                 widest = _widest_number((v.get(key) for v in rows), c.kind)
             else:
                 widest = _widest_text((v.get(key) for v in rows), c.max_width)
@@ -831,10 +845,12 @@ class Sheet:
                 n = xl_rowcol_to_cell(row, index[num_key])
                 d = xl_rowcol_to_cell(row, index[den_key])
                 value_rate = _rate(cached.get(num_key), cached.get(den_key))
-                ws.write_formula(row, col, f'=IFERROR({n}/{d},"")', fmt, value_rate)
+                ws.write_formula(
+                    row, col, f'=IFERROR({rates.excel_rate(n, d)},"")', fmt, value_rate
+                )
             elif c.kind == "rate" and (paired := _num(totals.get(c.key))) is not None:
                 # A rate over paired sums: the pipeline's figure (its pairs are not columns).
-                ws.write_number(row, col, paired, fmt)
+                ws.write_number(row, col, rates.shown(paired), fmt)
             else:
                 ws.write_blank(row, col, None, fmt)
 
@@ -1018,7 +1034,7 @@ class _Worksheet(Worksheet):
 
 
 _FUNCTION_NAME = re.compile(r"([\w.]*)\(")
-_PLAIN_FUNCTIONS = frozenset({"", "SUM", "IF", "IFERROR", "COUNT", "COUNTIF"})
+_PLAIN_FUNCTIONS = frozenset({"", "SUM", "IF", "IFERROR", "COUNT", "COUNTIF", "ROUNDDOWN"})
 
 
 def _cell_writers(ws: Worksheet) -> tuple[Callable[..., Any], ...]:
@@ -1174,8 +1190,15 @@ class ReportBook:
             f"Nguồn: tổng hợp từ {self.n_units} báo cáo hợp lệ của các đơn vị; "
             "số liệu lỗi không được tính."
         )
+        every_unit = "".join(
+            f"; riêng {_lower_first(t.label)} tính trên mọi đơn vị có báo cáo, đơn vị chưa rõ "
+            "tính là chưa đạt"
+            for t in result.schemas.criteria.targets
+            if t.unknown
+        )
         self.rate_note = (
-            f"{self.source_note} Mỗi tỷ lệ chỉ tính trên các đơn vị (nhóm) có đủ cả hai số liệu."
+            f"{self.source_note} Mỗi tỷ lệ chỉ tính trên các đơn vị (nhóm) có đủ cả hai số liệu"
+            f"{every_unit}. Tỷ lệ ghi làm tròn xuống (79,96% ghi 79,9%)."
         )
         self.type_rank = {c.code: i for i, c in enumerate(result.schemas.report.unit_types)}
         self.ratios = {r.field: r for r in ratios(result.schemas)}
@@ -1385,7 +1408,7 @@ class ReportBook:
             if isinstance(value, str):
                 ws.write_string(row, 8, value, fmt)
             else:
-                ws.write_number(row, 8, value, fmt)
+                ws.write_number(row, 8, rates.shown(value) if kind == "rate" else value, fmt)
             lines = _lines(label, 8 * 8.6, size=12)
             if lines > 1:
                 ws.set_row(row, LINE_HEIGHT * 12 / BODY_SIZE * lines + 2)
@@ -1449,9 +1472,10 @@ class ReportBook:
                 if t.met is None or _missing(t.met)
                 else ("Đạt" if t.met else "Chưa đạt")
             )
+            unknown = unknown_text(t.unknown)
             rows.append(
                 {
-                    "label": t.label,
+                    "label": f"{t.label} ({unknown})" if unknown else t.label,
                     "numerator": _num(t.numerator),
                     "denominator": _num(t.denominator),
                     "target": _num(t.target),
@@ -1859,7 +1883,7 @@ class ReportBook:
                 values["self_level"] = labels.choice("ldu_level", x["self_level"])
                 recognised, validity = _recognition_text(x, labels, spec.validity_years)
                 values["recognised_level"] = recognised
-                values["supported_level"] = labels.choice("ldu_level", x["supported_level"])
+                values["supported_level"] = _supported_text(x, labels)
                 values["member_rate"] = _num(x["member_rate"])
                 values["learner_rate"] = _num(x["learner_rate"])
                 flagged = bool(x["flagged"])
@@ -1887,11 +1911,17 @@ class ReportBook:
                 row, ref.columns[key], next(c.header for c in cols if c.key == key), hdr
             )
         row += 1
-        supported = r.learning_unit["supported_level"].value_counts()
+        lu = r.learning_unit
+        # A unit whose level cannot be decided is not "Chưa đạt": it has its own line.
+        decided = lu[f"verdict_{spec.levels[0].code}"] != UNKNOWN if len(lu) else lu.index
+        supported = lu.loc[decided, "supported_level"].value_counts() if len(lu) else {}
         # A lapsed recognition, or one without its year, shows with a note in its cell and so
         # is not counted under its level: only recognitions still valid count.
-        valid = r.learning_unit["valid_level"].value_counts()
-        for choice in report.choices["ldu_level"]:
+        valid = lu["valid_level"].value_counts()
+        choices = report.choices["ldu_level"]
+        level_rows: dict[str, list[int]] = {key: [] for key in level_cols}
+        at_levels = dict.fromkeys(level_cols, 0.0)
+        for choice in choices:
             ws.write_string(row, label_col, choice.label, st.cell("text"))
             cached = {
                 "self_level": self.city_value(f"ldu_self_level.{choice.code}") or 0.0,
@@ -1900,6 +1930,8 @@ class ReportBook:
             }
             for key in level_cols:
                 col = ref.columns[key]
+                level_rows[key].append(row)
+                at_levels[key] += cached[key]
                 if rows:
                     rng = xl_range(ref.first_row, col, ref.last_row, col)
                     ws.write_formula(
@@ -1908,7 +1940,63 @@ class ReportBook:
                 else:
                     ws.write_number(row, col, 0, st.cell("int"))
             row += 1
-        sh.keep(row - len(report.choices["ldu_level"]) - 2, row)  # heading, header, levels
+        # The rest of the units, counted apart: no level given (self), recognition unknown or
+        # lapsed (recognised), figures not enough to decide (supported); then all the units.
+        total_row = row + 1
+        ws.write_string(row, label_col, UNDECIDED_ROW, st.cell("text"))
+        for key in level_cols:
+            col = ref.columns[key]
+            cells = ",".join(xl_rowcol_to_cell(n, col) for n in level_rows[key])
+            ws.write_formula(
+                row,
+                col,
+                f"={xl_rowcol_to_cell(total_row, col)}-SUM({cells})",
+                st.cell("int"),
+                len(rows) - at_levels[key],
+            )
+        row += 1
+        ws.write_string(row, label_col, "Tổng số đơn vị", st.cell("text", total=True))
+        for key in level_cols:
+            col = ref.columns[key]
+            if rows:
+                ws.write_formula(
+                    row,
+                    col,
+                    f"=ROWS({xl_range(ref.first_row, col, ref.last_row, col)})",
+                    st.cell("int", total=True),
+                    float(len(rows)),
+                )
+            else:
+                ws.write_number(row, col, 0, st.cell("int", total=True))
+        row += 1
+        # The QĐ 387 target as Biểu 01 states it: valid recognitions over every unit.
+        spec_t, levels = _recognition_target(r)
+        target = (
+            next((t for t in r.targets.itertuples(index=False) if t.code == spec_t.code), None)
+            if spec_t is not None and len(r.targets)
+            else None
+        )
+        if target is not None and rows:
+            col = ref.columns["recognised_level"]
+            recognised_cells = [
+                xl_rowcol_to_cell(level_rows["recognised_level"][i], col)
+                for i, c in enumerate(choices)
+                if c.code in levels
+            ]
+            num = "+".join(recognised_cells) if recognised_cells else "0"
+            den = xl_rowcol_to_cell(row - 1, col)
+            unknown = unknown_text(target.unknown)
+            label = f"{target.label} (Biểu 01" + (f"; {unknown})" if unknown else ")")
+            ws.write_string(row, label_col, label, st.cell("wrap", total=True))
+            ws.write_formula(
+                row,
+                col,
+                f'=IFERROR({rates.excel_rate(f"({num})", den)},"")',
+                st.cell("rate", total=True),
+                _rate(_num(target.numerator), _num(target.denominator)),
+            )
+            row += 1
+        sh.keep(row - len(choices) - 5, row)  # heading, header, levels, the rest, total, rate
         sh.finish(freeze=(HEADER_ROW + 1, 3), repeat=HEADER_ROW)
 
     # -- Biểu 06 / 07: the lists
@@ -2427,18 +2515,23 @@ class ReportBook:
                 return f"{group}: {_lower_first(people.field(m.group(2)).label)}"
             return self.labels.measure(key)
 
-        def rows_for(keys: Sequence[str]) -> list[dict[str, Any]]:
+        def rows_for(keys: Sequence[str], rate: bool = False) -> list[dict[str, Any]]:
             rows = []
             for key in keys:
                 if key not in both.index:
                     continue
                 x = both.loc[key]
+                change = x["change"]
+                if rate and not _missing(x["previous"]) and not _missing(x["current"]):
+                    # The change of the two rates as shown (truncated), so that the shown
+                    # figures subtract to the shown change.
+                    change = rates.shown_change(x["current"], x["previous"])
                 rows.append(
                     {
                         "label": label(key),
                         "previous": x["previous"],
                         "current": x["current"],
-                        "change": x["change"],
+                        "change": change,
                         "pct": x["pct_change"],
                     }
                 )
@@ -2471,7 +2564,7 @@ class ReportBook:
             Col("current", f"Năm {r.year}", "rate", min_width=12),
             Col("change", "Tăng (+), giảm (-) (điểm %)", "rate", min_width=12),
         ]
-        ref = sh.table(row, rate_cols, rows_for(rate_keys))
+        ref = sh.table(row, rate_cols, rows_for(rate_keys, rate=True))
         row = ref.end_row + 1
         yoy = r.extra.get("year_over_year")
         flagged = (
@@ -2505,6 +2598,33 @@ class ReportBook:
         sh.finish()
 
 
+UNDECIDED_ROW = "Chưa xác định được (chưa rõ, hết hiệu lực, chưa đủ số liệu)"
+"""Biểu 05: the line counting the units of no level in each level column."""
+
+
+def _supported_text(x: Mapping[str, Any], labels: Labels) -> str:
+    """Biểu 05 “Mức số liệu đáp ứng”: a level, “Chưa đạt”, or “Chưa đủ số liệu” when even the
+    first level cannot be decided from the figures (docs/dac-ta-tieu-chi.md, mục 6)."""
+    first = next((k for k in x if k.startswith("verdict_")), None)
+    if x["supported_level"] == "none" and first is not None and x[first] == UNKNOWN:
+        return UNDECIDED_LEVEL
+    return labels.choice("ldu_level", x["supported_level"])
+
+
+UNDECIDED_LEVEL = "Chưa đủ số liệu"
+
+
+def _recognition_target(r: RunResult) -> tuple[Any, tuple[str, ...]]:
+    """The target whose numerator is a recognition (QĐ 387: units recognised “Đơn vị học
+    tập”) over the number of units, and the levels it counts; (None, ()) if there is none."""
+    derived = {d.code: d for d in r.schemas.criteria.derived}
+    for t in r.schemas.criteria.targets:
+        d = derived.get(t.numerator)
+        if d is not None and d.recognition is not None and t.denominator == "units":
+            return t, d.recognition.levels
+    return None, ()
+
+
 def _recognition_text(x: Mapping[str, Any], labels: Labels, validity: int) -> tuple[str, str]:
     """Biểu 05: the recognised level as shown, and a note on its validity.
 
@@ -2522,6 +2642,8 @@ def _recognition_text(x: Mapping[str, Any], labels: Labels, validity: int) -> tu
         )
     if state == "unknown" and x["recognised_level"] not in (None, "none") and level:
         return f"{level} (chưa rõ năm công nhận)", "Chưa ghi năm công nhận (hoặc năm có lỗi)."
+    if state == "unknown" and not level:
+        return "Chưa rõ", "Mức được công nhận để trống hoặc có lỗi: tính là chưa được công nhận."
     return level, ""
 
 

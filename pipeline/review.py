@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline import printing
+from pipeline import printing, rates
 from pipeline.aggregate import additive_fields, ratios
 from pipeline.errors import PipelineError
 from pipeline.export import write_bytes, write_csv
@@ -332,7 +332,7 @@ def _lower_first(text: str) -> str:
 
 
 def pct_text(rate: float) -> str:
-    return f"{rate * 100:.1f}".rstrip("0").rstrip(".").replace(".", ",") + "%"
+    return rates.pct_text(rate)
 
 
 def count_text(value: float) -> str:
@@ -668,7 +668,8 @@ class ReviewBook:
             if v is None:
                 ws.write_blank(row, 1 + i, None, self.cell_fmt(code, **extra))
             else:
-                ws.write_number(row, 1 + i, v, self.cell_fmt(code, **extra))
+                shown = rates.shown(v) if self.labels.is_rate(code) else v
+                ws.write_number(row, 1 + i, shown, self.cell_fmt(code, **extra))
 
     def change_cells(self, ws: Any, row: int, code: str, values: Sequence[float | None]) -> None:
         """Change from the first to the last year with a figure; percent change for counts."""
@@ -681,7 +682,12 @@ class ReviewBook:
             return
         if self.labels.is_rate(code):
             # A change of a rate is in percentage points.
-            ws.write_number(row, col, last - first, self.fmt(num_format="+0.0%;-0.0%;0", border=1))
+            ws.write_number(
+                row,
+                col,
+                rates.shown_change(last, first),
+                self.fmt(num_format="+0.0%;-0.0%;0", border=1),
+            )
             ws.write_blank(row, col + 1, None, self.fmt(border=1))
         else:
             ws.write_number(
@@ -920,7 +926,7 @@ class ReviewBook:
                 if value is None:
                     ws.write_blank(row, col, None, style)
                 else:
-                    ws.write_number(row, col, value, style)
+                    ws.write_number(row, col, rates.shown(value) if key == "rate" else value, style)
         widths = {0: 10.0, **{c: 16.0 for c in range(1, len(cols))}}
         table = printing.Table(head, head + 1, row + 1)
         self.finish(ws, widths, row, tables=[table], landscape=False, freeze=head)
@@ -950,7 +956,8 @@ class ReviewBook:
                     if v is None:
                         ws.write_blank(row, 1 + j, None, self.fmt(border=1))
                     else:
-                        ws.write_number(row, 1 + j, v, self.fmt(num_format=num, border=1))
+                        shown = rates.shown(v) if spec.percent else v
+                        ws.write_number(row, 1 + j, shown, self.fmt(num_format=num, border=1))
             self.native_chart(ws, sheet, spec, head, row, n, anchor_row=head - 1)
             row = max(row + 2, head + CHART_ROWS)
             # A chart is never cut in two between pages.

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import printing
+from pipeline import printing, rates
 from pipeline.aggregate import additive_fields, ratios
 from pipeline.errors import PipelineError
 from pipeline.export import write_bytes, write_csv
@@ -288,7 +288,8 @@ def national_table(
             if value is None or pd.isna(value):
                 ws.write_blank(row, col, None, fmt)
             else:
-                ws.write_number(row, col, float(value), fmt)
+                shown = rates.shown(float(value)) if labels.is_rate(f) else float(value)
+                ws.write_number(row, col, shown, fmt)
     widths = {0: 30.0, **{c: 14.0 for c in range(1, len(fields) + 1)}}
     for col, width in widths.items():
         ws.set_column(col, col, width)

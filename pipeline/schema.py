@@ -268,11 +268,16 @@ class Param:
 
 @dataclass(frozen=True)
 class Recognition:
-    """A derived 1/0 metric: a recognised level still valid in the report year."""
+    """A derived 1/0 metric: a recognised level still valid in the report year.
+
+    With ``state: unknown`` instead: 1 when the recognition cannot be known (level blank or
+    excluded, a recognised level without its year, a year excluded), else 0 — the count of
+    units a target states as “chưa rõ” (docs/dac-ta-tieu-chi.md, mục 5.1)."""
 
     level: str
     year: str
     levels: tuple[str, ...]
+    state: str = "valid"
 
 
 @dataclass(frozen=True)
@@ -367,6 +372,10 @@ class Target:
     denominator: str
     milestones: Mapping[int, float]
     source: str
+    unknown: str | None = None
+    """A derived count of units whose numerator is unknown. When set, such a unit stays in
+    the denominator and counts as not met (the denominator is every unit that reported),
+    and the report states how many they are (“trong đó N đơn vị chưa rõ”)."""
 
     def milestone_for(self, year: int) -> tuple[int, float] | None:
         """The nearest milestone at or after `year` (the one the year is working towards)."""
@@ -969,7 +978,10 @@ def _parse_recognition(ctx: _Ctx, raw: Any, key: str, report: ReportSchema) -> R
     for lv in levels:
         if lv not in codes:
             raise ctx.fail(f"{key}.recognition.levels", f"mức “{lv}” không có.")
-    return Recognition(level, year, levels)
+    state = str(d.get("state", "valid"))
+    if state not in ("valid", "unknown"):
+        raise ctx.fail(f"{key}.recognition.state", "chỉ nhận “valid” hoặc “unknown”.")
+    return Recognition(level, year, levels, state)
 
 
 def _parse_row_filters(
@@ -1037,6 +1049,8 @@ def _parse_targets(ctx: _Ctx, data: Mapping[str, Any], known: Collection[str]) -
         for part in ("numerator", "denominator"):
             if not _known(d.get(part), known):
                 raise ctx.fail(f"{key}.{part}", f"chỉ tiêu “{d.get(part)}” không có.")
+        if d.get("unknown") is not None and not _known(d.get("unknown"), known):
+            raise ctx.fail(f"{key}.unknown", f"chỉ tiêu “{d.get('unknown')}” không có.")
         ms = ctx.mapping(d.get("milestones"), f"{key}.milestones")
         milestones: dict[int, float] = {}
         for y, v in ms.items():
@@ -1053,6 +1067,7 @@ def _parse_targets(ctx: _Ctx, data: Mapping[str, Any], known: Collection[str]) -
                 str(d["denominator"]),
                 milestones,
                 ctx.text(d, "source", key, ""),
+                None if d.get("unknown") is None else str(d["unknown"]),
             )
         )
     ctx.unique([t.code for t in targets], "targets")
