@@ -414,11 +414,13 @@ class _Explainer:
         if r > self.year:
             return f"{level_label}: {shown}; {year_label} = {r}, sau năm báo cáo {self.year}"
         until = self.lul.valid_through(r)
+        # Only the year is known (docs/dac-ta-tieu-chi.md, mục 5): say so.
+        known = f"{level_label}: {shown}, công nhận năm {r}, còn hiệu lực đến hết năm {until}"
         if self.year <= until:
-            return f"{level_label}: {shown}, năm {r} (còn hiệu lực đến hết năm {until})"
+            return known
         return (
-            f"{level_label}: {shown}, năm {r} (hết hiệu lực từ năm {until + 1}; "
-            "cần đánh giá, công nhận lại)"
+            f"{known}, hết hiệu lực trong năm {until + 1} (đủ {self.lul.validity_years} năm "
+            "kể từ quyết định); cần đánh giá, công nhận lại"
         )
 
 
@@ -459,7 +461,8 @@ def condition_text(c: Criterion, schemas: Schemas, year: int) -> str:
         )
         return (
             f"được công nhận {levels}, còn hiệu lực (công nhận có giá trị "
-            f"{lul.validity_years} năm kể từ năm công nhận)"
+            f"{lul.validity_years} năm kể từ quyết định: công nhận năm R còn hiệu lực đến hết "
+            f"năm R + {lul.validity_years - 1})"
         )
 
     text = re.sub(r"\b([a-z][a-z0-9_]*)\s*==\s*1\b", recognition, c.expr)
@@ -867,10 +870,11 @@ def _recognition_issues(
             make_issue(
                 "recognition-lapsed",
                 f"Đơn vị ghi được công nhận “Đơn vị học tập” {name} năm {recognised}. Công "
-                f"nhận có giá trị {spec.validity_years} năm (đến hết năm {valid_until}) nên "
-                f"đã hết hiệu lực từ năm {valid_until + 1}: báo cáo năm {year} không tính "
-                "đơn vị là “Đơn vị học tập”. Đơn vị cần được đánh giá, công nhận lại; nếu đã "
-                "được công nhận lại, ghi mức, số quyết định và năm công nhận mới.",
+                f"nhận có giá trị {spec.validity_years} năm kể từ ngày quyết định; biểu mẫu "
+                f"chỉ ghi năm nên tính: công nhận năm {recognised}, còn hiệu lực đến hết năm "
+                f"{valid_until}, hết hiệu lực trong năm {valid_until + 1}. Báo cáo năm {year} "
+                "không tính đơn vị là “Đơn vị học tập”. Đơn vị cần được đánh giá, công nhận "
+                "lại; nếu đã được công nhận lại, ghi mức, số quyết định và năm công nhận mới.",
                 file=file,
                 unit_code=code,
                 **data.where(file, RECOGNISED_YEAR),

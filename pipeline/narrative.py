@@ -319,15 +319,29 @@ class Figures:
         return self.get(key) or 0.0
 
     def versus(self, key: str, show: Callable[[float], str] = count_text, unit: str = "") -> str:
-        """ " (tăng so với năm 2025: 600 hoạt động)"; empty without last year's figure."""
-        cur, prev = self.get(key), self.before(key)
-        if cur is None or prev is None:
+        """The change from last year after a figure (docs/dac-ta-tieu-chi.md, mục 7):
+        ", tăng 12 hoạt động so với năm 2025 (năm 2025: 600 hoạt động)", ", bằng năm 2025",
+        ", chưa có số liệu năm trước"; empty without last year's results. A rate (`show` is
+        `pct_text`) changes by the difference of the two rates as shown, in points."""
+        if self.prev is None:
             return ""
-        then = show(prev) + (f" {unit}" if unit else "")
+        cur, prev = self.get(key), self.before(key)
+        if cur is None:
+            return ""
+        before = self.year - 1
+        if prev is None:
+            return ", chưa có số liệu năm trước"
         if show(cur) == show(prev):
-            return f" (bằng năm {self.year - 1})"
-        word = "tăng" if cur > prev else "giảm"
-        return f" ({word} so với năm {self.year - 1}: {then})"
+            return f", bằng năm {before}"
+        suffix = f" {unit}" if unit else ""
+        if show is pct_text:
+            change = rates.shown_change(cur, prev)
+            by = rates.points_text(change)
+        else:
+            change = cur - prev
+            by = count_text(abs(change)) + suffix
+        word = "tăng" if change > 0 else "giảm"
+        return f", {word} {by} so với năm {before} (năm {before}: {show(prev)}{suffix})"
 
     def then(self, key: str, show: Callable[[float], str] = count_text) -> str:
         """ "; năm 2025: 70%" inside an item's parentheses; empty without history."""

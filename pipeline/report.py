@@ -2636,9 +2636,10 @@ def _recognition_text(x: Mapping[str, Any], labels: Labels, validity: int) -> tu
     if state == "lapsed" and year is not None:
         lapsed = int(year) + validity
         return (
-            f"{level} (hết hiệu lực từ năm {lapsed})",
-            f"Công nhận năm {int(year)} đã hết hiệu lực từ năm {lapsed} (công nhận có giá trị "
-            f"{validity} năm); đơn vị cần được đánh giá, công nhận lại.",
+            f"{level} (hết hiệu lực trong năm {lapsed})",
+            f"Công nhận năm {int(year)}, còn hiệu lực đến hết năm {lapsed - 1}, hết hiệu lực "
+            f"trong năm {lapsed} (công nhận có giá trị {validity} năm kể từ quyết định); đơn "
+            "vị cần được đánh giá, công nhận lại.",
         )
     if state == "unknown" and x["recognised_level"] not in (None, "none") and level:
         return f"{level} (chưa rõ năm công nhận)", "Chưa ghi năm công nhận (hoặc năm có lỗi)."

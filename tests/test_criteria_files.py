@@ -217,7 +217,7 @@ def test_verdicts_from_files(
     assert "bằng 0, không tính được tỷ lệ" in v[(AREA_OFFICE, "a4")][1]
     assert v[(AREA_OFFICE, "a3")][0] == "đạt"
     assert v[(LAPSED_SCHOOL, "b3")][0] == "không đạt"
-    assert "hết hiệu lực từ năm 2026" in v[(LAPSED_SCHOOL, "b3")][1]
+    assert "hết hiệu lực trong năm 2026" in v[(LAPSED_SCHOOL, "b3")][1]
     assert v[(LAPSED_SCHOOL, "b2")][0] == "chưa đủ số liệu"
     assert cells[LAPSED_SCHOOL]["initiative_level"] in v[(LAPSED_SCHOOL, "b2")][1]
     assert v[(BLANK_STAFF_SCHOOL, "c1")][0] == "chưa đủ số liệu"
@@ -237,7 +237,7 @@ def test_lapsed_recognition_is_warned_at_its_cell(
     assert issue["severity"] == "warning"
     assert f"{issue['sheet']}!{issue['cell']}" == cells[LAPSED_SCHOOL]["ldu_recognised_year"]
     assert issue["value"] == "2023"
-    assert "hết hiệu lực từ năm 2026" in issue["message"]
+    assert "hết hiệu lực trong năm 2026" in issue["message"]
     assert "đánh giá, công nhận lại" in issue["message"]
 
 
@@ -257,7 +257,7 @@ def test_lapsed_recognition_counts_nowhere(
     assert aggs["target.ldu_units"] == pytest.approx(2 / 3)
     ws = openpyxl.load_workbook(workbook_path(out, 2026))["Biểu 05"]
     texts = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
-    assert "Mức 1 (hết hiệu lực từ năm 2026)" in texts
+    assert "Mức 1 (hết hiệu lực trong năm 2026)" in texts
     # "Số đơn vị theo mức": the recognised column counts Mức 1 twice, not three times
     # (the cached value of its COUNTIF; LibreOffice recomputes the same, see test_report).
     header = next(r for r in ws.iter_rows() if any(c.value == "Mức được công nhận" for c in r))

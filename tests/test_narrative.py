@@ -28,6 +28,7 @@ import pytest
 from docx.shared import Mm
 
 from pipeline import narrative as nv
+from pipeline import rates as rates_module
 from pipeline.collect import read_all
 from pipeline.registry import Registry
 from pipeline.render import write_outputs
@@ -117,7 +118,8 @@ class Allowed:
         return value in self.counts or (value.is_integer() and int(value) in self.years)
 
     def rate_ok(self, percent: float) -> bool:
-        return any(abs(percent - r * 100) <= 0.051 for r in self.rates)
+        # Shown truncated to 0,1% by the one formatter (docs/dac-ta-tieu-chi.md, mục 1.4).
+        return any(abs(percent - rates_module.shown(r) * 100) <= 1e-9 for r in self.rates)
 
 
 def _csv(path: Path) -> pd.DataFrame:
@@ -185,6 +187,18 @@ def allowed_figures(
                 counts.add(float(len(q.units) - config.max_units_named))
     for t in result.schemas.criteria.targets:
         rates.extend(t.milestones.values())
+    if previous is not None:
+        # Changes from last year (mục 7): counts by their difference, rates in points.
+        before = previous[previous["level"] == "city"].set_index("field")["value"]
+        for field, value in zip(city["field"], city["value"], strict=True):
+            if field not in before.index or pd.isna(before[field]):
+                continue
+            is_pair = field.endswith((".numerator", ".denominator"))
+            if (field.endswith("_rate") or field.startswith("target.")) and not is_pair:
+                change = abs(rates_module.shown_change(float(value), float(before[field])))
+                counts.add(round(change * 100, 1))
+            else:
+                counts.add(abs(float(value) - float(before[field])))
     years = {YEAR - 1, YEAR, YEAR + 1, 2023, 2030}
     years.update(y for t in result.schemas.criteria.targets for y in t.milestones)
     return Allowed(counts, rates, years)
@@ -431,14 +445,18 @@ def test_change_from_last_year_when_history_exists(
             strict=True,
         )
     )
+    # docs/dac-ta-tieu-chi.md, mục 7: the change, then last year's figure in brackets.
     before = YEAR - 1
     events = nv.count_text(float(city["campaign_events"]) - 12)
-    assert f"(tăng so với năm {before}: {events} hoạt động)" in body
+    assert f", tăng 12 hoạt động so với năm {before} (năm {before}: {events} hoạt động)" in body
     news = nv.count_text(float(city["news_items"]) + 100)
-    assert f"(giảm so với năm {before}: {news} tin, bài)" in body
-    assert f"thành lập Ban Chỉ đạo Phong trào thi đua (bằng năm {before})" in body
-    rate = nv.pct_text(float(city["target.cdht_members"]) - 0.05)
-    assert f"người; tăng so với năm {before}: {rate})" in body
+    assert f", giảm 100 tin, bài so với năm {before} (năm {before}: {news} tin, bài)" in body
+    assert f"thành lập Ban Chỉ đạo Phong trào thi đua, bằng năm {before}" in body
+    now = float(city["target.cdht_members"])
+    rate, then = nv.pct_text(now), nv.pct_text(now - 0.05)
+    points = rates_module.points_text(rates_module.shown_change(now, now - 0.05))
+    assert f"đạt {rate} (" in body
+    assert f"người), tăng {points} so với năm {before} (năm {before}: {then})" in body
     assert f"năm {before}: " in body  # per-group figures carry last year's rate
     prev_units = nv.count_text(float(city["units"]) - 3)
     assert f"kết quả tổng hợp năm {before} ({prev_units} đơn vị có báo cáo)" in body
