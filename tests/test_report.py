@@ -33,6 +33,7 @@ import pandas as pd
 import pytest
 import xlsxwriter
 
+from pipeline import rates
 from pipeline import report as rp
 from pipeline.charts import chart_specs, city_values, render_png
 from pipeline.manifest import MANIFEST_NAME
@@ -50,9 +51,12 @@ INPUT_DIR = Path("bao-cao-don-vi")
 ALLOWED_FORMULA = re.compile(
     r"^(?:"
     r"SUM\([A-Z]+\d+:[A-Z]+\d+\)"
-    r'|IFERROR\([A-Z]+\d+/[A-Z]+\d+,""\)'
-    r'|IF\(COUNT\([A-Z]+\d+,[A-Z]+\d+\)<2,"",IFERROR\([A-Z]+\d+/[A-Z]+\d+,""\)\)'
+    r'|IFERROR\(ROUNDDOWN\([A-Z]+\d+/[A-Z]+\d+,3\),""\)'
+    r'|IFERROR\(ROUNDDOWN\(\([A-Z]+\d+(?:\+[A-Z]+\d+)*\)/[A-Z]+\d+,3\),""\)'
+    r'|IF\(COUNT\([A-Z]+\d+,[A-Z]+\d+\)<2,"",IFERROR\(ROUNDDOWN\([A-Z]+\d+/[A-Z]+\d+,3\),""\)\)'
     r'|COUNTIF\([A-Z]+\d+:[A-Z]+\d+,"[^"=]+"\)'
+    r"|ROWS\([A-Z]+\d+:[A-Z]+\d+\)"
+    r"|[A-Z]+\d+-SUM\([A-Z]+\d+(?:,[A-Z]+\d+)*\)"
     r")$"
 )
 CELL_RE = re.compile(r'<c r="([A-Z]+)(\d+)"([^>]*?)(?:/>|>(.*?)</c>)', re.S)
@@ -271,9 +275,15 @@ def test_every_total_is_a_sum_whose_cached_value_adds_up(book: Path) -> None:
                 assert number(cached) == pytest.approx(expected), f"{name}!{ref} {formula}"
                 checked += 1
             elif formula.startswith("IFERROR("):
-                num, den = re.findall(r"[A-Z]+\d+", formula)[:2]
-                n, d = number(grid[num][1]), number(grid[den][1])
-                want = "" if d == 0 else n / d
+                # A rate shown truncated to 0,1% (docs/dac-ta-tieu-chi.md, mục 1.4):
+                # IFERROR(ROUNDDOWN(n/d,3),"") where n may be a sum (A1+A2).
+                m = re.fullmatch(
+                    r'IFERROR\(ROUNDDOWN\(\(?([A-Z0-9+]+?)\)?/([A-Z]+\d+),3\),""\)', formula
+                )
+                assert m, f"{name}!{ref} {formula}"
+                n = sum(number(grid[c][1]) for c in m.group(1).split("+"))
+                d = number(grid[m.group(2)][1])
+                want = "" if d == 0 else rates.shown_ratio(n, d)
                 got = cached if want == "" else number(cached)
                 assert got == pytest.approx(want) if want != "" else got in ("", None), ref
     assert checked > 30
@@ -312,7 +322,8 @@ def test_totals_equal_the_pipeline_aggregates(book: Path, result: RunResult) -> 
         # rows reporting both figures: a value, since those pairs are not columns here.
         members = header[labels.measure("members_recognised")]
         rate_cell = ws.cell(total, members + 1)
-        assert rate_cell.value == pytest.approx(float(city["target.cdht_members"]))
+        # Shown truncated to 0,1% (docs/dac-ta-tieu-chi.md, mục 1.4).
+        assert rate_cell.value == rates.shown(float(city["target.cdht_members"]))
     ws = wb["Biểu 02"]
     grid = cells(xml["Biểu 02"])
     total = _totals_row(ws, rp.HEADER_ROW + 2)
