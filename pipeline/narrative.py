@@ -1037,9 +1037,10 @@ class Narrative:
         if lapsed:
             validity = self.r.schemas.criteria.learning_unit_levels.validity_years
             self.w.para(
-                f"Có {count_text(lapsed)} đơn vị ghi được công nhận “Đơn vị học tập” nhưng "
-                f"công nhận đã quá {count_text(validity)} năm, hết hiệu lực; các đơn vị này "
-                "không được tính là “Đơn vị học tập” trong năm và cần được đánh giá, công "
+                f"Có {count_text(lapsed)} đơn vị ghi được công nhận “Đơn vị học tập” từ năm "
+                f"{self.r.year - validity} trở về trước; công nhận có giá trị "
+                f"{count_text(validity)} năm kể từ quyết định nên đã hết hiệu lực; các đơn vị "
+                "này không được tính là “Đơn vị học tập” trong năm và cần được đánh giá, công "
                 "nhận lại (Biểu 05)."
             )
         self.target("ldu_units", "đơn vị")

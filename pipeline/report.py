@@ -1389,6 +1389,8 @@ class ReportBook:
             if not _missing(t.target) and not _missing(t.milestone_year):
                 year = int(_num(t.milestone_year) or 0)
                 label += f" (chỉ tiêu {_pct(_num(t.target) or 0.0)} đến năm {year})"
+            if unknown := unknown_text(t.unknown):
+                label += f"; {unknown}"
             rate = _num(t.rate)
             summary.append((label, rate if rate is not None else "", "rate"))
         for label, value, kind in summary:

@@ -269,7 +269,10 @@ def test_lapsed_recognition_counts_nowhere(
     document = docx.Document(str(narrative_path(out, 2026)))
     body = "\n".join(p.text for p in document.paragraphs)
     assert "Có 2 đơn vị được công nhận “Đơn vị học tập” còn hiệu lực (2 đơn vị Mức 1;" in body
-    assert "Có 1 đơn vị ghi được công nhận “Đơn vị học tập” nhưng công nhận đã quá 3 năm" in body
+    assert (
+        "Có 1 đơn vị ghi được công nhận “Đơn vị học tập” từ năm 2023 trở về trước; công nhận "
+        "có giá trị 3 năm kể từ quyết định nên đã hết hiệu lực"
+    ) in body
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,7 @@ PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9 .,]*%?")
 REPORT_FUNCTIONS = {
     "SUM", "IFERROR", "IF", "COUNTIF", "COUNTIFS", "SUMIF", "SUMIFS", "AND", "OR", "NOT",
     "ROUND", "MIN", "MAX", "AVERAGE", "SUBTOTAL", "COUNT", "COUNTA", "ISNUMBER", "ISBLANK",
-    "ABS", "LEN", "TEXT",
+    "ABS", "LEN", "TEXT", "ROUNDDOWN", "ROWS",
 }  # fmt: skip
 
 
