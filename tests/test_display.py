@@ -32,6 +32,7 @@ import pytest
 from pipeline import narrative as nv
 from pipeline import rates
 from pipeline.evaluate import at_least
+from pipeline.history import Previous
 from pipeline.registry import Registry
 from pipeline.report import UNDECIDED_ROW, build_workbook
 from pipeline.run import RunResult, consolidate
@@ -332,3 +333,25 @@ def test_change_from_last_year_sentence(
     assert fig.versus(key, show, unit) == quoted(want)
     # Without any results of last year: nothing about last year.
     assert nv.Figures(current, None).versus(key, show, unit) == ""
+
+
+def test_form_13_change_of_a_rate_is_the_difference_of_the_shown_rates(
+    schemas: Schemas, registry: Registry, settings: Settings
+) -> None:
+    """Biểu 13 (mục 1.4, mục 7): 80,00% last year, 79,96% this year → shown 80,0% and 79,9%,
+    change −0,1 point: the reader's subtraction of the shown figures gives the shown change."""
+    result = run_cases(schemas, registry, settings, [members_case("bieu-13", 7996, 10000)])[
+        "bieu-13"
+    ].result
+    before = result.aggregates.copy()
+    before["value"] = before["value"].astype("float64")
+    before.loc[before["field"] == "target.cdht_members", "value"] = 0.8
+    empty = pd.DataFrame(columns=["year", "unit_code", "field", "value"])
+    previous = Previous(YEAR - 1, empty, before)
+    run = dataclasses.replace(result, extra={**result.extra, "previous": previous})
+    ws = sheet(build_workbook(run), "Biểu 13")
+    label = next(t.label for t in schemas.criteria.targets if t.code == "cdht_members")
+    r = row_starting(ws, label, after=row_starting(ws, "II. CÁC TỶ LỆ"))
+    then, now, change = (ws.cell(r, c).value for c in (3, 4, 5))
+    assert (shown_percent(then), shown_percent(now)) == ("80,0%", "79,9%")
+    assert change == pytest.approx(-0.001) and shown_percent(change) == "-0,1%"
