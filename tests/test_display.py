@@ -241,6 +241,12 @@ def test_qd387_one_denominator_everywhere(
     assert [rates.pct_text(v) for v in values] == [shown]
     total = row_starting(ws5, "Tổng số đơn vị")
     assert d in [c.value for c in ws5[total]]
+    # A unit whose recognised level is blank reads “Chưa rõ”, not an empty cell.
+    blank_level = sum(1 for v in QD387_UNITS[case_id] if v.get("ldu_recognised_level", 1) is None)
+    header5 = row_starting(ws5, "STT")
+    col5 = [str(c.value) for c in ws5[header5]].index("Mức được công nhận") + 1
+    shown_levels = [ws5.cell(i, col5).value for i in range(header5 + 1, header5 + 1 + int(d))]
+    assert shown_levels.count("Chưa rõ") == blank_level
     # The draft.
     text = body_text(nv.build_narrative(result))
     said = f"{target.label} đạt {shown} ({int(n)}/{int(d)} đơn vị"
