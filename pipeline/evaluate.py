@@ -20,9 +20,10 @@ the test suite (tests/test_criteria_cases.py). In short:
   would pass or fail a unit on half its staff. The sum itself stays, for the city's counts.
   A group left wholly blank is not a group (an area office has no learners).
 * Counts of initiatives (a3, b2, c2) take the rows recognised at or above a minimum level
-  in the report year or the year(s) before; a blank year does not count. A row whose level
-  or year was excluded by an error is "uncertain": when counting it would change the
-  verdict, the verdict is "chưa đủ số liệu".
+  in the report year or the year(s) before; a blank year does not count. A row whose filter
+  (`where`) reads a blank cell is not counted: a blank level is not a recognition. A row
+  whose level or year was excluded by an error is "uncertain": when counting it would
+  change the verdict, the verdict is "chưa đủ số liệu".
 * A recognition as “Đơn vị học tập” in year R counts for the report years R … R + validity
   − 1 and has lapsed from R + validity (warning ``recognition-lapsed``); a recognised level
   without its year is unknown. Mức 2 needs Mức 1 at least 12 months before (TT 24): with
@@ -140,7 +141,13 @@ def _where(rows: pd.DataFrame, d: Derived) -> pd.Series:
         return pd.Series(True, index=rows.index)
     if rows.empty:
         return pd.Series(False, index=rows.index, dtype=bool)
-    return rows.eval(d.where, engine="python").astype("boolean").fillna(False).astype(bool)
+    chosen = rows.eval(d.where, engine="python").astype("boolean").fillna(False).astype(bool)
+    # A blank is unknown, not a value: `level != 'not_recognised'` over a blank level is not
+    # a recognised initiative (docs/dac-ta-tieu-chi.md 1.2). pandas compares None as a value.
+    for name in expr_names(d.where):
+        if name in rows.columns:
+            chosen &= rows[name].notna().to_numpy()
+    return chosen
 
 
 def _excluded_mask(rows: pd.DataFrame, data: Submissions, list_code: str, col: str) -> pd.Series:

@@ -924,6 +924,13 @@ class Narrative:
                 continue
             if v:
                 parts.append(f"{count_text(v)} sáng kiến {_lower_first(c.label)}")
+        # Rows with a blank (or wrong) level: no recognition, said apart (Biểu 01, mục IV).
+        unassigned = total - sum(fig.n(f"initiatives.level.{c.code}") for c in levels)
+        if unassigned > 0:
+            unrecognised += (
+                f"; {count_text(unassigned)} sáng kiến chưa ghi hoặc ghi sai cấp công nhận"
+                " (không tính là được công nhận)"
+            )
         text = f"Các đơn vị báo cáo {count_text(total)} sáng kiến, giải pháp" + fig.versus(
             "initiatives_count", unit="sáng kiến"
         )

@@ -198,6 +198,11 @@ def _date(value: object) -> dt.datetime | None:
     return None
 
 
+def unassigned_label(f: Field) -> str:
+    """The line of a by-choice count for the list rows in no choice (blank or wrong)."""
+    return f"Chưa ghi hoặc ghi sai “{f.label}”"
+
+
 def _ddmmyyyy(day: dt.date) -> str:
     return day.strftime("%d/%m/%Y")
 
@@ -1597,7 +1602,14 @@ class ReportBook:
                 {"label": c.label, "count": self.city_value(f"{list_code}.{fld}.{c.code}") or 0.0}
                 for c in report.choices[f.choices or ""]
             ]
-            ref = sh.table(row, cols, rows, {"count": self.city_value(total_key)})
+            total = self.city_value(total_key)
+            # A row whose choice is blank (or was excluded by an error) is in no choice: it is
+            # shown on a line of its own, so the column adds up to the total it is shown with
+            # and no blank level is read as a recognition (docs/dac-ta-tieu-chi.md 1.6).
+            unassigned = (total or 0.0) - sum(float(r["count"]) for r in rows)
+            if unassigned > 0:
+                rows.append({"label": unassigned_label(f), "count": unassigned})
+            ref = sh.table(row, cols, rows, {"count": total})
             row = ref.end_row + 1
         sh.finish()
 

@@ -82,6 +82,9 @@ class Field:
     part_of_code: str = ""
     """The issue code of the declared relation ("" until the loader derives it)."""
     part_of_severity: Literal["error", "warning"] = "error"
+    if_blank: str = ""
+    """What a blank in this required cell means for the figures and what to do (``if_blank``,
+    Vietnamese), said in its ``required-missing`` message instead of the generic one."""
 
     @property
     def is_numeric(self) -> bool:
@@ -543,7 +546,7 @@ def _parse_field(
     known = {
         "code", "label", "type", "required", "help", "unit", "min", "max", "choices",
         "pattern", "prefill", "long", "variants", "source", "summable", "part_of",
-        "not_part_of",
+        "not_part_of", "if_blank",
     }  # fmt: skip
     extra = sorted(set(data) - known)
     if extra:
@@ -605,6 +608,7 @@ def _parse_field(
         not_part_of=not_part_of,
         part_of_code=rel_code,
         part_of_severity=severity,  # type: ignore[arg-type]
+        if_blank=ctx.text(data, "if_blank", key, ""),
     )
 
 

@@ -260,6 +260,8 @@ def _check_code(check: str) -> str:
 def _message(code: str, f: Field, schema: ReportSchema) -> str:
     label = f"“{f.label}”"
     if code == "required-missing":
+        if f.if_blank:
+            return f"Chưa điền {label}. {f.if_blank}"
         return f"Chưa điền {label}. Đây là ô bắt buộc, hãy điền số liệu."
     if code == "below-minimum":
         lo = _fmt(f.min)

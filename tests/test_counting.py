@@ -1,0 +1,147 @@
+"""What is counted and summed into the city's figures: docs/dac-ta-tieu-chi.md, section 8.
+
+Every case is a file made the way a unit makes it (its per-unit template filled with
+openpyxl), consolidated through the real steps; the figures are read back from the unit
+frame, the aggregates, the report workbook (Biểu 01) and the draft report (.docx).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import docx
+from openpyxl import load_workbook
+
+from pipeline.narrative import build_narrative
+from pipeline.read import read_submission
+from pipeline.registry import Registry
+from pipeline.report import build_workbook
+from pipeline.run import RunResult, consolidate
+from pipeline.schema import Schemas
+from pipeline.settings import Settings
+from tests.submission_factory import (
+    CLEAN_INITIATIVES,
+    CLEAN_NOMINATIONS,
+    CLEAN_PEOPLE,
+    save,
+    school_workbook,
+    table_cell,
+)
+
+YEAR = 2026
+
+
+def _run(
+    tmp_path: Path,
+    schemas: Schemas,
+    registry: Registry,
+    settings: Settings,
+    lists: dict[str, list[dict[str, Any]]],
+) -> tuple[RunResult, Any]:
+    full = {"people": CLEAN_PEOPLE, "initiatives": CLEAN_INITIATIVES, "nominations": []}
+    full.update(lists)
+    wb = school_workbook(schemas, registry, settings, lists=full)
+    path = save(wb, tmp_path / "in" / "bao-cao.xlsx")
+    raw = read_submission(path, tmp_path / "in", schemas.report)
+    return consolidate([raw], YEAR, schemas, registry, settings), wb
+
+
+def _section(ws: Any, heading: str) -> dict[str, Any]:
+    """Label → count of the table under the heading starting with `heading` (its total row is
+    a SUM of these lines)."""
+    rows = [[v for v in r if v is not None] for r in ws.iter_rows(values_only=True)]
+    start = next(i for i, r in enumerate(rows) if r and str(r[0]).startswith(heading))
+    out: dict[str, Any] = {}
+    for r in rows[start + 2 :]:
+        if len(r) != 3 or not isinstance(r[0], int):
+            assert r and r[0] == "Tổng cộng" and str(r[1]).startswith("=SUM("), r
+            return out
+        out[str(r[1])] = r[2]
+    raise AssertionError(heading)
+
+
+def _docx_text(result: RunResult) -> str:
+    doc = docx.Document(io.BytesIO(build_narrative(result)))
+    return "\n".join(p.text for p in doc.paragraphs)
+
+
+# --------------------------------------------------------------------------- 8.1 initiatives
+
+INITIATIVE = CLEAN_INITIATIVES[0]
+
+
+def test_an_initiative_with_a_blank_level_is_not_recognised(
+    tmp_path: Path, schemas: Schemas, registry: Registry, settings: Settings
+) -> None:
+    """Case sang-kien-trong-cap: Cấp cơ sở, “Chưa công nhận” and a blank level. Before, the
+    blank level was counted as recognised (2 of 3) and Biểu 01 IV added up to 2, not 3."""
+    initiatives = [
+        dict(INITIATIVE),
+        dict(INITIATIVE, title="Tủ sách lớp học", level="Chưa công nhận", decision=None),
+        dict(INITIATIVE, title="Góc học tập số", level=None),
+    ]
+    result, wb = _run(tmp_path, schemas, registry, settings, {"initiatives": initiatives})
+    unit = result.data.unit_of["bao-cao.xlsx"]
+    assert result.units.loc[unit, "initiatives_count"] == 3
+    assert result.units.loc[unit, "initiatives_effective"] == 1
+    city = result.aggregates[result.aggregates["level"] == "city"].set_index("field")["value"]
+    assert city["initiatives_effective"] == 1
+    [issue] = [i for i in result.issues if i.code == "required-missing"]
+    assert f"{issue.sheet}!{issue.cell}" == table_cell(wb, "initiatives", 3, "level")
+    assert "không được tính là sáng kiến được công nhận" in issue.message
+    assert "“Chưa công nhận”" in issue.message
+
+    book = load_workbook(io.BytesIO(build_workbook(result)))
+    ws = book["Biểu 01"]
+    headline = {
+        str(r[1]): r[2]
+        for r in ws.iter_rows(values_only=True)
+        if isinstance(r[0], int) and isinstance(r[1], str)
+    }
+    assert headline["Số sáng kiến, giải pháp"] == 3
+    assert headline["Số sáng kiến được công nhận"] == 1
+    levels = _section(ws, "IV.")
+    assert levels["Cấp cơ sở"] == 1
+    assert levels["Chưa công nhận"] == 1
+    assert levels["Chưa ghi hoặc ghi sai “Cấp công nhận”"] == 1
+    # The total line sums the lines: 3, the initiatives reported.
+    assert sum(levels.values()) == 3
+
+    text = _docx_text(result)
+    assert "trong đó 1 sáng kiến đã được công nhận" in text
+    assert "1 sáng kiến chưa ghi hoặc ghi sai cấp công nhận" in text
+
+
+def test_initiatives_all_with_a_level_have_no_unassigned_line(
+    tmp_path: Path, schemas: Schemas, registry: Registry, settings: Settings
+) -> None:
+    """Case sang-kien-du-cap: no blank level, no “Chưa ghi” line in Biểu 01 IV nor the draft."""
+    initiatives = [
+        dict(INITIATIVE),
+        dict(INITIATIVE, title="Tủ sách lớp học", level="Cấp thành phố"),
+    ]
+    result, _ = _run(tmp_path, schemas, registry, settings, {"initiatives": initiatives})
+    unit = result.data.unit_of["bao-cao.xlsx"]
+    assert result.units.loc[unit, "initiatives_effective"] == 2
+    ws = load_workbook(io.BytesIO(build_workbook(result)))["Biểu 01"]
+    levels = _section(ws, "IV.")
+    assert levels["Cấp cơ sở"] == 1 and levels["Cấp thành phố"] == 1 and sum(levels.values()) == 2
+    assert not any(k.startswith("Chưa ghi") for k in levels)
+    assert "chưa ghi hoặc ghi sai cấp công nhận" not in _docx_text(result)
+
+
+def test_nominations_by_form_add_up(
+    tmp_path: Path,
+    schemas: Schemas,
+    registry: Registry,
+    settings: Settings,
+) -> None:
+    """The same line for nominations: a nomination with a blank form is in no form."""
+    nominations = [dict(CLEAN_NOMINATIONS[0]), dict(CLEAN_NOMINATIONS[0], proposed_form=None)]
+    nominations[1]["nominee_name"] = "Lê Văn Nam"
+    result, _ = _run(tmp_path, schemas, registry, settings, {"nominations": nominations})
+    ws = load_workbook(io.BytesIO(build_workbook(result)))["Biểu 01"]
+    forms = _section(ws, "V.")
+    assert sum(forms.values()) == 2
