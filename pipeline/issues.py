@@ -78,6 +78,9 @@ CATALOGUE: dict[str, IssueKind] = {
     "cells-outside-table": IssueKind(
         "warning", "Số liệu nhập dưới bảng có dòng cố định, không được tính"
     ),
+    "inserted-row": IssueKind(
+        "warning", "Dòng thêm vào giữa bảng có dòng cố định, không được tính"
+    ),
     # Values.
     "required-missing": IssueKind("error", "Bỏ trống ô bắt buộc"),
     "invalid-number": IssueKind("error", "Không phải số"),

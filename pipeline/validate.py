@@ -27,7 +27,7 @@ from pandera.errors import SchemaErrors
 from pipeline.issues import Issue, make_issue
 from pipeline.model import Located, RawSubmission
 from pipeline.parse import Parsed, display_value, format_vn_number, parse_cell
-from pipeline.schema import Field, ReportSchema, Rule, expr_names
+from pipeline.schema import Field, ListSpec, ReportSchema, Rule, expr_names
 
 log = logging.getLogger(__name__)
 
@@ -626,11 +626,91 @@ def exclude_unchecked_parts(
     )
 
 
+def drop_inserted_rows(
+    data: Submissions, schema: ReportSchema, issues: Sequence[Issue]
+) -> tuple[Submissions, list[Issue]]:
+    """Leave out the rows a unit inserted inside a fixed-row table (the people matrix).
+
+    A fixed row is one of the template's rows: its pre-filled group is one of the groups,
+    and the first row of the table with that group. Any other row inside the table (its
+    group blank, not one of the groups, or a group already seen above: a sub-group, a
+    subtotal, a "trong đó" line) is never summed (docs/dac-ta-tieu-chi.md 8.2): counted, a
+    subtotal of existing rows would be added twice. One ``inserted-row`` warning per row at
+    its group cell replaces what the group cell alone would have said (blank, not a choice).
+    Returns the data without those rows and the issues, updated.
+    """
+    kept_issues = list(issues)
+    lists = dict(data.lists)
+    dropped_any = False
+    for lst in schema.lists:
+        fixed_field, frame = lst.fixed_field, data.lists.get(lst.code)
+        if not fixed_field or not lst.fixed_choices or frame is None or frame.empty:
+            continue
+        labels = [c.label for c in schema.choices[lst.fixed_choices]]
+        seen: set[tuple[str, object]] = set()
+        drop: list[Any] = []
+        group_cells: set[tuple[str, str, str]] = set()
+        for idx, file, row, group in zip(
+            frame.index, frame[FILE], frame[ROW], frame[fixed_field], strict=True
+        ):
+            key = (str(file), group)
+            if not pd.isna(group) and key not in seen:
+                seen.add(key)
+                continue
+            drop.append(idx)
+            loc = data.locate(str(file), fixed_field, lst.code, int(row))
+            if loc is not None:
+                group_cells.add((str(file), loc.sheet, loc.cell))
+            first, last = _row_span(data, str(file), lst, int(row))
+            sheet = loc.sheet if loc is not None else schema.sheet_name(lst.sheet)
+            typed = "" if loc is None or loc.value is None else _raw_text(loc.value)
+            where = f"dòng {first.lstrip('ABCDEFGHIJKLMNOPQRSTUVWXYZ')}, {first}:{last}"
+            where += f", {_quoted(lst.field(fixed_field).label)} ghi “{typed}”" if typed else ""
+            message = (
+                f"Dòng thêm vào bảng của trang “{sheet}” ({where}) không được tính; "
+                f"bảng chỉ có {len(labels)} dòng cố định ({', '.join(map(_quoted, labels))}), "
+                "mỗi nhóm một dòng. Nếu là số liệu của một nhóm thì nhập vào đúng dòng của "
+                "nhóm đó; nếu là dòng cộng, dòng “trong đó” hay một nhóm nhỏ thì xóa dòng này "
+                "(Sở tự cộng)."
+            )
+            kept_issues = [
+                i
+                for i in kept_issues
+                if not (
+                    loc is not None
+                    and (i.file, i.sheet, i.cell) == (str(file), loc.sheet, loc.cell)
+                    and i.code in ("required-missing", "invalid-choice")
+                )
+            ]
+            kept_issues.append(
+                _issue_at(
+                    data, "inserted-row", None, message, str(file), fixed_field, lst.code, int(row)
+                )
+            )
+        if drop:
+            dropped_any = True
+            lists[lst.code] = frame.drop(index=drop)
+    if not dropped_any:
+        return data, kept_issues
+    return (
+        Submissions(data.scalars, lists, data.unit_of, data.variant_of, data.cells, data.excluded),
+        kept_issues,
+    )
+
+
+def _row_span(data: Submissions, file: str, lst: ListSpec, row: int) -> tuple[str, str]:
+    """The first and last cells of a list row as the unit sees them (``B8``, ``H8``)."""
+    cells = [data.locate(file, f.code, lst.code, row) for f in lst.fields]
+    found = [c.cell for c in cells if c is not None]
+    return (found[0], found[-1]) if found else ("", "")
+
+
 def validate(
     subs: Sequence[RawSubmission], schema: ReportSchema, variant_of: dict[str, str]
 ) -> tuple[Submissions, list[Issue]]:
     """Parse, check fields and rules; return clean data (errors excluded) and every issue."""
     data, issues = parse_submissions(subs, schema, variant_of)
+    data, issues = drop_inserted_rows(data, schema, issues)
     # A cell that could not be parsed is already reported; do not call it blank as well.
     unparsed = {(i.file, i.sheet, i.cell) for i in issues if i.severity == "error"}
     issues += [

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import docx
+import pytest
 from openpyxl import load_workbook
 
 from pipeline.narrative import build_narrative
@@ -21,6 +22,7 @@ from pipeline.report import build_workbook
 from pipeline.run import RunResult, consolidate
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
+from tests.hostile_corpus import insert_table_row
 from tests.submission_factory import (
     CLEAN_INITIATIVES,
     CLEAN_NOMINATIONS,
@@ -145,3 +147,78 @@ def test_nominations_by_form_add_up(
     ws = load_workbook(io.BytesIO(build_workbook(result)))["Biểu 01"]
     forms = _section(ws, "V.")
     assert sum(forms.values()) == 2
+
+
+# --------------------------------------------------------------------------- 8.2 inserted rows
+
+
+def _with_inserted_row(
+    tmp_path: Path,
+    schemas: Schemas,
+    registry: Registry,
+    settings: Settings,
+    row: dict[str, Any] | None,
+) -> tuple[RunResult, str]:
+    """The clean school report with `row` inserted between the teachers' and the staff's
+    rows, as Excel inserts a row in a table; returns the run and the new row's group cell."""
+    wb = school_workbook(schemas, registry, settings, lists={
+        "people": CLEAN_PEOPLE, "initiatives": CLEAN_INITIATIVES, "nominations": []
+    })  # fmt: skip
+    group_cell = ""
+    if row is not None:
+        ws = next(ws for ws in wb.worksheets if "people" in ws.tables)
+        at = insert_table_row(wb, "people", 3)
+        header = [c.value for c in ws[at - 3]]
+        for fld, value in row.items():
+            ws.cell(row=at, column=header.index(fld) + 1).value = value
+        group_cell = f"{ws.title}!{ws.cell(row=at, column=header.index('group') + 1).coordinate}"
+    path = save(wb, tmp_path / "in" / "bao-cao.xlsx")
+    raw = read_submission(path, tmp_path / "in", schemas.report)
+    return consolidate([raw], YEAR, schemas, registry, settings), group_cell
+
+
+INSERTED = {
+    "dong-them-nhom-lap": {"group": "Giáo viên", "total": 10, "registered": 10, "recognised": 9},
+    "dong-them-dong-cong": {"group": None, "total": 94, "registered": 92, "recognised": 89},
+    "dong-them-chu-khac": {
+        "group": "Cộng CB, GV, NV", "total": 94, "registered": 92, "recognised": 89
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(INSERTED))
+def test_a_row_inserted_in_the_people_matrix_is_not_summed(
+    case: str, tmp_path: Path, schemas: Schemas, registry: Registry, settings: Settings
+) -> None:
+    """Before: a row inserted with a group's name was added to that group (teachers 90,
+    members 104); a blank or unknown group was only an error on its group cell."""
+    result, group_cell = _with_inserted_row(tmp_path, schemas, registry, settings, INSERTED[case])
+    unit = result.data.unit_of["bao-cao.xlsx"]
+    assert result.units.loc[unit, "members_total"] == 94
+    assert result.units.loc[unit, "members_recognised"] == 89
+    measures = result.measures.loc[unit]
+    assert measures["people.teachers.total"] == 80
+    assert measures["people.staff.total"] == 10
+    city = result.aggregates[result.aggregates["level"] == "city"].set_index("field")["value"]
+    assert city["people.teachers.total"] == 80
+    assert city["members_total"] == 94
+    found = [i for i in result.issues if f"{i.sheet}!{i.cell}" == group_cell]
+    assert [i.code for i in found] == ["inserted-row"]
+    [issue] = found
+    assert issue.severity == "warning"
+    assert issue.message.startswith("Dòng thêm vào bảng của trang “Con người” (dòng ")
+    assert "không được tính; " in issue.message
+    assert "nhập vào đúng dòng của nhóm đó" in issue.message
+    # The c1 verdict is on the four fixed rows: 89 of 94.
+    rates = result.learning_unit.set_index("unit_code")["member_rate"]
+    assert rates[unit] == pytest.approx(89 / 94)
+
+
+def test_no_inserted_row_no_warning(
+    tmp_path: Path, schemas: Schemas, registry: Registry, settings: Settings
+) -> None:
+    """Case khong-dong-them: the four fixed rows only."""
+    result, _ = _with_inserted_row(tmp_path, schemas, registry, settings, None)
+    unit = result.data.unit_of["bao-cao.xlsx"]
+    assert result.units.loc[unit, "members_total"] == 94
+    assert not [i for i in result.issues if i.code == "inserted-row"]
