@@ -550,80 +550,137 @@ def _quoted(label: str) -> str:
 def exclude_unchecked_parts(
     data: Submissions, schema: ReportSchema
 ) -> tuple[Submissions, list[Issue]]:
-    """Exclude the parts of a list row whose required whole is blank or was excluded.
+    """Exclude every part that can be checked against none of its wholes.
 
-    A part is only a figure together with its whole: with the row's “Tổng số” missing or
-    wrong, “Được công nhận” 5 can be checked against nothing, and counted it would put 5
-    recognised over no members into every sum and rate built from the row (a unit's member
-    rate of 225%). One error per row, at the first part left out, names them all.
+    One rule for every relation of the schema (``part_of``, declared or implied), scalars
+    and lists alike (docs/dac-ta-tieu-chi.md 8.3): a part is only a figure together with a
+    whole it is checked against. With the whole blank or wrong, “Được công nhận” 5 can be
+    checked against nothing, and counted it would put 5 recognised over no members into
+    every sum and rate built from it (a unit's member rate of 225%). A part is checked when
+    one of its wholes is known: every field of the whole known (and not itself left out), or,
+    for a sum, the part not above the sum of its known fields (a blank field is at least 0).
+    A part of 0 cannot exceed any count and is kept. A part left out may leave its own parts
+    unchecked (recognised ⊂ registered ⊂ total, with total wrong): repeated to a fixed point.
+    One error per row (or per file for the scalars) and missing whole, at the first part left
+    out, names them all.
     """
     issues: list[Issue] = []
     lists = dict(data.lists)
+    scalars = data.scalars
     excluded = set(data.excluded)
-    for lst in schema.lists:
-        fields = {f.code: f for f in lst.fields}
-        parts_of: dict[str, list[str]] = {}
-        for rel in schema.relations:
-            if rel.list != lst.code or len(rel.whole) != 1:
-                continue
-            whole = fields[rel.whole[0]]
-            if whole.required and not whole.part_of:
-                parts_of.setdefault(whole.code, [])
-                if rel.part not in parts_of[whole.code]:
-                    parts_of[whole.code].append(rel.part)
-        frame = lists[lst.code]
+    scopes: list[tuple[str | None, Sequence[Field]]] = [(None, schema.fields)]
+    scopes += [(lst.code, lst.fields) for lst in schema.lists]
+    for list_code, scope_fields in scopes:
+        rels = [r for r in schema.relations if r.list == list_code]
+        frame = scalars if list_code is None else lists[list_code]
+        if not rels or frame.empty:
+            continue
+        fields = {f.code: f for f in scope_fields}
         order = {code: i for i, code in enumerate(fields)}
-        for whole_code, parts in parts_of.items():
-            parts = sorted(parts, key=order.__getitem__)
-            if frame.empty:
+        parts = sorted({r.part for r in rels}, key=order.__getitem__)
+        declared = {r.part: r.whole for r in rels if not r.via}
+        wholes = {p: [r.whole for r in rels if r.part == p] for p in parts}
+        names = sorted({n for r in rels for n in (r.part, *r.whole)}, key=order.__getitem__)
+        values = {n: pd.to_numeric(frame[n], errors="coerce").astype("Float64") for n in names}
+        known = {n: values[n].notna().to_numpy(dtype=bool) for n in names}
+        left_out = {p: pd.Series(False, index=frame.index).to_numpy(dtype=bool) for p in parts}
+        changed = True
+        while changed:
+            changed = False
+            for p in parts:
+                part = values[p].fillna(0).to_numpy(dtype=float)
+                checked = part == 0
+                for whole in wholes[p]:
+                    every = known[whole[0]].copy()
+                    some = known[whole[0]].copy()
+                    total = 0.0 * part
+                    for w in whole:
+                        every &= known[w]
+                        some |= known[w]
+                        total = total + (values[w].fillna(0).to_numpy(dtype=float) * known[w])
+                    checked |= every | (some & (part <= total) & (len(whole) > 1))
+                newly = known[p] & ~checked
+                if newly.any():
+                    known[p] = known[p] & ~newly
+                    left_out[p] = left_out[p] | newly
+                    changed = True
+        if not any(m.any() for m in left_out.values()):
+            continue
+
+        frame = frame.copy()
+        fixed = fields.get(schema.list_map[list_code].fixed_field or "") if list_code else None
+        for i, idx in enumerate(frame.index):
+            present = [p for p in parts if left_out[p][i]]
+            if not present:
                 continue
-            orphan = frame[whole_code].isna() & frame[parts].notna().any(axis=1)
-            if not orphan.any():
-                continue
-            frame = frame.copy()
-            whole = fields[whole_code]
-            fixed = fields.get(lst.fixed_field or "")
-            for idx in frame.index[orphan]:
-                row = frame.loc[idx]
-                prefix = ""
-                if fixed is not None:
-                    shown = shown_value(row[fixed.code], fixed, schema)
-                    prefix = f"{fixed.label} “{shown}”: "
-                present = [p for p in parts if pd.notna(row[p])]
+            file = str(idx) if list_code is None else str(frame.at[idx, FILE])
+            row_no = 0 if list_code is None else int(frame.at[idx, ROW])
+            prefix = ""
+            if fixed is not None:
+                shown = shown_value(frame.at[idx, fixed.code], fixed, schema)
+                prefix = f"{fixed.label} “{shown}”: "
+            groups: dict[tuple[str, ...], list[str]] = {}
+            for p in present:
+                key = _missing_whole(p, i, declared, wholes, left_out, known)
+                groups.setdefault(key, []).append(p)
+            for missing, group in groups.items():
                 # Typed figures thrown away: a verdict over them waits for the correction.
-                excluded.update((str(row[FILE]), lst.code, int(row[ROW]), p) for p in present)
+                excluded.update((file, list_code or "", row_no, p) for p in group)
                 left = ", ".join(
-                    f"{_quoted(fields[p].label)} ({shown_value(row[p], fields[p], schema)})"
-                    for p in present
+                    f"{_quoted(fields[p].label)} "
+                    f"({shown_value(frame.at[idx, p], fields[p], schema)})"
+                    for p in group
                 )
+                whole_text = " và ".join(_quoted(fields[w].label) for w in missing)
+                it = "nó" if len(missing) == 1 else "tổng của chúng"
                 message = (
-                    f"{prefix}{_quoted(whole.label)} trống hoặc có lỗi nên không kiểm tra được "
-                    f"các số là một phần của nó: {left}. Các số này không được tính vào tổng "
-                    f"hợp và tỷ lệ; điền đúng {_quoted(whole.label)} rồi gửi lại."
+                    f"{prefix}{whole_text} trống hoặc có lỗi nên không kiểm tra được "
+                    f"các số là một phần của {it}: {left}. Các số này không được tính vào tổng "
+                    f"hợp và tỷ lệ; điền đúng {whole_text} rồi gửi lại."
                 )
-                # At the first part left out: the whole's own cell already has its message.
+                # At the first part left out: the whole's own cell has its own message.
                 issues.append(
                     _issue_at(
                         data,
                         "parts-without-whole",
                         None,
                         message,
-                        str(row[FILE]),
-                        present[0],
-                        lst.code,
-                        int(row[ROW]),
+                        file,
+                        group[0],
+                        list_code or "",
+                        row_no,
                     )
                 )
-            frame.loc[orphan, parts] = None
-        lists[lst.code] = frame
+        for p in parts:
+            if left_out[p].any():
+                frame.loc[left_out[p], p] = None
+        if list_code is None:
+            scalars = frame
+        else:
+            lists[list_code] = frame
     if not issues:
         return data, []
     return (
-        Submissions(
-            data.scalars, lists, data.unit_of, data.variant_of, data.cells, frozenset(excluded)
-        ),
+        Submissions(scalars, lists, data.unit_of, data.variant_of, data.cells, frozenset(excluded)),
         issues,
     )
+
+
+def _missing_whole(
+    p: str,
+    i: int,
+    declared: Mapping[str, tuple[str, ...]],
+    wholes: Mapping[str, list[tuple[str, ...]]],
+    left_out: Mapping[str, Any],
+    known: Mapping[str, Any],
+) -> tuple[str, ...]:
+    """The blank or wrong field(s) of the declared whole of part `p` in row `i`, followed
+    through wholes that were themselves left out (recognised → registered → total)."""
+    whole = declared.get(p, wholes[p][0])
+    for w in whole:
+        if w in left_out and left_out[w][i]:
+            return _missing_whole(w, i, declared, wholes, left_out, known)
+    return tuple(w for w in whole if not known[w][i]) or whole
 
 
 def drop_inserted_rows(

@@ -11,6 +11,9 @@ Specification (these cases are the tests):
 * A pair implied through a blank field is still checked (recognised 9 > total 4 with
   registered blank is ``recognised-gt-total``); when the declared pair already reported the
   part's cell, the implied one does not report it again.
+* A part filled while every whole it could be checked against is blank (or wrong) is left
+  out and said (``parts-without-whole``, docs/dac-ta-tieu-chi.md 8.3): walked for every
+  relation, so a new relation cannot be left unchecked.
 * Every numeric column of a list with a ``total`` column is declared a part or says why
   not (``not_part_of``): a new subset column cannot be left unchecked.
 * Only summable fields are summed; every count (an integer with a unit) is summable, a
@@ -408,3 +411,139 @@ def test_parts_of_a_row_whose_total_is_wrong_are_left_out(
     ]
     assert list(c1["status"]) == ["chưa đủ số liệu"]
     assert "của nhóm Cán bộ quản lý" in str(c1["reason"].iloc[0])
+
+
+# --------------------------------------------------------------------------- parts without whole
+
+
+def _wholes_of(rel: Relation) -> set[str]:
+    """Every field any whole of `rel.part` is made of (declared or implied)."""
+    return {w for r in RELATIONS if (r.list, r.part) == (rel.list, rel.part) for w in r.whole}
+
+
+def _orphan(rel: Relation) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A clean report where `rel.part` is filled (non-zero) and every whole it could be
+    checked against is blank."""
+    values = dict(CLEAN_AREA_OFFICE if _variant(rel) == "area_office" else CLEAN_SCHOOL)
+    people = copy.deepcopy(CLEAN_PEOPLE)
+    source = people[0] if rel.list else values
+    for w in _wholes_of(rel):
+        source[w] = None
+    assert source[rel.part], rel.code
+    return values, people
+
+
+@pytest.fixture(scope="module")
+def orphans(
+    tmp_path_factory: pytest.TempPathFactory,
+    schemas: Schemas,
+    registry: Registry,
+    settings: Settings,
+) -> tuple[RunResult, dict[str, tuple[str, Workbook]]]:
+    """One file per relation, its part filled and its wholes blank, in one run."""
+    folder = tmp_path_factory.mktemp("orphans") / "in"
+    pools = {
+        "area_office": [u for u in registry.units.values() if u.type == "area_office"],
+        "school": [u for u in registry.units.values() if u.type != "area_office"],
+    }
+    made: dict[str, tuple[str, Workbook]] = {}
+    raws = []
+    for rel in RELATIONS:
+        unit = pools[_variant(rel)].pop(0)
+        values, people = _orphan(rel)
+        lists = {"people": people, "initiatives": CLEAN_INITIATIVES, "nominations": []}
+        wb = school_workbook(schemas, registry, settings, unit.code, values, lists)
+        name = f"{unit.code}_{rel.code}.xlsx"
+        raws.append(read_submission(save(wb, folder / name), folder, schemas.report))
+        made[rel.code] = (name, wb)
+    return consolidate(raws, YEAR, schemas, registry, settings), made
+
+
+@pytest.mark.parametrize("rel", RELATIONS, ids=[r.code for r in RELATIONS])
+def test_every_part_without_its_whole_is_left_out_and_said(
+    rel: Relation, orphans: tuple[RunResult, dict[str, tuple[str, Workbook]]]
+) -> None:
+    """docs/dac-ta-tieu-chi.md 8.3, for every relation of the schema (a new one is walked
+    too): the part filled, every whole it could be checked against blank. Before, only the
+    people matrix's parts of its “Tổng số” were left out; institutions recognised with no
+    registered, or disabled people with no supported ones, were summed into the city's
+    totals unchecked."""
+    result, made = orphans
+    name, wb = made[rel.code]
+    values, people = _orphan(rel)
+    source = people[0] if rel.list else values
+    fields = REPORT.list_map[rel.list].fields if rel.list else REPORT.fields
+    labels = {f.code: f.label for f in fields}
+    said = [i for i in result.issues if i.file == name and i.code == "parts-without-whole"]
+    mention = f"{_quoted(labels[rel.part])} ({source[rel.part]})"
+    [issue] = [i for i in said if mention in i.message]
+    assert issue.severity == "error"
+    assert "không được tính vào tổng hợp và tỷ lệ" in issue.message
+    # It names the blank whole to fill.
+    head = issue.message.split(" trống hoặc có lỗi")[0]
+    assert any(_quoted(labels[w]) in head for w in _wholes_of(rel))
+    if rel.list is None:
+        assert f"{issue.sheet}!{issue.cell}" == cell_of(wb, issue.field)
+    unit = result.data.unit_of[name]
+    key = rel.part if rel.list is None else f"people.managers.{rel.part}"
+    assert pd.isna(result.measures.loc[unit, key])
+    # Left out, not blank: a verdict over it waits for the correction.
+    assert (name, rel.list or "", 1 if rel.list else 0, rel.part) in result.data.excluded
+
+
+def test_a_part_checked_through_a_blank_middle_is_kept(
+    tmp_path: Path, schemas: Schemas, registry: Registry, settings: Settings
+) -> None:
+    """recognised 4 with registered blank and total 4: checked against the total (the
+    implied relation), so it counts; nothing to say about it."""
+    people = copy.deepcopy(CLEAN_PEOPLE)
+    people[0]["registered"] = None
+    lists = {"people": people, "initiatives": CLEAN_INITIATIVES, "nominations": []}
+    wb = school_workbook(schemas, registry, settings, lists=lists)
+    path = save(wb, tmp_path / "in" / "bao-cao.xlsx")
+    result = consolidate(
+        [read_submission(path, tmp_path / "in", schemas.report)], YEAR, schemas, registry, settings
+    )
+    assert not [i for i in result.issues if i.code == "parts-without-whole"]
+    unit = result.data.unit_of["bao-cao.xlsx"]
+    assert result.measures.loc[unit, "people.managers.recognised"] == 4
+
+
+def test_a_zero_part_needs_no_whole(
+    tmp_path: Path, schemas: Schemas, registry: Registry, settings: Settings
+) -> None:
+    """0 disabled people with both supported counts blank: 0 exceeds no count, kept."""
+    values = dict(CLEAN_SCHOOL, supported_learners=None, supported_staff=None, supported_disabled=0)
+    lists = {"people": CLEAN_PEOPLE, "initiatives": CLEAN_INITIATIVES, "nominations": []}
+    wb = school_workbook(schemas, registry, settings, values=values, lists=lists)
+    path = save(wb, tmp_path / "in" / "bao-cao.xlsx")
+    result = consolidate(
+        [read_submission(path, tmp_path / "in", schemas.report)], YEAR, schemas, registry, settings
+    )
+    assert not [i for i in result.issues if i.code == "parts-without-whole"]
+    unit = result.data.unit_of["bao-cao.xlsx"]
+    assert result.measures.loc[unit, "supported_disabled"] == 0
+
+
+def test_a_sum_whole_with_one_blank_field_checks_what_it_can(
+    tmp_path: Path, schemas: Schemas, registry: Registry, settings: Settings
+) -> None:
+    """Disabled 1 of 12 supported learners, staff blank: 1 ≤ 12 ≤ 12 + staff, kept. Disabled
+    13 of 12 learners, staff blank: might fit with the staff, cannot be checked, left out."""
+    for disabled, kept in ((1, True), (13, False)):
+        values = dict(CLEAN_SCHOOL, supported_staff=None, supported_disabled=disabled)
+        lists = {"people": CLEAN_PEOPLE, "initiatives": CLEAN_INITIATIVES, "nominations": []}
+        wb = school_workbook(schemas, registry, settings, values=values, lists=lists)
+        folder = tmp_path / str(disabled) / "in"
+        path = save(wb, folder / "bao-cao.xlsx")
+        result = consolidate(
+            [read_submission(path, folder, schemas.report)], YEAR, schemas, registry, settings
+        )
+        said = [i.field for i in result.issues if i.code == "parts-without-whole"]
+        unit = result.data.unit_of["bao-cao.xlsx"]
+        if kept:
+            assert said == []
+            assert result.measures.loc[unit, "supported_disabled"] == disabled
+        else:
+            assert said == ["supported_disabled"]
+            assert pd.isna(result.measures.loc[unit, "supported_disabled"])
