@@ -131,6 +131,25 @@ def ratios(schemas: Schemas) -> list[Ratio]:
     return out
 
 
+def paired_units(measures: pd.DataFrame, ratio: Ratio) -> int:
+    """How many units the rate's pair sums come from (they reported both numbers)."""
+    if ratio.numerator not in measures.columns:
+        return 0
+    return int(measures[ratio.numerator].notna().sum())
+
+
+def base_differs(
+    num: float | None, den: float | None, part: float | None, whole: float | None
+) -> bool:
+    """Whether a rate num/den is not the quotient of the totals shown beside it.
+
+    The reader divides the shown figures (part / whole): where the rate was computed over
+    fewer units (docs/dac-ta-tieu-chi.md 8.4), its own base has to be shown with it."""
+    if num is None or den is None:
+        return part is not None and whole is not None
+    return (part, whole) != (num, den)
+
+
 def rate_for(schemas: Schemas, part: str, whole: str) -> Ratio | None:
     """The rate of `part` over `whole`, if the report has one."""
     return next((r for r in ratios(schemas) if (r.part, r.whole) == (part, whole)), None)

@@ -45,7 +45,7 @@ from xlsxwriter.worksheet import (
 )
 
 from pipeline import printing, rates
-from pipeline.aggregate import rate_for, ratios, unknown_text
+from pipeline.aggregate import base_differs, paired_units, rate_for, ratios, unknown_text
 from pipeline.charts import ChartSpec, chart_specs, city_values
 from pipeline.evaluate import FAIL, PASS, UNKNOWN, condition_text
 from pipeline.export import list_frame
@@ -53,6 +53,7 @@ from pipeline.history import Previous, change_label, compare_aggregates
 from pipeline.identify import TIME_SOURCE_LABELS
 from pipeline.issues import CATALOGUE
 from pipeline.ooxml import text_safe_workbook
+from pipeline.parse import format_vn_number
 from pipeline.run import RunResult
 from pipeline.schema import Field, ReportSchema
 
@@ -196,6 +197,37 @@ def _date(value: object) -> dt.datetime | None:
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
     return None
+
+
+def rate_base_text(
+    what: str,
+    num: float | None,
+    den: float | None,
+    base: str,
+    part: tuple[str, float | None],
+    whole: tuple[str, float | None],
+) -> str:
+    """“Tỷ lệ … là 95% = 76/80, tính trên 1 đơn vị có đủ hai số (…)” (docs/dac-ta-tieu-chi.md
+    8.4): `base` says which units (or rows) the pair sums come from."""
+    shown = (
+        f"cột {_inner(part[0])} ghi {_count(part[1])}, cột {_inner(whole[0])} ghi "
+        f"{_count(whole[1])}: cộng cả các đơn vị chỉ có một trong hai số"
+    )
+    if num is None or den is None or not den:
+        return f"Tỷ lệ {what}: chưa tính được vì không đơn vị nào có đủ hai số ({shown})."
+    return (
+        f"Tỷ lệ {what} là {_pct(num / den)} = {_count(num)}/{_count(den)}, tính trên "
+        f"{base} ({shown})."
+    )
+
+
+def _inner(label: str) -> str:
+    """A label quoted inside a sentence: its own quotes become single ones."""
+    return "“" + label.replace("“", "‘").replace("”", "’") + "”"
+
+
+def _count(value: float | None) -> str:
+    return "trống" if value is None else format_vn_number(value)
 
 
 def unassigned_label(f: Field) -> str:
@@ -624,6 +656,16 @@ class Sheet:
         self.last_heading = row
         # Printed with the first rows under it, whatever they are (a table() widens this).
         self.keep(row, row + 2 + printing.MIN_ROWS_WITH_HEADER)
+
+    def remark(self, row: int, last_col: int, text: str) -> None:
+        """An italic line under a table, across its columns (a rate's own base)."""
+        fmt = self.st.get(italic=True, text_wrap=True, valign="top")
+        if last_col > 0:
+            self.ws.merge_range(row, 0, row, last_col, text, fmt)
+        else:
+            self.ws.write_string(row, 0, text, fmt)
+        self.wrapped.append(_Wrapped(row, 0, last_col + 1, text))
+        self.keep(row, row + 1)
 
     def keep(self, first: int, end: int) -> None:
         """Print rows `first` .. `end` - 1 on one page if they fit one."""
@@ -1576,7 +1618,54 @@ class ReportBook:
         for code, (num, den) in pairs.items():
             totals[f"{code}_rate"] = num / den if den else None
         ref = sh.table(row, cols, rows, totals)
-        row = ref.end_row + 1
+        row = ref.end_row
+        # docs/dac-ta-tieu-chi.md 8.4: a rate over fewer units than the counts beside it
+        # says its own base, so that dividing what is shown is not taken for the rate.
+        last_col = max(ref.columns.values())
+        whole_label = people.field("total").label
+        for f in rated:
+            for g in groups:
+                ratio = self.ratios.get(f"{people.code}.{g.code}.{f.code}_rate")
+                if ratio is None:
+                    continue
+                pair_num, pair_den = (
+                    self.city_value(ratio.numerator),
+                    self.city_value(ratio.denominator),
+                )
+                part, whole = self.city_value(ratio.part), self.city_value(ratio.whole)
+                if not base_differs(pair_num, pair_den, part, whole):
+                    continue
+                sh.remark(
+                    row,
+                    last_col,
+                    rate_base_text(
+                        f"{_inner(f.label)} của nhóm {g.label}",
+                        pair_num,
+                        pair_den,
+                        f"{_count(paired_units(r.measures, ratio))} đơn vị có đủ hai số",
+                        (f.label, part),
+                        (whole_label, whole),
+                    ),
+                )
+                row += 1
+            # The totals row: its rate over every group's pairs.
+            pair_num, pair_den = pairs[f.code]
+            part, whole = totals.get(f.code), totals.get("total")
+            if pair_den and base_differs(pair_num, pair_den, part, whole):
+                sh.remark(
+                    row,
+                    last_col,
+                    rate_base_text(
+                        f"{_inner(f.label)} của dòng Tổng cộng",
+                        pair_num,
+                        pair_den,
+                        "các nhóm của từng đơn vị có đủ hai số",
+                        (f.label, part),
+                        (whole_label, whole),
+                    ),
+                )
+                row += 1
+        row += 1
 
         for numeral, list_code, fld in (
             ("IV", "initiatives", "level"),

@@ -222,3 +222,57 @@ def test_no_inserted_row_no_warning(
     unit = result.data.unit_of["bao-cao.xlsx"]
     assert result.units.loc[unit, "members_total"] == 94
     assert not [i for i in result.issues if i.code == "inserted-row"]
+
+
+# --------------------------------------------------------------------------- 8.4 rate bases
+
+
+def _two_schools(
+    tmp_path: Path, schemas: Schemas, registry: Registry, settings: Settings, blank: bool
+) -> RunResult:
+    units = [u for u in registry.units.values() if u.type != "area_office"][:2]
+    raws = []
+    for k, u in enumerate(units):
+        people = [dict(r) for r in CLEAN_PEOPLE]
+        if blank and k == 1:
+            people[1]["recognised"] = None
+        lists = {"people": people, "initiatives": CLEAN_INITIATIVES, "nominations": []}
+        wb = school_workbook(schemas, registry, settings, u.code, lists=lists)
+        path = save(wb, tmp_path / "in" / f"{u.code}.xlsx")
+        raws.append(read_submission(path, tmp_path / "in", schemas.report))
+    return consolidate(raws, YEAR, schemas, registry, settings)
+
+
+def _remarks(result: RunResult) -> list[str]:
+    ws = load_workbook(io.BytesIO(build_workbook(result)))["Biểu 01"]
+    return [
+        str(r[0])
+        for r in ws.iter_rows(values_only=True)
+        if isinstance(r[0], str) and r[0].startswith("Tỷ lệ “")
+    ]
+
+
+def test_a_rate_over_fewer_units_than_its_counts_shows_its_base(
+    tmp_path: Path, schemas: Schemas, registry: Registry, settings: Settings
+) -> None:
+    """Case ty-le-thieu-mot-so. Before: 76 recognised over 160 teachers shown beside a rate
+    of 95% (76/80), with nothing saying the rate is over one school only."""
+    result = _two_schools(tmp_path, schemas, registry, settings, blank=True)
+    teachers = [t for t in _remarks(result) if "của nhóm Giáo viên" in t]
+    assert teachers == [
+        "Tỷ lệ “Được công nhận ‘Công dân học tập’” của nhóm Giáo viên là 95% = 76/80, tính "
+        "trên 1 đơn vị có đủ hai số (cột “Được công nhận ‘Công dân học tập’” ghi 76, cột "
+        "“Tổng số” ghi 160: cộng cả các đơn vị chỉ có một trong hai số)."
+    ]
+    assert not [t for t in _remarks(result) if "nhóm Nhân viên" in t]
+    text = _docx_text(result)
+    assert "giáo viên 76 người (95%, tính trên 76/80 người của 1 đơn vị có đủ hai số)" in text
+
+
+def test_a_rate_over_the_shown_counts_has_no_remark(
+    tmp_path: Path, schemas: Schemas, registry: Registry, settings: Settings
+) -> None:
+    """Case ty-le-du-hai-so: 152/160 shown, 95% is their quotient, nothing to add."""
+    result = _two_schools(tmp_path, schemas, registry, settings, blank=False)
+    assert _remarks(result) == []
+    assert "giáo viên 152 người (95%)" in _docx_text(result)
