@@ -41,7 +41,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt, RGBColor
 
 from pipeline import rates
-from pipeline.aggregate import Ratio, paired_units, unknown_text
+from pipeline.aggregate import unknown_text
 from pipeline.charts import chart_specs
 from pipeline.errors import SettingsError
 from pipeline.evaluate import FAIL, PASS, UNKNOWN, format_number
@@ -985,10 +985,9 @@ class Narrative:
                 if inside and num is not None and den is not None and (num, den) != (v, whole):
                     # docs/dac-ta-tieu-chi.md 8.4: the rate's own base, when it is not the
                     # figures the reader sees (some units gave only one of the two numbers).
-                    units = paired_units(self.r.measures, Ratio(rate_key, "", ""))
                     inside += (
-                        f", tính trên {count_text(num)}/{count_text(den)} người của "
-                        f"{count_text(units)} đơn vị có đủ hai số"
+                        f", tính trên {count_text(num)}/{count_text(den)} người ở các đơn vị "
+                        "có đủ hai số"
                     )
                 items.append(f"{name} {count_text(v)} người" + (f" ({inside})" if inside else ""))
             if items:

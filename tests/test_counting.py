@@ -266,7 +266,7 @@ def test_a_rate_over_fewer_units_than_its_counts_shows_its_base(
     ]
     assert not [t for t in _remarks(result) if "nhóm Nhân viên" in t]
     text = _docx_text(result)
-    assert "giáo viên 76 người (95%, tính trên 76/80 người của 1 đơn vị có đủ hai số)" in text
+    assert "giáo viên 76 người (95%, tính trên 76/80 người ở các đơn vị có đủ hai số)" in text
 
 
 def test_a_rate_over_the_shown_counts_has_no_remark(
