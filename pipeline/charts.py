@@ -66,6 +66,7 @@ class ChartSpec:
     percent: bool
     horizontal: bool = False
     target: Series | None = None
+    """The target per category; None where it does not apply (no line over that bar)."""
 
 
 def city_values(result: RunResult) -> pd.Series:
@@ -107,9 +108,12 @@ def citizens_chart(result: RunResult) -> ChartSpec:
     if not target_row.empty and pd.notna(target_row.iloc[0]["target"]):
         row = target_row.iloc[0]
         level = float(row["target"])
+        # The target is a rate of the groups its denominator sums (QĐ 677: cán bộ, giáo viên,
+        # nhân viên): its line is drawn over those groups' bars only, never over learners.
+        covered = target_groups(result, "cdht_members")
         target = Series(
             f"Chỉ tiêu đến năm {int(row['milestone_year'])}: {_pct_text(level)}",
-            tuple(level for _ in groups),
+            tuple(level if g.code in covered else None for g in groups),
         )
     return ChartSpec(
         key="ty-le-cong-dan-hoc-tap-theo-nhom",
@@ -123,6 +127,26 @@ def citizens_chart(result: RunResult) -> ChartSpec:
         percent=True,
         target=target,
     )
+
+
+def target_groups(result: RunResult, code: str) -> set[str]:
+    """The fixed rows (people groups) whose figures a target's rate is made of: the rows its
+    denominator's derived sum selects. Empty when the denominator is not such a sum."""
+    criteria = result.schemas.criteria
+    target = next((t for t in criteria.targets if t.code == code), None)
+    derived = {d.code: d for d in criteria.derived}
+    d = derived.get(target.denominator) if target is not None else None
+    if d is None or d.list is None or not d.sum:
+        return set()
+    lst = result.schemas.report.list_map[d.list]
+    if not lst.fixed_field or not lst.fixed_choices:
+        return set()
+    codes = [c.code for c in result.schemas.report.choices[lst.fixed_choices]]
+    if not d.where:
+        return set(codes)
+    frame = pd.DataFrame({lst.fixed_field: codes})
+    chosen = frame.eval(d.where, engine="python").astype(bool)
+    return {c for c, ok in zip(codes, chosen, strict=True) if ok}
 
 
 def _count_by_choice_chart(
@@ -248,10 +272,19 @@ def render_png(spec: ChartSpec) -> bytes:
                 ax.set_xlim(0, top)
             else:
                 ax.set_ylim(0, top)
-        if spec.target is not None and spec.target.values:
-            level = spec.target.values[0] or 0.0
-            line = ax.axvline if spec.horizontal else ax.axhline
-            line(level, color=TARGET_COLOUR, linestyle="--", linewidth=1.5, label=spec.target.name)
+        if spec.target is not None and any(v is not None for v in spec.target.values):
+            # Over the bars the target applies to only (a None is a category it does not).
+            covered = [(i, v) for i, v in enumerate(spec.target.values) if v is not None]
+            draw = ax.vlines if spec.horizontal else ax.hlines
+            draw(
+                [v for _, v in covered],
+                [i - 0.45 for i, _ in covered],
+                [i + 0.45 for i, _ in covered],
+                color=TARGET_COLOUR,
+                linestyle="--",
+                linewidth=1.5,
+                label=spec.target.name,
+            )
             # Above the plot, so the legend never hides a bar.
             ax.legend(
                 loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, fontsize=8, frameon=False

@@ -969,13 +969,30 @@ class Narrative:
             if not f.is_numeric or f.code == "total":
                 continue
             items = []
+            measures = self.r.measures
             for g in groups:
                 v = fig.get(f"people.{g.code}.{f.code}")
-                if v is None:
-                    continue
                 name = _lower_first(g.label)
+                # docs/dac-ta-tieu-chi.md 8.5: blank is unknown, never "no one"; 0 is "no
+                # one" only where every unit with the group reported the figure.
+                col, total_col = f"people.{g.code}.{f.code}", f"people.{g.code}.total"
+                unknown = 0
+                if col in measures.columns and total_col in measures.columns:
+                    unknown = int((measures[total_col].notna() & measures[col].isna()).sum())
+                if v is None:
+                    if fig.get(total_col) is not None:
+                        items.append(f"{name} chưa có số liệu")
+                    continue
                 if v == 0:
-                    items.append(f"{name} chưa có người nào")
+                    items.append(
+                        f"{name} chưa có người nào"
+                        + (
+                            f" ở các đơn vị có số liệu ({count_text(unknown)} đơn vị chưa có "
+                            "số liệu)"
+                            if unknown
+                            else ""
+                        )
+                    )
                     continue
                 rate_key = f"people.{g.code}.{f.code}_rate"
                 rate = fig.get(rate_key)

@@ -15,6 +15,7 @@ import docx
 import pytest
 from openpyxl import load_workbook
 
+from pipeline.charts import citizens_chart
 from pipeline.narrative import build_narrative
 from pipeline.read import read_submission
 from pipeline.registry import Registry
@@ -276,3 +277,79 @@ def test_a_rate_over_the_shown_counts_has_no_remark(
     result = _two_schools(tmp_path, schemas, registry, settings, blank=False)
     assert _remarks(result) == []
     assert "giáo viên 152 người (95%)" in _docx_text(result)
+
+
+# --------------------------------------------------------------------------- 8.5 chart, wording
+
+
+def _staff_languages(
+    tmp_path: Path,
+    schemas: Schemas,
+    registry: Registry,
+    settings: Settings,
+    values: tuple[int | None, int | None],
+) -> RunResult:
+    units = [u for u in registry.units.values() if u.type != "area_office"][:2]
+    raws = []
+    for u, value in zip(units, values, strict=True):
+        people = [dict(r) for r in CLEAN_PEOPLE]
+        people[2]["foreign_language"] = value
+        lists = {"people": people, "initiatives": CLEAN_INITIATIVES, "nominations": []}
+        wb = school_workbook(schemas, registry, settings, u.code, lists=lists)
+        path = save(wb, tmp_path / "in" / f"{u.code}.xlsx")
+        raws.append(read_submission(path, tmp_path / "in", schemas.report))
+    return consolidate(raws, YEAR, schemas, registry, settings)
+
+
+def _languages_line(result: RunResult) -> str:
+    return next(
+        line
+        for line in _docx_text(result).splitlines()
+        if line.startswith("- Có chứng chỉ ngoại ngữ: ")
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        ((0, 0), "nhân viên chưa có người nào;"),
+        (
+            (0, None),
+            "nhân viên chưa có người nào ở các đơn vị có số liệu (1 đơn vị chưa có số liệu);",
+        ),
+        ((None, None), "nhân viên chưa có số liệu;"),
+    ],
+    ids=["khong-nguoi-da-bao", "khong-nguoi-thieu-so", "trong-het"],
+)
+def test_no_one_only_when_zero_was_reported(
+    values: tuple[int | None, int | None],
+    said: str,
+    tmp_path: Path,
+    schemas: Schemas,
+    registry: Registry,
+    settings: Settings,
+) -> None:
+    """Before: blank for everyone left the group out, and 0 beside a blank read as no one."""
+    result = _staff_languages(tmp_path, schemas, registry, settings, values)
+    assert said in _languages_line(result)
+
+
+def test_the_members_target_is_drawn_over_members_only(
+    tmp_path: Path, schemas: Schemas, registry: Registry, settings: Settings
+) -> None:
+    """QĐ 677's target is a rate of cán bộ, giáo viên, nhân viên: no line over the learners'
+    bar, and no target in the chart table's learners row (Biểu 10)."""
+    result = _staff_languages(tmp_path, schemas, registry, settings, (1, 1))
+    spec = citizens_chart(result)
+    assert spec.target is not None
+    by_group = dict(zip(spec.categories, spec.target.values, strict=True))
+    assert by_group == {
+        "Cán bộ quản lý": 0.8,
+        "Giáo viên": 0.8,
+        "Nhân viên": 0.8,
+        "Học sinh, học viên": None,
+    }
+    ws = load_workbook(io.BytesIO(build_workbook(result)))["Biểu 10"]
+    rows = {r[0]: r for r in ws.iter_rows(values_only=True) if r and r[0] in by_group}
+    assert rows["Giáo viên"][2] == 0.8
+    assert rows["Học sinh, học viên"][2] is None
