@@ -1,4 +1,6 @@
-"""No rate above 100%: aggregates.csv, the workbook's rate cells and the .docx figures.
+"""No rate above 100%: aggregates.csv, the workbook's rate cells and the .docx figures;
+every numerator within its denominator as shown, and every rate the quotient of the base
+shown with it (docs/dac-ta-tieu-chi.md 8.4).
 
 Specification: a rate is a part over its whole (aggregate.ratios). Both sums run over the
 units (people rows) where both figures are known and the part is not larger, so no rate
@@ -42,6 +44,35 @@ EPS = 1e-9
 PERCENT = re.compile(r"(\d{1,3}(?:\.\d{3})*(?:,\d+)?)\s?%")
 
 
+NUMBER = r"\d{1,3}(?:\.\d{3})+|\d+"
+RATIO = re.compile(rf"(?<![\w.,/])({NUMBER})/({NUMBER})(?![\d/]|[.,]\d)")
+"""“102/108”: a numerator shown over its denominator (Vietnamese thousands dots)."""
+RATE_WITH_BASE = re.compile(
+    rf"(\d{{1,3}}(?:,\d+)?)%(?: = |, tính trên | \()({NUMBER})/({NUMBER})(?![\d/]|[.,]\d)"
+)
+"""“94,4% (102/108”, “95% = 76/80”, “95%, tính trên 76/80”: a rate beside its own base."""
+NOT_A_RATIO = re.compile(r"\b\d{1,2}/\d{1,2}/\d{4}\b|\d+/(?:\d{4}/)?[A-ZĐ][\wĐđ&-]*")
+"""Dates and document numbers (12/QĐ-THPT, 24/2023/TT-BGDĐT): not ratios."""
+
+
+def _vn(number: str) -> float:
+    return float(number.replace(".", "").replace(",", "."))
+
+
+def check_text_ratios(text: str) -> int:
+    """Every “a/b” shown in a text has a ≤ b, and a rate shown with its base is a/b (to the
+    one decimal shown). Returns how many were checked."""
+    text = NOT_A_RATIO.sub(" ", text)
+    checked = 0
+    for m in RATIO.finditer(text):
+        assert _vn(m.group(1)) <= _vn(m.group(2)), (m.group(0), text)
+        checked += 1
+    for m in RATE_WITH_BASE.finditer(text):
+        rate, num, den = _vn(m.group(1)), _vn(m.group(2)), _vn(m.group(3))
+        assert den > 0 and abs(rate - round(num / den * 100, 1)) <= 0.05 + EPS, (m.group(0), text)
+    return checked
+
+
 def rate_fields(schemas: Schemas) -> set[str]:
     return {r.field for r in ratios(schemas)}
 
@@ -57,6 +88,11 @@ def check_aggregates(aggs: pd.DataFrame, schemas: Schemas) -> int:
         for row in nums.itertuples(index=False):
             den = values.get((row.level, row.key, r.denominator))
             assert den is not None and float(row.value) <= den + EPS, (row, r.field)
+            # The rate written is the quotient of the pair written beside it (aggregates.csv
+            # keeps six decimals).
+            rate = values.get((row.level, row.key, r.field))
+            if den:
+                assert rate is not None and abs(rate - float(row.value) / den) <= 1e-6, r.field
     return len(rates)
 
 
@@ -76,7 +112,52 @@ def check_workbook(book: bytes) -> int:
     cells = percent_cells(book)
     bad = [c for c in cells if not -EPS <= c[2] <= 1 + EPS]
     assert not bad, bad
+    wb = openpyxl.load_workbook(io.BytesIO(book), data_only=True)
+    for ws in wb.worksheets:
+        for row in ws.iter_rows(values_only=True):
+            for value in row:
+                if isinstance(value, str):
+                    check_text_ratios(value)
+    check_form_01_as_shown(wb["Biểu 01"])
     return len(cells)
+
+
+def check_form_01_as_shown(ws: Any) -> None:
+    """Biểu 01: the targets' rate is “Số đạt” / “Tổng số” of its row, each part within its
+    whole; a people group's rate is its shown count over the shown “Tổng số”, unless a remark
+    under the table gives the rate's own base (docs/dac-ta-tieu-chi.md 8.4)."""
+    rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    remarks = [str(r[0]) for r in rows if isinstance(r[0], str) and r[0].startswith("Tỷ lệ “")]
+    header: list[Any] | None = None
+    for r in rows:
+        if r and r[0] == "STT":
+            header = r
+            continue
+        if header is None or not r or not isinstance(r[0], int):
+            continue
+        if "Số đạt" in header and "Tỷ lệ đạt" in header:
+            num, den = r[header.index("Số đạt")], r[header.index("Tổng số")]
+            rate = r[header.index("Tỷ lệ đạt")]
+            if isinstance(num, int | float) and isinstance(den, int | float):
+                assert num <= den, r
+                if den:
+                    assert rate is not None and abs(rate - num / den) <= EPS, r
+        elif "Nhóm" in header and "Tổng số" in header:
+            whole = r[header.index("Tổng số")]
+            for i, title in enumerate(header):
+                if title != "Tỷ lệ" or r[i] is None:
+                    continue
+                part, rate = r[i - 1], float(r[i])
+                shown = (
+                    isinstance(part, int | float)
+                    and isinstance(whole, int | float)
+                    and whole
+                    and abs(rate - part / whole) <= EPS
+                )
+                said = [t for t in remarks if f"của nhóm {r[1]} là " in t]
+                label = str(header[i - 1]).replace("“", "‘").replace("”", "’")
+                said = [t for t in said if t.startswith(f"Tỷ lệ “{label}”")]
+                assert shown or said, (r[1], header[i - 1], part, whole, rate)
 
 
 def docx_percentages(data: bytes) -> list[tuple[float, str]]:
@@ -92,8 +173,15 @@ def docx_percentages(data: bytes) -> list[tuple[float, str]]:
 
 def check_docx(data: bytes) -> int:
     found = docx_percentages(data)
-    bad = [f for f in found if f[0] > 100 + EPS]
+    bad = [f for f in found if not 0 <= f[0] <= 100 + EPS]
     assert not bad, bad
+    doc = Document(io.BytesIO(data))
+    for p in doc.paragraphs:
+        check_text_ratios(p.text)
+    for t in doc.tables:
+        for row in t.rows:
+            for c in row.cells:
+                check_text_ratios(c.text)
     return len(found)
 
 
@@ -232,6 +320,16 @@ def test_no_generated_rate_above_one_in_the_workbook_and_the_draft(
     result = _result(units, schemas, registry, settings)
     check_workbook(build_workbook(result))
     check_docx(build_narrative(result))
+
+
+def test_the_text_check_sees_a_part_above_its_whole_and_a_wrong_rate() -> None:
+    """The text check can fail: 9/8 shown, or 95% beside 70/80; dates and document numbers
+    are no ratios."""
+    assert check_text_ratios("đạt 94,4% (102/108 người), ngày 25/11/2026, số 24/2023/TT-BGDĐT") == 1
+    with pytest.raises(AssertionError):
+        check_text_ratios("cán bộ quản lý 9/8 người")
+    with pytest.raises(AssertionError):
+        check_text_ratios("giáo viên 70 người (95%, tính trên 70/80 người)")
 
 
 def test_the_check_sees_a_rate_above_one() -> None:
