@@ -24,6 +24,7 @@ from pipeline.run import RunResult, consolidate
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
 from tests.hostile_corpus import insert_table_row
+from tests.libreoffice import convert, soffice
 from tests.submission_factory import (
     CLEAN_INITIATIVES,
     CLEAN_NOMINATIONS,
@@ -353,3 +354,28 @@ def test_the_members_target_is_drawn_over_members_only(
     rows = {r[0]: r for r in ws.iter_rows(values_only=True) if r and r[0] in by_group}
     assert rows["Giáo viên"][2] == 0.8
     assert rows["Học sinh, học viên"][2] is None
+
+
+def test_an_inserted_row_saved_by_libreoffice_is_not_summed(
+    tmp_path: Path, schemas: Schemas, registry: Registry, settings: Settings
+) -> None:
+    """Case dong-them-nhom-lap, the file then opened and saved by LibreOffice Calc (as a unit
+    filling in LibreOffice sends it): the same figures, the same warning."""
+    exe = soffice()
+    wb = school_workbook(schemas, registry, settings, lists={
+        "people": CLEAN_PEOPLE, "initiatives": CLEAN_INITIATIVES, "nominations": []
+    })  # fmt: skip
+    ws = next(ws for ws in wb.worksheets if "people" in ws.tables)
+    at = insert_table_row(wb, "people", 3)
+    header = [c.value for c in ws[at - 3]]
+    for fld, value in INSERTED["dong-them-nhom-lap"].items():
+        ws.cell(row=at, column=header.index(fld) + 1).value = value
+    source = save(wb, tmp_path / "excel" / "bao-cao.xlsx")
+    saved = convert(source, "xlsx", tmp_path / "in", exe=exe)
+    raw = read_submission(saved, tmp_path / "in", schemas.report)
+    result = consolidate([raw], YEAR, schemas, registry, settings)
+    unit = result.data.unit_of[saved.name]
+    assert result.units.loc[unit, "members_total"] == 94
+    assert result.measures.loc[unit, "people.teachers.total"] == 80
+    [issue] = [i for i in result.issues if i.code == "inserted-row"]
+    assert (issue.sheet, issue.cell) == (ws.title, f"B{at}")
