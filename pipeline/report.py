@@ -1694,7 +1694,7 @@ class ReportBook:
             total = self.city_value(total_key)
             # A row whose choice is blank (or was excluded by an error) is in no choice: it is
             # shown on a line of its own, so the column adds up to the total it is shown with
-            # and no blank level is read as a recognition (docs/dac-ta-tieu-chi.md 1.6).
+            # and no blank level is read as a recognition (docs/dac-ta-tieu-chi.md 8.1).
             unassigned = (total or 0.0) - sum(float(r["count"]) for r in rows)
             if unassigned > 0:
                 rows.append({"label": unassigned_label(f), "count": unassigned})
