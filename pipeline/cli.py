@@ -69,14 +69,26 @@ clean and the user without a word about the last good results.
 
 
 def _stop(signum: int, frame: object) -> None:
+    from pipeline.publish import request_stop
+
+    request_stop(signum)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise Stopped(signum)
 
 
 @contextlib.contextmanager
 def _stop_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into :class:`Stopped` while the block runs."""
+    """Ctrl-C, SIGTERM and SIGHUP stop the run, and are remembered while the block runs.
+
+    Remembered (:func:`pipeline.publish.request_stop`) as well as raised, so that a stop
+    Python swallows inside a finaliser still keeps the run from publishing.
+    """
+    from pipeline.publish import clear_stop
+
+    clear_stop()
     previous: dict[signal.Signals, object] = {}
-    for name in STOP_SIGNALS:
+    for name in ("SIGINT", *STOP_SIGNALS):
         signum = getattr(signal, name, None)
         if signum is None:  # Windows has no SIGHUP
             continue

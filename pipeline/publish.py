@@ -56,12 +56,19 @@ import os
 import re
 import secrets
 import shutil
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import OutputError, PipelineError, RunInProgressError, StorageError
+from pipeline.errors import (
+    OutputError,
+    PipelineError,
+    RunInProgressError,
+    Stopped,
+    StorageError,
+)
 
 try:
     import fcntl
@@ -372,6 +379,33 @@ def _staging_prefix(name: str) -> str:
     return f".{name}.staging-"
 
 
+_stop: list[int] = []
+"""The signal that asked this process to stop, once one has (see :func:`request_stop`)."""
+
+
+def request_stop(signum: int) -> None:
+    """Remember that the user or the system asked the run to stop.
+
+    The signal handler also raises at once; but Python swallows an exception raised while
+    a finaliser or a library callback runs ("Exception ignored in …"), and the run would
+    then go on to publish as if nothing had been asked. :func:`publishing` checks this
+    before it swaps anything in.
+    """
+    if not _stop:
+        _stop.append(signum)
+
+
+def clear_stop() -> None:
+    """Forget an earlier stop request (a new command starts)."""
+    _stop.clear()
+
+
+def _raise_if_stopped() -> None:
+    if _stop:
+        signum = _stop[0]
+        raise KeyboardInterrupt() if signum == signal.SIGINT else Stopped(signum)
+
+
 @contextlib.contextmanager
 def publishing(root: Path, name: str) -> Iterator[Publication]:
     """Lock ``root/name``, repair it, and yield a staging folder swapped in on success.
@@ -384,6 +418,7 @@ def publishing(root: Path, name: str) -> Iterator[Publication]:
     try:
         try:
             yield pub
+            _raise_if_stopped()
         except BaseException as exc:
             _discard(pub.stage)
             raise _reworded(exc, pub)  # noqa: B904 - its cause is set when it is a new error

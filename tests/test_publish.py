@@ -34,7 +34,7 @@ from click.testing import CliRunner
 
 import pipeline.publish as publish
 from pipeline.cli import main
-from pipeline.errors import RegistryError, RunInProgressError, StorageError
+from pipeline.errors import RegistryError, RunInProgressError, Stopped, StorageError
 from pipeline.publish import MANIFEST_NAME, TOOL_NAME, publishing, recover
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -281,6 +281,31 @@ def test_a_failure_inside_leaves_the_folder_untouched(tmp_path: Path) -> None:
     with pytest.raises(RegistryError) as caught, publishing(tmp_path, YEAR) as pub:
         (pub.stage / "a.csv").write_text("dở", encoding="utf-8")
         raise RegistryError("Danh mục đơn vị sai.")
+    assert _hashes(tmp_path / YEAR) == before
+    assert _leftovers(tmp_path) == []
+    assert any(INTACT in n for n in caught.value.__notes__)
+
+
+@pytest.mark.parametrize(
+    ("signame", "raised"),
+    [("SIGINT", KeyboardInterrupt), ("SIGTERM", Stopped)],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_stop_swallowed_inside_a_finaliser_still_publishes_nothing(
+    tmp_path: Path, signame: str, raised: type[BaseException]
+) -> None:
+    """Python swallows what a signal handler raises while a finaliser runs ("Exception
+    ignored in …"; seen with matplotlib's): before, the run went on and published as if
+    Ctrl-C had not been pressed. The request is remembered and checked before the swap."""
+    _files(tmp_path, {"2026/a.csv": "cu"})
+    before = _hashes(tmp_path / YEAR)
+    publish.clear_stop()
+    try:
+        with pytest.raises(raised) as caught, publishing(tmp_path, YEAR) as pub:
+            (pub.stage / "a.csv").write_text("moi", encoding="utf-8")
+            publish.request_stop(getattr(signal, signame))  # its exception never surfaced
+    finally:
+        publish.clear_stop()
     assert _hashes(tmp_path / YEAR) == before
     assert _leftovers(tmp_path) == []
     assert any(INTACT in n for n in caught.value.__notes__)
