@@ -222,7 +222,7 @@ def _run(
     from pipeline.inbox import load_mail_info
     from pipeline.run import consolidate as consolidate_run
 
-    mail = load_mail_info(input_dir)
+    mail = load_mail_info(input_dir, {s.file.path: s.file.sha256 for s in raws})
     from pipeline.publish import reading
 
     previous = None

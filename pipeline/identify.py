@@ -146,6 +146,22 @@ class IdentityIndex:
         return found
 
 
+def _typed_year(sub: RawSubmission, schema: ReportSchema) -> int | None:
+    """The year typed in the "Năm báo cáo" cell, when it is a whole number (else None: a
+    blank or unreadable cell is reported by validation, like any other)."""
+    loc = sub.scalars.get("report_year")
+    if loc is None or "report_year" not in schema.field_map:
+        return None
+    # Imported here: the parser is not needed by the reading workers that import this module.
+    from pipeline.parse import parse_cell
+
+    parsed = parse_cell(loc, schema.field_map["report_year"])
+    value = parsed.value
+    if parsed.problems or isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
 def _typed(loc: Located | None) -> str:
     if loc is None or loc.value is None or isinstance(loc.value, bool):
         return ""
@@ -191,6 +207,9 @@ class Identity:
     unit_code: str = ""
     """The registry code the file is credited to ("" when rejected or unknown)."""
     evidence: tuple[Evidence, ...] = ()
+    claimed: str = ""
+    """The code the file claims, even when rejected: the hidden code, else the "Mã đơn vị"
+    cell, in the registry's spelling when it is a registry code ("" when it claims none)."""
 
     @property
     def rejected(self) -> bool:
@@ -246,14 +265,17 @@ def identify(
     """
     index = index if index is not None else IdentityIndex(registry)
     evidence = tuple(identity_evidence(sub, index, sender))
-    if sub.rejected:
-        return Identity(None, (), "", evidence)
     meta = sub.meta
     claimed = meta.get("unit_code", "").strip() or _typed(sub.scalars.get("unit_code"))
-    where: dict[str, Any] = {"file": sub.file.path, "unit_code": index.by_code(claimed) or claimed}
+    units = named_units(evidence)
+    listed = index.by_code(claimed) or claimed
+    if sub.rejected:
+        return Identity(None, (), "", evidence, listed)
+    where: dict[str, Any] = {"file": sub.file.path, "unit_code": listed}
 
     def reject(code: str, message: str, **extra: str) -> Identity:
-        return Identity(None, (make_issue(code, message, None, **where, **extra),), "", evidence)
+        issue = make_issue(code, message, None, **{**where, **extra})
+        return Identity(None, (issue,), "", evidence, listed)
 
     variant = schema.variant_for_template_id(meta.get("template_id", ""))
     if variant is None or meta.get("schema_id") not in (None, "", schema.id):
@@ -276,12 +298,29 @@ def identify(
             f"Biểu mẫu của năm {file_year or 'không rõ'}, không phải năm {year}. "
             f"Dùng biểu mẫu năm {year}.",
         )
-    units = named_units(evidence)
+    typed_year = _typed_year(sub, schema)
+    if typed_year is not None and typed_year != year:
+        year_cell = sub.scalars["report_year"]
+        return reject(
+            "report-year-mismatch",
+            f"Ô “Năm báo cáo” ghi năm {typed_year}, nhưng tệp là biểu mẫu năm {year} và đang "
+            f"tổng hợp báo cáo năm {year}. Số liệu có thể là của năm {typed_year} (chép từ báo "
+            f"cáo năm trước) nên tệp không được tổng hợp. Nếu là số liệu năm {year}: sửa ô "
+            f"thành {year} rồi gửi lại; nếu là số liệu năm {typed_year}: điền số liệu năm "
+            f"{year} rồi gửi lại.",
+            sheet=year_cell.sheet,
+            cell=year_cell.cell,
+            field="report_year",
+            value=str(typed_year),
+        )
     if len(units) > 1:
         code_cell = sub.scalars.get("unit_code")
         return reject(
             "identity-conflict",
             conflict_message(evidence, registry, schema),
+            # A file claiming no code (a blank template, code left empty) is listed under the
+            # first unit its evidence names, so the row is never without a unit.
+            unit_code=listed or units[0],
             sheet=code_cell.sheet if code_cell is not None else "",
             cell=code_cell.cell if code_cell is not None else "",
             field="unit_code",

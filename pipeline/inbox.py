@@ -722,17 +722,25 @@ def mail_logs(input_dir: Path) -> list[Path]:
     return sorted(p for p in input_dir.rglob(INBOX_LOG_NAME) if is_mail_log(p))
 
 
-def load_mail_info(input_dir: Path) -> MailInfo:
+def load_mail_info(input_dir: Path, files: Mapping[str, str] | None = None) -> MailInfo:
     """Per saved file under the folder: the first mail's time received (else sent), sender.
 
     Every log under `input_dir` is read: ``inbox --dest submissions`` writes
     ``submissions/<year>/_inbox_log.csv`` and the user may point consolidate at
     ``submissions`` or at ``submissions/<year>``. A log names files relative to its own
     folder; they are mapped to paths relative to `input_dir`.
+
+    `files` (path relative to `input_dir` → SHA-256 of the file as read) are the files the
+    run found. Given them, a file's mail is looked up by its content first, so a saved
+    attachment the user moved or renamed keeps its mail's time; by its name only when no
+    log row has its content, and not when the content the log recorded under that name now
+    lies in another file (the name went with it). The result is keyed by those paths.
+    Without `files`, by the names in the logs (and logs written before the ``sha256``
+    column, or with it empty, are only ever matched by name).
     """
-    times: dict[str, dt.datetime] = {}
-    senders: dict[str, str] = {}
-    sources: dict[str, str] = {}
+    by_name: dict[str, _Mail] = {}
+    by_hash: dict[str, _Mail] = {}
+    hashes_of_name: dict[str, set[str]] = {}
     for log_path in mail_logs(input_dir):
         folder = log_path.parent.relative_to(input_dir).as_posix()
         prefix = "" if folder == "." else unicodedata.normalize("NFC", folder) + "/"
@@ -742,12 +750,43 @@ def load_mail_info(input_dir: Path) -> MailInfo:
             when = row.received_at or row.sent_at
             if when is None:
                 continue
+            mail = _Mail(when, row.sender, "mail_received" if row.received_at else "mail_sent")
             path = prefix + unicodedata.normalize("NFC", row.file)
-            if path not in times or when < times[path]:
-                times[path] = when
-                senders[path] = row.sender
-                sources[path] = "mail_received" if row.received_at else "mail_sent"
-    return MailInfo(times, senders, sources)
+            _keep_first(by_name, path, mail)
+            digest = row.sha256.strip().lower()
+            if digest:
+                _keep_first(by_hash, digest, mail)
+                hashes_of_name.setdefault(path, set()).add(digest)
+    if files is None:
+        found = by_name
+    else:
+        present = set(files.values())
+        found = {}
+        for path, digest in files.items():
+            mail_of = by_hash.get(digest) if digest else None
+            moved = any(h != digest and h in present for h in hashes_of_name.get(path, ()))
+            if mail_of is None and not moved:
+                mail_of = by_name.get(path)
+            if mail_of is not None:
+                found[path] = mail_of
+    return MailInfo(
+        {p: m.when for p, m in found.items()},
+        {p: m.sender for p, m in found.items()},
+        {p: m.source for p, m in found.items()},
+    )
+
+
+@dataclass(frozen=True)
+class _Mail:
+    when: dt.datetime
+    sender: str
+    source: str
+
+
+def _keep_first(found: dict[str, _Mail], key: str, mail: _Mail) -> None:
+    """The same file received twice counts from the first mail."""
+    if key not in found or mail.when < found[key].when:
+        found[key] = mail
 
 
 # --------------------------------------------------------------------------- sender check

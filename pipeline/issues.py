@@ -54,6 +54,7 @@ CATALOGUE: dict[str, IssueKind] = {
     "file-symlink": IssueKind("error", "Liên kết (symlink) không được đọc"),
     "not-a-template": IssueKind("error", "Không phải biểu mẫu của Sở"),
     "wrong-year": IssueKind("error", "Biểu mẫu của năm khác"),
+    "report-year-mismatch": IssueKind("error", "Ô “Năm báo cáo” ghi năm khác năm tổng hợp"),
     "unknown-unit": IssueKind("error", "Mã đơn vị không có trong danh mục"),
     "unit-code-normalised": IssueKind(
         "warning", "Mã đơn vị chỉ khớp danh mục khi bỏ qua chữ hoa/thường, dấu cách"
@@ -63,6 +64,10 @@ CATALOGUE: dict[str, IssueKind] = {
     "empty-template": IssueKind("error", "Biểu mẫu chưa điền số liệu"),
     "identity-conflict": IssueKind("error", "Thông tin trong tệp chỉ tới nhiều đơn vị khác nhau"),
     "superseded": IssueKind("info", "Đã có bản gửi mới hơn"),
+    "reporter-changed": IssueKind(
+        "warning", "Người báo cáo khác người báo cáo năm trước và không dùng thư của đơn vị"
+    ),
+    "mail-time-future": IssueKind("warning", "Thời điểm thư sau ngày tổng hợp, không được dùng"),
     "resubmission-tie": IssueKind("warning", "Hai bản gửi không phân biệt được bản nào sau"),
     "report-date-future": IssueKind("warning", "Ngày báo cáo sau ngày tổng hợp"),
     "report-date-outside-window": IssueKind("warning", "Ngày báo cáo ngoài khoảng của năm báo cáo"),

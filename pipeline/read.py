@@ -705,6 +705,8 @@ class _Package:
     """The package calamine opens, rebuilt from the parts checked here (:meth:`_Parts.repack`)."""
     strict: bool = False
     """Saved as Strict Open XML (and handed to calamine in transitional namespaces)."""
+    linked: tuple[tuple[str, str], ...] = ()
+    """(sheet, cell) of the formulas that refer to another workbook, on the sheets read."""
 
 
 def _too_large(detail: str) -> _Rejected:
@@ -1099,6 +1101,28 @@ _CELL_ELEMENT = re.compile(rb"<(" + _PREFIX + rb")c\s(" + _ATTRS + rb")(?<!/)>(.
 _VALUE_ELEMENT = re.compile(rb"<" + _PREFIX + rb"v\s*>([^<]*)<")
 
 
+_FORMULA_ELEMENT = re.compile(rb"<" + _PREFIX + rb"f(?:\s" + _ATTRS + rb")?>([^<]*)<")
+_EXTERNAL_REF = re.compile(rb"\[[0-9]+\]")
+"""How a saved formula names another workbook: ``[1]Sheet1!A1``, the index of its link part."""
+
+
+def _linked_cells(data: bytes) -> list[str]:
+    """Cells whose formula refers to another workbook, in sheet order (read only for a
+    package that has external links at all: a rare file, so no hurry here)."""
+    found: list[str] = []
+    for m in _CELL_ELEMENT.finditer(data):
+        formula = _FORMULA_ELEMENT.search(m.group(3))
+        if formula is None or not _EXTERNAL_REF.search(formula.group(1)):
+            continue
+        for attr in _ATTRIBUTE.finditer(m.group(2)):
+            if attr.group(1) == b"r":
+                where = _address(attr.group(2) or attr.group(3) or b"")
+                if where is not None and where[1] > 0:
+                    found.append(f"{col_letter(where[1] - 1)}{where[0]}")
+                break
+    return found
+
+
 def _error_cells(data: bytes) -> Mapping[str, str]:
     """Cells typed ``t="e"`` (a formula's error result, or an error typed as a constant)
     → the error literal they show, "#DIV/0!", by the address calamine places them at."""
@@ -1256,12 +1280,18 @@ def _inspect(zf: zipfile.ZipFile, data: bytes, schema: ReportSchema) -> _Package
     # A list whose table was lost is looked for on its own sheet, so that sheet is checked too.
     needed |= {schema.sheet_name(lst.sheet) for lst in schema.lists if lst.code not in tables}
     sheets: dict[str, _Marks] = {}
+    linked: list[tuple[str, str]] = []
     for sheet in sorted(needed & set(contract.sheet_parts)):
         sheet_info = members.get(contract.sheet_parts[sheet])
         if sheet_info is None:
             raise _Rejected("file-unreadable", _BROKEN)
-        sheets[sheet] = _measure_sheet(sheet, parts.read(sheet_info, shared=False))
-    return _Package(contract, sheets, tables, table_rows, parts.repack(), parts.strict)
+        sheet_xml = parts.read(sheet_info, shared=False)
+        sheets[sheet] = _measure_sheet(sheet, sheet_xml)
+        if contract.has_external_links:
+            linked += [(sheet, cell) for cell in _linked_cells(sheet_xml)]
+    return _Package(
+        contract, sheets, tables, table_rows, parts.repack(), parts.strict, tuple(linked)
+    )
 
 
 def _open_package(zf: zipfile.ZipFile) -> str:
@@ -1371,6 +1401,10 @@ def _value(rows: list[list[Any]], cell: str) -> Any:
     return None
 
 
+_LISTED_LINKS = 5
+"""How many linked cells the external-links message lists by address."""
+
+
 def _read_values(package: _Package, sub: RawSubmission, schema: ReportSchema) -> RawSubmission:
     contract = package.contract
     wb = _open_workbook(package)
@@ -1411,12 +1445,22 @@ def _read_values(package: _Package, sub: RawSubmission, schema: ReportSchema) ->
             )
         )
     if contract.has_external_links:
+        first_sheet, first_cell = package.linked[0] if package.linked else ("", "")
+        cells = ", ".join(f"{s}!{c}" for s, c in package.linked[:_LISTED_LINKS])
+        more = len(package.linked) - _LISTED_LINKS
+        at = (
+            f" (các ô {cells}{f' và {more} ô khác' if more > 0 else ''})"
+            if package.linked
+            else ""
+        )
         sub.issues.append(
             make_issue(
                 "external-links",
-                "Tệp có công thức liên kết tới tệp khác; chỉ đọc giá trị đã lưu. "
+                f"Tệp có công thức liên kết tới tệp khác{at}; chỉ đọc giá trị đã lưu. "
                 "Nên thay công thức bằng giá trị (Dán đặc biệt > Giá trị).",
                 file=sub.file.path,
+                sheet=first_sheet,
+                cell=first_cell,
             )
         )
     cache: dict[str, list[list[Any]]] = {}
@@ -1452,6 +1496,7 @@ def _read_values(package: _Package, sub: RawSubmission, schema: ReportSchema) ->
         table = wb.get_table_by_name(lst.code)
         columns = [unicodedata.normalize("NFC", str(c)).strip() for c in table.columns or []]
         missing = [f for f in lst.fields if f.code not in columns]
+        first_row, first_col = table.start or (0, 0)
         if missing:
             lost = ", ".join(f"“{f.label}” (mã {f.code})" for f in missing)
             sub.issues.append(
@@ -1462,9 +1507,10 @@ def _read_values(package: _Package, sub: RawSubmission, schema: ReportSchema) ->
                     "(không sửa dòng mã cột của bảng) rồi gửi lại.",
                     file=sub.file.path,
                     sheet=table.sheet,
+                    # The table's header row, where the column codes were changed.
+                    cell=f"{col_letter(first_col)}{first_row + 1}",
                 )
             )
-        first_row, first_col = table.start or (0, 0)
         marks = package.sheets.get(table.sheet, _NO_MARKS)
         entries = _list_rows(
             lst, table.to_python(), columns, first_row, first_col, table.sheet, marks

@@ -131,7 +131,7 @@ def consolidate(
     """
     report = schemas.report
     raws = _unique_files(raws)
-    times = mail_times or {}
+    times, future = _believable_mail_times(raws, mail_times or {}, today)
     senders = mail_senders or {}
     sources = mail_sources or {}
     index = IdentityIndex(registry)
@@ -145,9 +145,13 @@ def consolidate(
         path = sub.file.path
         ident = identify(sub, registry, report, year, sender=senders.get(path, ""), index=index)
         identities[path] = ident
+        # Found while reading, before anyone knew whose file it is: the unit it is credited
+        # to, or (rejected) the one it claims, as the identity issues name it.
+        owner = ident.unit_code or ident.claimed
+        read_issues = [i if i.unit_code else i.with_context(unit_code=owner) for i in sub.issues]
         if sub.rejected or ident.rejected:
-            reason_issues = [i for i in sub.issues if i.severity == "error"] or list(ident.issues)
-            issues.extend(sub.issues)
+            reason_issues = [i for i in read_issues if i.severity == "error"] or list(ident.issues)
+            issues.extend(read_issues)
             issues.extend(ident.issues)
             why = reason_issues[0] if reason_issues else None
             status[path] = (
@@ -156,11 +160,14 @@ def consolidate(
                 why.code if why else "file-unreadable",
             )
             continue
-        issues.extend(sub.issues)
+        issues.extend(read_issues)
         issues.extend(ident.issues)
         variant_of[path] = str(ident.variant)
         candidates.append(sub)
     issues.extend(sender_issues(candidates, registry, senders))
+    for path, when in future.items():
+        owner = identities[path].unit_code or identities[path].claimed
+        issues.append(mail_time_issue(path, owner, when, today))
     # The report date as typed (submissions.csv) and, when believable, as the rules use it.
     report_dates = {s.file.path: _report_date(s, report) for s in candidates}
     plausible: dict[str, dt.date | None] = {}
@@ -240,7 +247,7 @@ def consolidate(
         rows.append(
             {
                 "file": path,
-                "unit_code": sub.unit_code,
+                "unit_code": _listed_code(sub, identities[path], reason_code),
                 "status": st,
                 "reason": reason,
                 "reason_code": reason_code,
@@ -286,6 +293,47 @@ def consolidate(
         changes=changes,
         city_key=city_key,
         extra={"previous": previous, "year_over_year": year_over_year},
+    )
+
+
+def _listed_code(sub: RawSubmission, ident: Identity, reason_code: str) -> str:
+    """The unit code of a file's row in submissions.csv: its hidden code; for a file of
+    conflicting identity without one, the code its `identity-conflict` error names."""
+    if sub.unit_code or reason_code != "identity-conflict" or not ident.issues:
+        return sub.unit_code
+    return ident.issues[0].unit_code
+
+
+def _believable_mail_times(
+    raws: list[RawSubmission], mail_times: Mapping[str, dt.datetime], today: dt.date | None
+) -> tuple[dict[str, dt.datetime], dict[str, dt.datetime]]:
+    """The mail times a run can use, and those of the files read that lie after the run date.
+
+    A mail cannot arrive after the run that reads it: such a time (a wrong clock at the
+    sender or the mail server, an edited log) decides nothing, neither which copy wins nor
+    on time or late; the file counts as one saved by hand.
+    """
+    if today is None:
+        return dict(mail_times), {}
+    read = {s.file.path for s in raws}
+    kept = {p: w for p, w in mail_times.items() if w.date() <= today}
+    future = {p: w for p, w in sorted(mail_times.items()) if p in read and p not in kept}
+    return kept, future
+
+
+def mail_time_issue(path: str, unit_code: str, when: dt.datetime, today: dt.date | None) -> Issue:
+    """The `mail-time-future` warning: the mail's time is after the run date, not used."""
+    day = today.strftime("%d/%m/%Y") if today is not None else ""
+    return make_issue(
+        "mail-time-future",
+        f"Nhật ký thư ghi thư của tệp này đến lúc {when.strftime('%H:%M:%S %d/%m/%Y')}, sau "
+        f"ngày tổng hợp ({day}): không thể đúng (đồng hồ máy gửi hoặc máy chủ thư sai, hoặc "
+        "nhật ký bị sửa) nên chương trình không dùng thời điểm này; tệp được xét như không qua "
+        "nhận thư (theo ngày báo cáo, ngày sửa tệp). Sở kiểm tra thư gốc; nếu cần, sửa thời "
+        "điểm trong _inbox_log.csv rồi chạy lại.",
+        file=path,
+        unit_code=unit_code,
+        value=when.isoformat(),
     )
 
 
