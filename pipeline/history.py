@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pandas as pd
 
 from pipeline.issues import Issue, make_issue
-from pipeline.registry import normalise_code
+from pipeline.registry import Registry, email_addresses, normalise_code
 from pipeline.schema import Field, ListSpec, ReportSchema, Schemas
 from pipeline.validate import Submissions
 
@@ -409,3 +410,85 @@ def write_history(result: RunResult, out_dir: Path) -> list[Path]:
         return []
     write_csv(frame, target)
     return [target]
+
+
+# --------------------------------------------------------------------------- reporter
+
+
+REPORTER_FIELDS = ("reporter_name", "reporter_email")
+
+
+def _fold(text: object) -> str:
+    """A name or address compared as people read it: case and extra spaces do not count."""
+    if not isinstance(text, str):
+        return ""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def reporter_changes(
+    data: Submissions,
+    kept: Mapping[str, str],
+    registry: Registry,
+    previous: Previous | None,
+) -> list[Issue]:
+    """A warning where the person reporting is new to the unit: "B's figures in A's file"?
+
+    The rule (docs/dac-ta-nhan-dien.md, "Người báo cáo khác thường lệ"): only a unit whose
+    report of the year before names its reporter is compared. The file's reporter (name,
+    address) is usual when the address is the unit's registered address, or the name or the
+    address is last year's reporter's (case and extra spaces aside); otherwise a warning at
+    the reporter's name cell names this year's reporter, last year's and the registered
+    address, for the specialist to check with the unit that the figures are its own.
+    """
+    if previous is None or previous.values.empty or "reporter_name" not in data.scalars:
+        return []
+    prev = previous.values[previous.values["field"].isin(REPORTER_FIELDS)]
+    before: dict[str, dict[str, str]] = {}
+    for code, fld, value in zip(
+        prev["unit_code"].tolist(), prev["field"].tolist(), prev["value"].tolist(), strict=True
+    ):
+        before.setdefault(normalise_code(str(code)), {})[str(fld)] = str(value)
+    issues: list[Issue] = []
+    for code in sorted(kept):
+        last = before.get(normalise_code(code))
+        unit = registry.units.get(code)
+        file = kept[code]
+        if not last or unit is None or file not in data.scalars.index:
+            continue
+        name = data.scalars.at[file, "reporter_name"]
+        address = (
+            data.scalars.at[file, "reporter_email"] if "reporter_email" in data.scalars else None
+        )
+        name_f, address_f = _fold(name), _fold(address)
+        if not name_f and not address_f:
+            continue
+        typed = email_addresses(address) if isinstance(address, str) else set()
+        if typed & email_addresses(unit.email):
+            continue
+        last_name, last_address = last.get("reporter_name", ""), last.get("reporter_email", "")
+        if (name_f and name_f == _fold(last_name)) or (typed & email_addresses(last_address)):
+            continue
+        now = _person(name, address)
+        then = _person(last_name, last_address)
+        where = data.where(file, "reporter_name") if name_f else data.where(file, "reporter_email")
+        issues.append(
+            make_issue(
+                "reporter-changed",
+                f"Người báo cáo năm nay là {now}, khác người báo cáo năm {previous.year} của "
+                f"{unit.name} ({then}), và thư điện tử không phải địa chỉ của đơn vị trong danh "
+                f"mục ({unit.email or 'danh mục chưa ghi địa chỉ'}). Sở xác minh với đơn vị rằng "
+                "số liệu là của chính đơn vị (không phải tệp của đơn vị khác điền hộ hoặc chép "
+                "sang); nếu đúng, không cần làm gì.",
+                file=file,
+                unit_code=code,
+                **where,
+                field="reporter_name" if name_f else "reporter_email",
+                value=str(name if name_f else address),
+            )
+        )
+    return issues
+
+
+def _person(name: object, address: object) -> str:
+    parts = [f"“{v.strip()}”" for v in (name, address) if isinstance(v, str) and v.strip()]
+    return ", ".join(parts) or "không ghi"

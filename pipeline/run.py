@@ -18,7 +18,7 @@ import pandas as pd
 from pipeline import aggregate as agg
 from pipeline.changes import resubmission_changes
 from pipeline.evaluate import evaluate_criteria, evaluate_learning_unit, unit_frame
-from pipeline.history import Previous, unit_changes
+from pipeline.history import Previous, reporter_changes, unit_changes
 from pipeline.identify import (
     MAIL_RECEIVED,
     Identity,
@@ -228,6 +228,7 @@ def consolidate(
     issues.extend(_cross_unit_checks(units, data, registry, res.kept))
     year_over_year, yoy_issues = unit_changes(data, res.kept, schemas, previous, year)
     issues.extend(yoy_issues)
+    issues.extend(reporter_changes(data, res.kept, registry, previous))
     per_file: dict[str, list[Issue]] = {}
     for i in issues:
         per_file.setdefault(i.file, []).append(i)

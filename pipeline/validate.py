@@ -393,6 +393,18 @@ def _eval_bool(frame: pd.DataFrame, expr: str) -> pd.Series:
     return result.astype("boolean").fillna(False).astype(bool)
 
 
+def _excluded_rows(data: Submissions, frame: pd.DataFrame, rule: Rule) -> pd.Series:
+    """Rows whose ``required`` cell was blanked for an error (:func:`exclude_errors`)."""
+    list_code = rule.list or ""
+    files = frame[FILE].tolist()
+    rows = frame[ROW].tolist() if rule.list else [0] * len(files)
+    hit = [
+        (file, list_code, int(row), str(rule.required)) in data.excluded
+        for file, row in zip(files, rows, strict=True)
+    ]
+    return pd.Series(hit, index=frame.index, dtype=bool)
+
+
 def _known(frame: pd.DataFrame, rule: Rule) -> pd.Series:
     """Rows where every cell the rule's ``check`` and ``when`` read has a value.
 
@@ -473,6 +485,9 @@ def check_rules(data: Submissions, schema: ReportSchema) -> list[Issue]:
         when = _eval_bool(frame, rule.when) if rule.when else pd.Series(True, index=frame.index)
         if rule.required is not None:
             failing = known & when & frame[rule.required].isna()
+            if data.excluded:
+                # Blank because its value was an error: that error is the message.
+                failing &= ~_excluded_rows(data, frame, rule)
             target = rule.required
         else:
             assert rule.check is not None
@@ -775,6 +790,12 @@ def validate(
         for i in validate_fields(data, schema)
         if not (i.code == "required-missing" and (i.file, i.sheet, i.cell) in unparsed)
     ]
-    issues += check_rules(data, schema)
-    clean, unchecked = exclude_unchecked_parts(exclude_errors(data, issues), schema)
+    # Rules read the values with every cell already reported as an error blanked: a wrong
+    # cell is "unknown" to them like a blank one, so it gets one message, not two.
+    checked = exclude_errors(data, issues)
+    rule_issues = check_rules(checked, schema)
+    issues += rule_issues
+    cleaned = exclude_errors(checked, rule_issues)
+    cleaned.excluded = checked.excluded | cleaned.excluded
+    clean, unchecked = exclude_unchecked_parts(cleaned, schema)
     return clean, issues + unchecked

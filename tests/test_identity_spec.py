@@ -28,6 +28,7 @@ from openpyxl.workbook.workbook import Workbook
 
 from pipeline.cli import main
 from pipeline.collect import read_all
+from pipeline.history import Previous
 from pipeline.identify import IdentityIndex, identify
 from pipeline.inbox import INBOX_LOG_NAME, load_mail_info, run_inbox
 from pipeline.read import read_submission
@@ -38,6 +39,7 @@ from pipeline.schema import Schemas
 from pipeline.settings import Settings
 from pipeline.templates import build_template, template_bytes, template_filename, unit_file_name
 from tests.conftest import RUN_DATE
+from tests.hostile_corpus import add_content_type, add_workbook_rel, edit_part, rezip
 from tests.libreoffice import convert_all
 from tests.submission_factory import (
     CLEAN_INITIATIVES,
@@ -243,6 +245,16 @@ def _n13(c: Ctx) -> tuple[Workbook, str, str]:
     return wb, blank_name(c), ""
 
 
+def _n15(c: Ctx) -> tuple[Workbook, str, str]:
+    wb = blank(
+        c,
+        unit_code=None,
+        unit_name="Trường THPT Lê Quý Đôn",
+        reporter_email=c.registry.units[B].email,
+    )
+    return wb, blank_name(c), ""
+
+
 ALL_A = {"meta": A, "unit_code": A, "unit_name": A}
 IDENTITY_CASES = [
     IdCase("N01", _n01, A, {**ALL_A, "file_name": A, "reporter_email": A, "mail_sender": A}),
@@ -264,7 +276,11 @@ IDENTITY_CASES = [
     IdCase("N11", _n11, None, {"meta": A, "unit_code": B, "unit_name": A, "file_name": A}),
     IdCase("N12", _n12, None, {"unit_code": B, "unit_name": A}),
     IdCase("N13", _n13, B, {"unit_code": B}, registry=namesakes),
+    IdCase("N15", _n15, None, {"unit_name": A, "reporter_email": B}),
 ]
+LISTED_UNDER = {"N09": A, "N10": A, "N11": A, "N12": B, "N15": A}
+"""The unit_code of a conflict's issue and submissions row: the code the file claims (hidden
+code, else the code cell), else the first unit its evidence names (N15: no code typed)."""
 
 
 @pytest.mark.parametrize("case", IDENTITY_CASES, ids=[c.id for c in IDENTITY_CASES])
@@ -301,6 +317,7 @@ def test_identity_case(ctx: Ctx, case: IdCase) -> None:
         assert f"{code} ({registry.units[code].name})" in issue.message
     assert f"{issue.sheet}!{issue.cell}" == cell_of(wb, "unit_code")
     assert set(issue.value.split(", ")) == {A, B}
+    assert issue.unit_code == row["unit_code"] == LISTED_UNDER[case.id]
     # What each piece of evidence says is quoted after the unit it names.
     a_part, b_part = (
         issue.message.split(f"{A} (", 1)[1].split(f"{B} (")[0],
@@ -748,10 +765,287 @@ def test_D04_D05_a_plain_workbook_from_a_units_address(ctx: Ctx) -> None:
     assert tracking.loc[B, ["status", "reason", "file"]].tolist() == ["missing", "", ""]  # D05
 
 
+# --------------------------------------------------------------------------- 1. report year
+
+
+def test_Y01_a_template_of_another_year_is_one_wrong_year_error(ctx: Ctx) -> None:
+    last_year = school_workbook(ctx.schemas, ctx.registry, ctx.settings, unit_code=A, year=2025)
+    save(last_year, ctx.folder / unit_file_name(ctx.registry.units[A], 2025))
+    result = run(ctx)
+    assert [i.code for i in result.issues] == ["wrong-year"]
+    assert "2025" in result.issues[0].message and "2026" in result.issues[0].message
+    assert result.kept == {}
+
+
+def test_Y02_last_years_figures_in_this_years_template_are_not_counted(ctx: Ctx) -> None:
+    wb = per_unit(ctx, A, report_year=2025, campaign_events=3)
+    save(wb, ctx.folder / own_name(ctx, A))
+    result = run(ctx)
+    assert result.kept == {}
+    [issue] = result.issues
+    assert (issue.code, issue.severity, issue.unit_code) == ("report-year-mismatch", "error", A)
+    assert f"{issue.sheet}!{issue.cell}" == cell_of(wb, "report_year")
+    assert (issue.field, issue.value) == ("report_year", "2025")
+    assert "2025" in issue.message and "2026" in issue.message
+    row = by_file(result).loc[own_name(ctx, A)]
+    assert (row["status"], row["reason_code"]) == ("rejected", "report-year-mismatch")
+    assert track(result).loc[A, ["status", "reason_code"]].tolist() == [
+        "rejected",
+        "report-year-mismatch",
+    ]
+    assert A not in result.units.index
+
+
+def test_Y03_the_year_typed_as_text_is_the_year(ctx: Ctx) -> None:
+    save(per_unit(ctx, A, report_year="2026"), ctx.folder / own_name(ctx, A))
+    result = run(ctx)
+    assert result.kept == {A: own_name(ctx, A)}
+    assert result.issues == []
+
+
+def test_Y04_the_corrected_copy_is_consolidated(ctx: Ctx) -> None:
+    wrong = own_name(ctx, A)
+    fixed = wrong.replace(".xlsx", " (1).xlsx")
+    copy_of_a(ctx, wrong, NOV, 3, DEC1_8)
+    at(save(per_unit(ctx, A, report_date=NOV, report_year=2025), ctx.folder / wrong), DEC1_8)
+    copy_of_a(ctx, fixed, NOV, 6, DEC1_10)
+    result = run(ctx)
+    assert result.kept == {A: fixed}
+    assert by_file(result).loc[wrong, "reason_code"] == "report-year-mismatch"
+    assert result.units.loc[A, "campaign_events"] == 6
+
+
+# --------------------------------------------------------------------------- 1. reporter
+
+
+LAST_YEAR = {"reporter_name": "Nguyễn Thị Lan", "reporter_email": "lan.nt@gmail.com"}
+
+
+def last_year_of_a(reporter: dict[str, str]) -> Previous:
+    values = pd.DataFrame(
+        [(2025, A, fld, value) for fld, value in reporter.items()],
+        columns=["year", "unit_code", "field", "value"],
+    )
+    aggregates = pd.DataFrame(columns=["level", "key", "field", "value"])
+    return Previous(2025, values, aggregates)
+
+
+@pytest.mark.parametrize(
+    ("name", "email", "warned"),
+    [
+        pytest.param("Trần Văn Bình", "binh.tv@gmail.com", True, id="P01"),
+        pytest.param("Trần Văn Bình", "thpt.lequydon@gddt.mau.gov.vn", False, id="P02"),
+        pytest.param("nguyễn thị  lan", "lan.moi@gmail.com", False, id="P03"),
+        pytest.param("Trần Văn Bình", "LAN.NT@gmail.com", False, id="P04"),
+    ],
+)
+def test_a_reporter_new_to_the_unit_is_a_warning(
+    ctx: Ctx, name: str, email: str, warned: bool
+) -> None:
+    wb = per_unit(ctx, A, reporter_name=name, reporter_email=email)
+    save(wb, ctx.folder / own_name(ctx, A))
+    raws = [read_submission(ctx.folder / own_name(ctx, A), ctx.folder, ctx.schemas.report)]
+    previous = last_year_of_a(LAST_YEAR)
+    result = consolidate(
+        raws, YEAR, ctx.schemas, ctx.registry, ctx.settings, previous=previous, today=RUN_DATE
+    )
+    assert result.kept == {A: own_name(ctx, A)}
+    found = [i for i in result.issues if i.code == "reporter-changed"]
+    if not warned:
+        assert found == []
+        return
+    [issue] = found
+    assert (issue.severity, issue.unit_code, issue.value) == ("warning", A, name)
+    assert f"{issue.sheet}!{issue.cell}" == cell_of(wb, "reporter_name")
+    for said in (name, "Nguyễn Thị Lan", ctx.registry.units[A].email, "2025"):
+        assert said in issue.message
+    assert by_file(result).loc[own_name(ctx, A), "status"] == "accepted_with_warnings"
+
+
+def test_P05_no_report_last_year_nothing_to_compare(ctx: Ctx) -> None:
+    wb = per_unit(ctx, A, reporter_name="Trần Văn Bình", reporter_email="binh.tv@gmail.com")
+    save(wb, ctx.folder / own_name(ctx, A))
+    raws = [read_submission(ctx.folder / own_name(ctx, A), ctx.folder, ctx.schemas.report)]
+    other = last_year_of_a({}).values
+    other.loc[0] = [2025, B, "reporter_name", "Lê Văn Cường"]
+    previous = Previous(2025, other, last_year_of_a({}).aggregates)
+    result = consolidate(
+        raws, YEAR, ctx.schemas, ctx.registry, ctx.settings, previous=previous, today=RUN_DATE
+    )
+    assert not [i for i in result.issues if i.code == "reporter-changed"]
+
+
+# --------------------------------------------------------------------------- 1. read issues
+
+
+def _with_macro_and_link(data: bytes, sheet_index: int, cell: str) -> bytes:
+    """A package with a VBA project and the given cell a formula into another workbook."""
+    link = (
+        b'<externalLink xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        b'<externalBook xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/'
+        b'relationships" r:id="rId1"><sheetNames><sheetName val="Sheet1"/></sheetNames>'
+        b"</externalBook></externalLink>"
+    )
+    rels = (
+        b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        b'relationships/externalLinkPath" Target="file:///C:/bao-cao-truong-ban.xlsx" '
+        b'TargetMode="External"/></Relationships>'
+    )
+    data = rezip(
+        data,
+        extra={
+            "xl/externalLinks/externalLink1.xml": link,
+            "xl/externalLinks/_rels/externalLink1.xml.rels": rels,
+            "xl/vbaProject.bin": b"\xd0\xcf\x11\xe0" + b"Attribute VB_Name" * 8,
+        },
+    )
+    data = add_content_type(
+        data,
+        "xl/externalLinks/externalLink1.xml",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.externalLink+xml",
+    )
+    data = add_content_type(data, "xl/vbaProject.bin", "application/vnd.ms-office.vbaProject")
+    data = add_workbook_rel(
+        data,
+        "rIdExt1",
+        "http://schemas.openxmlformats.org/officeDocument/2006/relationships/externalLink",
+        "externalLinks/externalLink1.xml",
+    )
+    data = add_workbook_rel(
+        data,
+        "rIdVba",
+        "http://schemas.microsoft.com/office/2006/relationships/vbaProject",
+        "vbaProject.bin",
+    )
+    pattern = re.compile(rb'(<c r="' + cell.encode() + rb'"[^>]*>)(<v>)')
+
+    def link_cell(xml: bytes) -> bytes:
+        linked, n = pattern.subn(rb"\1<f>[1]Sheet1!A1</f>\2", xml)
+        assert n == 1
+        return linked
+
+    return edit_part(data, f"xl/worksheets/sheet{sheet_index}.xml", link_cell)
+
+
+@pytest.mark.parametrize(
+    ("case", "name", "credited"),
+    [pytest.param("R01", None, A, id="R01"), pytest.param("R02", B, None, id="R02")],
+)
+def test_read_issues_name_the_unit_and_the_cell(
+    ctx: Ctx, case: str, name: str | None, credited: str | None
+) -> None:
+    wb = per_unit(ctx, A)
+    sheet, cell = cell_of(wb, "campaign_events").split("!")
+    data = _with_macro_and_link(template_bytes(wb), wb.sheetnames.index(sheet) + 1, cell)
+    file = own_name(ctx, name or A).replace(".xlsx", ".xlsm")
+    (ctx.folder / file).write_bytes(data)
+    result = run(ctx)
+    assert result.kept == ({credited: file} if credited else {})
+    found = {i.code: i for i in result.issues}
+    assert found["macros-ignored"].unit_code == A
+    assert (found["macros-ignored"].sheet, found["macros-ignored"].cell) == ("", "")
+    link = found["external-links"]
+    assert (link.unit_code, link.sheet, link.cell) == (A, sheet, cell)
+    assert f"{sheet}!{cell}" in link.message
+    if credited is None:
+        assert by_file(result).loc[file, "reason_code"] == "identity-conflict"
+
+
+# --------------------------------------------------------------------------- 3. mail log
+
+
+def _mail_a(ctx: Ctx, tmp_path: Path) -> tuple[Path, str]:
+    """A's report by mail, received 08/12/2026 (late), saved by `inbox` to submissions/2026."""
+    mails, dest = tmp_path / "thu", tmp_path / "submissions"
+    name = own_name(ctx, A)
+    _eml(
+        mails,
+        "01.eml",
+        ctx.registry.units[A].email,
+        [(name, _bytes(ctx, A, 6))],
+        dt.datetime(2026, 12, 8, 9, tzinfo=ICT),
+    )
+    run_inbox([mails], dest, ctx.schemas.report)
+    return dest, name
+
+
+def _consolidated(dest: Path, out: Path) -> pd.DataFrame:
+    argv = ["consolidate", "--year", "2026", "--input", str(dest), "--output", str(out), "-q"]
+    res = CliRunner().invoke(main, [*argv, "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    return _csv(out / "2026" / "submissions.csv").set_index("file")
+
+
+def test_T06_a_moved_attachment_keeps_its_mail_time(ctx: Ctx, tmp_path: Path) -> None:
+    dest, name = _mail_a(ctx, tmp_path)
+    (dest / "2026" / "da-xem").mkdir()
+    (dest / "2026" / name).rename(dest / "2026" / "da-xem" / name)
+    subs = _consolidated(dest, tmp_path / "out")
+    row = subs.loc[f"2026/da-xem/{name}"]
+    assert (row["submitted_at"], row["submitted_at_source"]) == (
+        "2026-12-08T09:00:00",
+        "mail_received",
+    )
+
+
+def test_T07_a_renamed_attachment_keeps_its_mail_time(ctx: Ctx, tmp_path: Path) -> None:
+    dest, name = _mail_a(ctx, tmp_path)
+    year = dest / "2026"
+    (year / name).rename(year / "Bao cao A.xlsx")
+    # Another copy (other figures) now bears the old name, saved by hand on 1 December: the
+    # mail's time went with the renamed file.
+    at(save(per_unit(ctx, A, report_date=NOV, campaign_events=2), year / name), DEC1_8)
+    subs = _consolidated(dest, tmp_path / "out")
+    moved = subs.loc["2026/Bao cao A.xlsx"]
+    assert (moved["submitted_at"], moved["submitted_at_source"]) == (
+        "2026-12-08T09:00:00",
+        "mail_received",
+    )
+    assert subs.loc[f"2026/{name}", "submitted_at_source"] == "report_date"
+    assert subs.loc["2026/Bao cao A.xlsx", "status"] == "accepted"
+
+
+def test_T08_a_log_written_before_the_sha256_column(ctx: Ctx, tmp_path: Path) -> None:
+    dest, name = _mail_a(ctx, tmp_path)
+    log = dest / "2026" / INBOX_LOG_NAME
+    old = _csv(log).drop(columns=["sha256"])
+    log.write_text(old.to_csv(index=False), encoding="utf-8-sig")
+    assert "sha256" not in log.read_text(encoding="utf-8-sig").splitlines()[0]
+    row = _consolidated(dest, tmp_path / "out").loc[f"2026/{name}"]
+    assert (row["submitted_at"], row["submitted_at_source"]) == (
+        "2026-12-08T09:00:00",
+        "mail_received",
+    )
+
+
+def test_T09_a_mail_time_after_the_run_date_is_not_used(ctx: Ctx) -> None:
+    plain = own_name(ctx, A)
+    copy = plain.replace(".xlsx", " (1).xlsx")
+    copy_of_a(ctx, plain, NOV, 2, DEC1_8)
+    copy_of_a(ctx, copy, NOV, 6, DEC1_8)
+    raws = [read_submission(ctx.folder / n, ctx.folder, ctx.schemas.report) for n in (plain, copy)]
+    result = consolidate(
+        raws,
+        YEAR,
+        ctx.schemas,
+        ctx.registry,
+        ctx.settings,
+        mail_times={plain: dt.datetime(2026, 12, 2, 9), copy: dt.datetime(2027, 1, 5, 10)},
+        today=RUN_DATE,
+    )
+    assert result.kept == {A: plain}
+    [warning] = [i for i in result.issues if i.code == "mail-time-future"]
+    assert (warning.file, warning.severity, warning.unit_code) == (copy, "warning", A)
+    assert "10:00:00 05/01/2027" in warning.message and "20/12/2026" in warning.message
+    row = by_file(result).loc[copy]
+    assert row["submitted_at_source"] == "report_date"
+
+
 # --------------------------------------------------------------------------- the specification
 
 
-SPEC_CASE = re.compile(r"^\| ([NCTD]\d\d) \|", re.MULTILINE)
+SPEC_CASE = re.compile(r"^\| ([NCTDYPR]\d\d) \|", re.MULTILINE)
 COVERED = {c.id for c in IDENTITY_CASES} | {
     "N14",
     *(f"C{n:02d}" for n in range(1, 12)),
@@ -761,6 +1055,14 @@ COVERED = {c.id for c in IDENTITY_CASES} | {
     "T04",
     "T05",
     *(f"D{n:02d}" for n in range(1, 6)),
+    *(f"Y{n:02d}" for n in range(1, 5)),
+    *(f"P{n:02d}" for n in range(1, 6)),
+    "R01",
+    "R02",
+    "T06",
+    "T07",
+    "T08",
+    "T09",
 }
 """The worked cases these tests run, by the specification's ids."""
 

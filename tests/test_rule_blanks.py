@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.schema import DEFAULT_SCHEMA_DIR, Rule, Schemas, expr_names, load_schemas
+from pipeline.schema import DEFAULT_SCHEMA_DIR, Field, Rule, Schemas, expr_names, load_schemas
 from pipeline.validate import validate
 from tests.report_data import raw
 from tests.submission_factory import CLEAN_INITIATIVES, CLEAN_PEOPLE, CLEAN_SCHOOL
@@ -198,3 +198,78 @@ def test_required_rule_fires_when_its_condition_truly_holds(schemas: Schemas) ->
     assert "missing-recognition-decision" in _codes(schemas, rule, data)
     data[0].update(ldu_recognised_level="Chưa đạt")
     assert "missing-recognition-decision" not in _codes(schemas, rule, data)
+
+
+# A cell already reported as an error is "unknown" to the rules too (schemas/report.yaml,
+# header of ``rules``): one message per wrong cell, never a second one from a rule reading it.
+
+
+def _field(rule: Rule, name: str) -> Field:
+    if name.startswith("@") or rule.list is None:
+        return REPORT.field_map[name.lstrip("@")]
+    return next(f for f in REPORT.list_map[rule.list].fields if f.code == name)
+
+
+def _wrong(f: Field) -> Any:
+    """A value the field's own check reports as an error: above its maximum when it has one
+    (a number the rule could still compare), else a word where a number or a choice goes."""
+    if f.max is not None:
+        return int(f.max) + 5
+    return "không rõ"
+
+
+def _error_cells(rule: Rule) -> list[str]:
+    """The cells a rule reads, and its required cell, that a value can make an error."""
+    names = _reads(rule) + ([rule.required] if rule.required else [])
+    return [n for n in dict.fromkeys(names) if _field(rule, n).type != "text"]
+
+
+ERROR_CASES = [(r, n) for r in REPORT.rules for n in _error_cells(r)]
+
+
+def _set_cell(rule: Rule, data: Data, name: str, value: Any) -> None:
+    if name.startswith("@") or rule.list is None:
+        data[0][name.lstrip("@")] = value
+    elif rule.list == "people":
+        data[1][0][name] = value
+    else:
+        data[2][0][name] = value
+
+
+@pytest.fixture(scope="module")
+def walked_errors(schemas: Schemas) -> dict[str, list[str]]:
+    cases = []
+    for rule, name in ERROR_CASES:
+        data = _broken(rule)
+        _set_cell(rule, data, name, _wrong(_field(rule, name)))
+        cases.append((_variant(rule), data))
+    return _codes_of(schemas, cases)
+
+
+@pytest.mark.parametrize(
+    ("rule", "name"), ERROR_CASES, ids=[f"{r.code}-{n}-error" for r, n in ERROR_CASES]
+)
+def test_rule_is_silent_on_a_cell_already_in_error(
+    walked_errors: dict[str, list[str]], rule: Rule, name: str
+) -> None:
+    codes = walked_errors[f"{ERROR_CASES.index((rule, name)):03d}.xlsx"]
+    assert rule.code not in codes
+    assert set(codes) & {"above-maximum", "invalid-number", "invalid-choice", "invalid-yes-no"}
+
+
+def test_a_year_above_its_maximum_gets_one_message(schemas: Schemas) -> None:
+    """The QA case: recognised in 2035 (typed for 2025) was "above the maximum" and "after the
+    report year" at once; the first says what is wrong with the cell, the second repeats it."""
+    rule = next(r for r in REPORT.rules if r.code == "recognition-year-after-report")
+    data = _clean("school")
+    data[0].update(ldu_recognised_year=2035)
+    assert _codes(schemas, rule, data) == ["above-maximum"]
+
+
+def test_a_required_cell_in_error_is_not_called_missing(schemas: Schemas) -> None:
+    """Recognised at Mức 1, year typed "năm ngoái": the cell is not a number (one error);
+    "recognised but no year given" would tell the unit something false."""
+    rule = next(r for r in REPORT.rules if r.code == "missing-recognition-year")
+    data = _clean("school")
+    data[0].update(ldu_recognised_level="Mức 1", ldu_recognised_year="năm ngoái")
+    assert _codes(schemas, rule, data) == ["invalid-number"]
