@@ -1448,11 +1448,7 @@ def _read_values(package: _Package, sub: RawSubmission, schema: ReportSchema) ->
         first_sheet, first_cell = package.linked[0] if package.linked else ("", "")
         cells = ", ".join(f"{s}!{c}" for s, c in package.linked[:_LISTED_LINKS])
         more = len(package.linked) - _LISTED_LINKS
-        at = (
-            f" (các ô {cells}{f' và {more} ô khác' if more > 0 else ''})"
-            if package.linked
-            else ""
-        )
+        at = f" (các ô {cells}{f' và {more} ô khác' if more > 0 else ''})" if package.linked else ""
         sub.issues.append(
             make_issue(
                 "external-links",

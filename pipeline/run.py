@@ -200,7 +200,8 @@ def consolidate(
     res = resolve_resubmissions(candidates, plausible, sent_at)
     for path, first in res.duplicates.items():
         msg = f"Tệp trùng hệt tệp “{first}” (cùng nội dung); chỉ đọc một lần."
-        issues.append(make_issue("file-duplicate", msg, file=path))
+        unit_code = identities[path].unit_code
+        issues.append(make_issue("file-duplicate", msg, file=path, unit_code=unit_code))
         status[path] = ("superseded", msg, "file-duplicate")
     by_path = {s.file.path: s for s in candidates}
     for path, newer in res.superseded.items():

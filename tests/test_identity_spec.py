@@ -482,6 +482,8 @@ def test_C10_identical_copies_are_read_once(ctx: Ctx) -> None:
     assert result.kept == {A: first.name}
     row = by_file(result).loc["ban-sao.xlsx"]
     assert (row["status"], row["reason_code"]) == ("superseded", "file-duplicate")
+    [duplicate] = [i for i in result.issues if i.code == "file-duplicate"]
+    assert (duplicate.file, duplicate.unit_code) == ("ban-sao.xlsx", A)
 
 
 # --------------------------------------------------------------------------- mail: C04-C06, T
