@@ -396,13 +396,16 @@ def _eval_bool(frame: pd.DataFrame, expr: str) -> pd.Series:
 def _excluded_rows(data: Submissions, frame: pd.DataFrame, rule: Rule) -> pd.Series:
     """Rows whose ``required`` cell was blanked for an error (:func:`exclude_errors`)."""
     list_code = rule.list or ""
-    files = frame[FILE].tolist()
-    rows = frame[ROW].tolist() if rule.list else [0] * len(files)
-    hit = [
-        (file, list_code, int(row), str(rule.required)) in data.excluded
-        for file, row in zip(files, rows, strict=True)
-    ]
-    return pd.Series(hit, index=frame.index, dtype=bool)
+    keys = {k for k in data.excluded if k[1] == list_code and k[3] == rule.required}
+    hit = pd.Series(False, index=frame.index, dtype=bool)
+    if not keys:
+        return hit
+    # Only the files with such a cell are looked at row by row: errors are few.
+    some = frame[frame[FILE].isin({k[0] for k in keys})]
+    rows = some[ROW].tolist() if rule.list else [0] * len(some)
+    for idx, file, row in zip(some.index, some[FILE].tolist(), rows, strict=True):
+        hit.at[idx] = (file, list_code, int(row), rule.required) in keys
+    return hit
 
 
 def _known(frame: pd.DataFrame, rule: Rule) -> pd.Series:

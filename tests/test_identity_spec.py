@@ -808,7 +808,6 @@ def test_Y03_the_year_typed_as_text_is_the_year(ctx: Ctx) -> None:
 def test_Y04_the_corrected_copy_is_consolidated(ctx: Ctx) -> None:
     wrong = own_name(ctx, A)
     fixed = wrong.replace(".xlsx", " (1).xlsx")
-    copy_of_a(ctx, wrong, NOV, 3, DEC1_8)
     at(save(per_unit(ctx, A, report_date=NOV, report_year=2025), ctx.folder / wrong), DEC1_8)
     copy_of_a(ctx, fixed, NOV, 6, DEC1_10)
     result = run(ctx)
