@@ -1503,8 +1503,8 @@ def _read_values(package: _Package, sub: RawSubmission, schema: ReportSchema) ->
                     "(không sửa dòng mã cột của bảng) rồi gửi lại.",
                     file=sub.file.path,
                     sheet=table.sheet,
-                    # The table's header row, where the column codes were changed.
-                    cell=f"{col_letter(first_col)}{first_row + 1}",
+                    # The table's top-left cell, on its header row (as the table's ref names it).
+                    cell=f"{col_letter(first_col)}{first_row}",
                 )
             )
         marks = package.sheets.get(table.sheet, _NO_MARKS)

@@ -600,6 +600,9 @@ def test_a_table_with_lost_columns_names_them_by_label(
     bad = [i for i in raw.issues if i.code == "structure-bad-table"]
     assert len(bad) == 1
     assert "“Lĩnh vực” (mã domain)" in bad[0].message
+    # At the table's header row (docs/dac-ta-nhan-dien.md, "Vấn đề phát hiện khi đọc tệp").
+    first = wb[sheet].tables["initiatives"].ref.split(":")[0]
+    assert (bad[0].sheet, bad[0].cell) == (sheet, first)
 
 
 def test_under_a_table_followed_by_another_list_only_the_rows_touching_it_are_read(
