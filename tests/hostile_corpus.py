@@ -603,8 +603,9 @@ def macros(folder: Path, ctx: Context) -> Expected:
     return {write(folder, "co-macro.xlsm", data): ("accepted", "macros-ignored")}
 
 
-def external_links(folder: Path, ctx: Context) -> Expected:
-    _, good = ctx.good()
+def with_external_link(data: bytes, target: str, extra: dict[str, bytes] | None = None) -> bytes:
+    """The package `data` with a link to the workbook `target` (as Excel saves one), and any
+    `extra` parts; the cells that use the link are the caller's to write."""
     link = (
         b'<externalLink xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
         b'<externalBook xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/'
@@ -614,14 +615,15 @@ def external_links(folder: Path, ctx: Context) -> Expected:
     rels = (
         b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
         b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-        b'relationships/externalLinkPath" Target="file:///C:/bao-cao-nam-truoc.xlsx" '
+        b'relationships/externalLinkPath" Target="' + target.encode() + b'" '
         b'TargetMode="External"/></Relationships>'
     )
     data = rezip(
-        good,
+        data,
         extra={
             "xl/externalLinks/externalLink1.xml": link,
             "xl/externalLinks/_rels/externalLink1.xml.rels": rels,
+            **(extra or {}),
         },
     )
     data = add_content_type(
@@ -629,12 +631,17 @@ def external_links(folder: Path, ctx: Context) -> Expected:
         "xl/externalLinks/externalLink1.xml",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.externalLink+xml",
     )
-    data = add_workbook_rel(
+    return add_workbook_rel(
         data,
         "rIdExt1",
         "http://schemas.openxmlformats.org/officeDocument/2006/relationships/externalLink",
         "externalLinks/externalLink1.xml",
     )
+
+
+def external_links(folder: Path, ctx: Context) -> Expected:
+    _, good = ctx.good()
+    data = with_external_link(good, "file:///C:/bao-cao-nam-truoc.xlsx")
     return {
         write(folder, "lien-ket-ngoai.xlsx", data): ("accepted_with_warnings", "external-links")
     }

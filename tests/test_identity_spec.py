@@ -39,7 +39,12 @@ from pipeline.schema import Schemas
 from pipeline.settings import Settings
 from pipeline.templates import build_template, template_bytes, template_filename, unit_file_name
 from tests.conftest import RUN_DATE
-from tests.hostile_corpus import add_content_type, add_workbook_rel, edit_part, rezip
+from tests.hostile_corpus import (
+    add_content_type,
+    add_workbook_rel,
+    edit_part,
+    with_external_link,
+)
 from tests.libreoffice import convert_all
 from tests.submission_factory import (
     CLEAN_INITIATIVES,
@@ -881,38 +886,12 @@ def test_P05_no_report_last_year_nothing_to_compare(ctx: Ctx) -> None:
 
 def _with_macro_and_link(data: bytes, sheet_index: int, cell: str) -> bytes:
     """A package with a VBA project and the given cell a formula into another workbook."""
-    link = (
-        b'<externalLink xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-        b'<externalBook xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/'
-        b'relationships" r:id="rId1"><sheetNames><sheetName val="Sheet1"/></sheetNames>'
-        b"</externalBook></externalLink>"
-    )
-    rels = (
-        b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-        b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-        b'relationships/externalLinkPath" Target="file:///C:/bao-cao-truong-ban.xlsx" '
-        b'TargetMode="External"/></Relationships>'
-    )
-    data = rezip(
+    data = with_external_link(
         data,
-        extra={
-            "xl/externalLinks/externalLink1.xml": link,
-            "xl/externalLinks/_rels/externalLink1.xml.rels": rels,
-            "xl/vbaProject.bin": b"\xd0\xcf\x11\xe0" + b"Attribute VB_Name" * 8,
-        },
-    )
-    data = add_content_type(
-        data,
-        "xl/externalLinks/externalLink1.xml",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.externalLink+xml",
+        "file:///C:/bao-cao-truong-ban.xlsx",
+        extra={"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0" + b"Attribute VB_Name" * 8},
     )
     data = add_content_type(data, "xl/vbaProject.bin", "application/vnd.ms-office.vbaProject")
-    data = add_workbook_rel(
-        data,
-        "rIdExt1",
-        "http://schemas.openxmlformats.org/officeDocument/2006/relationships/externalLink",
-        "externalLinks/externalLink1.xml",
-    )
     data = add_workbook_rel(
         data,
         "rIdVba",
