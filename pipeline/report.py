@@ -25,24 +25,13 @@ import io
 import logging
 import math
 import re
-from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import xlsxwriter
-from xlsxwriter.comments import Comments
-from xlsxwriter.packager import Packager
 from xlsxwriter.utility import xl_col_to_name, xl_range, xl_rowcol_to_cell
-from xlsxwriter.vml import Vml
-from xlsxwriter.worksheet import (
-    CellBlankTuple,
-    CellDatetimeTuple,
-    CellNumberTuple,
-    CellStringTuple,
-    Worksheet,
-)
 
 from pipeline import printing, rates
 from pipeline.aggregate import base_differs, paired_units, rate_for, ratios, unknown_text
@@ -610,8 +599,12 @@ class Sheet:
         self.form_no = number
         self.title = FORM_TITLES[number]
         self.note = note
-        self.ws = book.wb.add_worksheet(self.name, worksheet_class=_worksheet_class())
-        self.write_string, self.write_number, self.write_blank = _cell_writers(self.ws)
+        self.ws = book.wb.add_worksheet(self.name)
+        self.write_string, self.write_number, self.write_blank = (
+            self.ws.write_string,
+            self.ws.write_number,
+            self.ws.write_blank,
+        )
         self.st = book.styles
         self.widths: dict[int, float] = {}
         self.landscape = landscape
@@ -750,7 +743,7 @@ class Sheet:
         order they are first written; widths are measured afterwards, column by column.
         """
         ws, st = self.ws, self.st
-        write_string, write_number, write_blank = _cell_writers(ws)
+        write_string, write_number, write_blank = ws.write_string, ws.write_number, ws.write_blank
         plan: list[tuple[str, str, int, int, Any]] = []  # how, key, column, span, extra
         for c in cols:
             col = index[c.key]
@@ -1003,212 +996,6 @@ class Sheet:
         return [unwrapped, wrapping]
 
 
-# --------------------------------------------------------------------------- xlsxwriter
-
-
-class _Worksheet(Worksheet):
-    """xlsxwriter's worksheet, writing its cell table to XML faster: the same bytes.
-
-    Writing the sheets' XML was a quarter of the report's build: xlsxwriter builds an
-    attribute list per cell and escapes every attribute, when a formatted string, number,
-    date or blank cell (all but a few formulas here) needs only its reference and style
-    index, neither of which can hold a character to escape. Other cells go through
-    xlsxwriter's own writer. Used only with the xlsxwriter release it was checked against
-    (`_FAST_XLSXWRITER`); tests/test_report.py compares its output with xlsxwriter's.
-    """
-
-    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
-        # xlsxwriter tries thirty-odd regular expressions on every formula, for functions of
-        # new Excel versions, which need a prefix; none of them ends in a function name of
-        # these sheets, so such a formula only loses its "=" (as xlsxwriter's would).
-        plain = all(name in _PLAIN_FUNCTIONS for name in _FUNCTION_NAME.findall(formula))
-        if plain and not (self.use_future_functions or expand_future_functions):
-            return formula.removeprefix("{").removeprefix("=").removesuffix("}")
-        result: str = super()._prepare_formula(formula, expand_future_functions)
-        return result
-
-    def _calculate_spans(self) -> None:
-        # The <row spans="first:last"> of each block of 16 rows: the columns used in it.
-        spans = {}
-        low: int | None = None
-        high = 0
-        first_col, last_col = self.dim_colmin, self.dim_colmax
-        for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
-            for used in (self.table.get(row_num), self.comments.get(row_num)):
-                cols = [c for c in used or () if first_col <= c <= last_col]
-                if cols:
-                    low = min(cols) if low is None else min(low, *cols)
-                    high = max(high, *cols)
-            block_end = (row_num + 1) % 16 == 0 or row_num == self.dim_rowmax
-            if block_end and low is not None:
-                spans[row_num // 16] = f"{low + 1}:{high + 1}"
-                low, high = None, 0
-        self.row_spans = spans
-
-    def _write_rows(self) -> None:
-        self._calculate_spans()
-        write = self.fh.write
-        table, row_info, comments, spans = self.table, self.row_info, self.comments, self.row_spans
-        first_col, last_col = self.dim_colmin, self.dim_colmax
-        names = [xl_col_to_name(c) for c in range(last_col + 1)]
-        for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
-            cells = table[row_num]
-            if not (row_num in row_info or row_num in comments or cells):
-                continue
-            span = spans.get(row_num // 16)
-            if not cells:
-                self._write_empty_row(row_num, span, row_info.get(row_num))
-                continue
-            self._write_row(row_num, span, row_info.get(row_num))
-            row_ref = str(row_num + 1)
-            for col_num in sorted(cells):
-                if not first_col <= col_num <= last_col:
-                    continue
-                cell = cells[col_num]
-                kind = cell.__class__
-                fmt = cell.format
-                if not fmt or kind not in _PLAIN_CELLS:
-                    self._write_cell(row_num, col_num, cell)
-                    continue
-                attrs = f'<c r="{names[col_num]}{row_ref}" s="{fmt._get_xf_index()}"'
-                if kind is CellStringTuple:
-                    write(f'{attrs} t="s"><v>{cell.string}</v></c>')
-                elif kind is CellBlankTuple:
-                    write(f"{attrs}/>")
-                else:
-                    write(f"{attrs}><v>{cell.number:.16G}</v></c>")
-            write("</row>")
-
-
-_FUNCTION_NAME = re.compile(r"([\w.]*)\(")
-_PLAIN_FUNCTIONS = frozenset({"", "SUM", "IF", "IFERROR", "COUNT", "COUNTIF", "ROUNDDOWN"})
-
-
-def _cell_writers(ws: Worksheet) -> tuple[Callable[..., Any], ...]:
-    """`ws`'s write_string, write_number and write_blank, taking row and column numbers.
-
-    On `_Worksheet`, xlsxwriter's undecorated ones: the decorator that reads "A1" cell
-    references costs a tenth of a write.
-    """
-    if isinstance(ws, _Worksheet):
-        return ws._write_string, ws._write_number, ws._write_blank
-    return ws.write_string, ws.write_number, ws.write_blank
-
-
-_PLAIN_CELLS = frozenset({CellStringTuple, CellNumberTuple, CellDatetimeTuple, CellBlankTuple})
-_CHECKED_XLSXWRITER = "3.3.1"
-_FAST_XLSXWRITER = xlsxwriter.__version__ == _CHECKED_XLSXWRITER
-"""The faster writers below, used only with the xlsxwriter release they were checked against."""
-
-
-def _worksheet_class() -> type[Worksheet] | None:
-    """`_Worksheet` with the xlsxwriter it was checked against; xlsxwriter's own otherwise."""
-    return _Worksheet if _FAST_XLSXWRITER else None
-
-
-class _Repeats:
-    """For an xlsxwriter XML writer: parts that are the same in every note, written once.
-
-    Biểu 04 has a note (cell comment) per criterion and unit, 50,000 at 10,000 units, and
-    xlsxwriter writes each note's fixed elements (fill, shadow, text box, font, ...) anew
-    from attribute lists; here xlsxwriter writes each of them once, then it is copied.
-    """
-
-    fh: Any
-
-    def _repeat(self, key: Hashable, write: Callable[[], None]) -> None:
-        parts: dict[Hashable, str] = self.__dict__.setdefault("_repeated", {})
-        part = parts.get(key)
-        if part is None:
-            fh, self.fh = self.fh, io.StringIO()
-            try:
-                write()
-                part = parts[key] = self.fh.getvalue()
-            finally:
-                self.fh = fh
-        self.fh.write(part)
-
-
-class _Vml(_Repeats, Vml):
-    def _write_comment_fill(self) -> None:
-        self._repeat("fill", super()._write_comment_fill)
-
-    def _write_shadow(self) -> None:
-        self._repeat("shadow", super()._write_shadow)
-
-    def _write_comment_path(self, gradientshapeok: Any, connecttype: Any) -> None:
-        write = functools.partial(super()._write_comment_path, gradientshapeok, connecttype)
-        self._repeat(("path", gradientshapeok, connecttype), write)
-
-    def _write_comment_textbox(self) -> None:
-        self._repeat("textbox", super()._write_comment_textbox)
-
-    def _write_move_with_cells(self) -> None:
-        self._repeat("move", super()._write_move_with_cells)
-
-    def _write_size_with_cells(self) -> None:
-        self._repeat("size", super()._write_size_with_cells)
-
-    def _write_auto_fill(self) -> None:
-        self._repeat("autofill", super()._write_auto_fill)
-
-    # Numbers need none of the escaping xlsxwriter's data elements go through.
-
-    def _write_anchor(self, vertices: Any) -> None:
-        numbers = [vertices[i] for i in (0, 2, 1, 3, 4, 6, 5, 7)]  # as xlsxwriter orders them
-        if all(n.__class__ is int for n in numbers):
-            self.fh.write(f"<x:Anchor>{', '.join(map(str, numbers))}</x:Anchor>")
-        else:
-            super()._write_anchor(vertices)
-
-    def _write_row(self, data: Any) -> None:
-        if data.__class__ is int:
-            self.fh.write(f"<x:Row>{data}</x:Row>")
-        else:
-            super()._write_row(data)
-
-    def _write_column(self, data: Any) -> None:
-        if data.__class__ is int:
-            self.fh.write(f"<x:Column>{data}</x:Column>")
-        else:
-            super()._write_column(data)
-
-
-class _Comments(_Repeats, Comments):
-    def _write_r_pr(self, comment: Any) -> None:
-        # repr: a size of 10 and one of 10.0 are written differently.
-        key = (repr(comment.font_size), comment.font_name, repr(comment.font_family))
-        self._repeat(key, functools.partial(super()._write_r_pr, comment))
-
-
-class _Packager(Packager):
-    """xlsxwriter's package writer, with `_Vml` and `_Comments` for the notes."""
-
-    def _write_vml_files(self) -> None:
-        sheets = self.workbook.worksheets()
-        if any(ws.has_header_vml or ws.buttons_list for ws in sheets):
-            super()._write_vml_files()
-            return
-        index = 1
-        for ws in sheets:
-            if ws.has_vml:
-                vml = _Vml()
-                vml._set_xml_writer(self._filename(f"xl/drawings/vmlDrawing{index}.vml"))
-                vml._assemble_xml_file(
-                    ws.vml_data_id, ws.vml_shape_id, ws.comments_list, ws.buttons_list
-                )
-                index += 1
-
-    def _write_comment_files(self) -> None:
-        index = 1
-        for ws in self.workbook.worksheets():
-            if ws.has_comments:
-                comments = _Comments()
-                comments._set_xml_writer(self._filename(f"xl/comments{index}.xml"))
-                comments._assemble_xml_file(ws.comments_list)
-                index += 1
-
-
 # --------------------------------------------------------------------------- the book
 
 
@@ -1223,9 +1010,6 @@ class ReportBook:
         self.forms = FORMS + ((YEAR_OVER_YEAR_FORM,) if self.previous is not None else ())
         self.buffer = io.BytesIO()
         self.wb = text_safe_workbook(self.buffer, FONT, BODY_SIZE)
-        if _FAST_XLSXWRITER:
-            # xlsxwriter's hook for another package writer, set on this workbook only.
-            self.wb._get_packager = _Packager
         self.styles = Styles(self.wb)
         s = result.settings
         self.subtitle = (
@@ -1360,7 +1144,7 @@ class ReportBook:
 
     def cover(self) -> None:
         r, s, st = self.result, self.result.settings, self.styles
-        ws = self.wb.add_worksheet("Bìa", worksheet_class=_worksheet_class())
+        ws = self.wb.add_worksheet("Bìa")
         ncols = 10
         ws.set_column(0, ncols - 1, 8.6)
         left, right = (0, 3), (4, 9)

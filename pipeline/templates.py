@@ -37,13 +37,13 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
-from openpyxl.utils.indexed_list import IndexedList
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.table import Table, TableStyleInfo
+from openpyxl.xml.functions import tostring
 
 from pipeline.errors import OutputError, RegistryError, SchemaError
 from pipeline.model import INSTRUCTIONS_SHEET, META_KEYS, META_SHEET
@@ -139,15 +139,26 @@ def _set(
 
 
 def _use_base_font(wb: Workbook) -> None:
-    """Make Times New Roman the workbook default (style 0, the Normal style and the theme).
+    """Make Times New Roman the theme's heading and body fonts.
 
-    openpyxl offers no public setting for this; font 0 is what every unstyled cell and the
-    Normal style use, and what Excel measures column widths with.
+    Excel draws text a unit adds in a shape or a chart, and lists "Body"/"Headings" first,
+    in the theme's fonts (Calibri otherwise). Font 0 follows in :func:`_base_font_first`.
     """
-    wb._fonts = IndexedList([FONT])
-    # The theme's heading and body fonts too: Excel draws text a unit adds in a shape or a
-    # chart, and lists "Body"/"Headings" first, in the theme's fonts (Calibri otherwise).
     wb.loaded_theme = office_theme(FONT_NAME).encode()
+
+
+_FIRST_FONT = re.compile(rb"(<fonts\b[^>]*>)<font>.*?</font>", re.DOTALL)
+
+
+def _base_font_first(styles: bytes) -> bytes:
+    """styles.xml with Times New Roman as font 0, what every unstyled cell and the Normal
+    style use, and what Excel measures column widths with. openpyxl has no public setting
+    for its default font, so the saved part is edited."""
+    font = tostring(FONT.to_tree("font"))
+    edited, n = _FIRST_FONT.subn(lambda m: m.group(1) + font, styles, count=1)
+    if n != 1:  # pragma: no cover - openpyxl always writes its default font first
+        raise ValueError("styles.xml without a first <font>")
+    return edited
 
 
 def _lines(text: str, width: float, size: float = BASE_SIZE, bold: bool = False) -> int:
@@ -1055,7 +1066,12 @@ def template_bytes(wb: Workbook) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     created = wb.properties.created or dt.datetime(1980, 1, 1)
-    return repack(buf.getvalue(), created)
+    with zipfile.ZipFile(buf) as zf:
+        parts = [(name, zf.read(name)) for name in zf.namelist()]
+    parts = [
+        (name, _base_font_first(data) if name == "xl/styles.xml" else data) for name, data in parts
+    ]
+    return repack(zip_parts(parts, created), created)
 
 
 def template_filename(schemas: ReportSchema, variant: str, year: int, unit: Unit | None) -> str:

@@ -16,7 +16,6 @@ Tests marked ``libreoffice`` need LibreOffice (``soffice``) and are skipped with
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import hashlib
 import html
@@ -31,7 +30,6 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-import xlsxwriter
 
 from pipeline import rates
 from pipeline import report as rp
@@ -660,65 +658,6 @@ def test_libreoffice_recalculates_the_cached_totals(book: Path, tmp_path: Path) 
                 assert value == pytest.approx(float(str(cached))), f"{name}!{ref} {formula}"
             checked += 1
     assert checked > 60
-
-
-# --------------------------------------------------------------------------- fast paths
-
-
-def _package(fast: bool, button: bool = False) -> dict[str, bytes]:
-    """A workbook with every kind of cell and notes, by xlsxwriter or the report's writers."""
-    buffer = io.BytesIO()
-    wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    if fast:
-        wb._get_packager = rp._Packager
-    worksheet_class = rp._Worksheet if fast else None
-    wb.set_properties({"created": dt.datetime(2026, 12, 31)})
-    ws = wb.add_worksheet("Data", worksheet_class=worksheet_class)
-    bold = wb.add_format({"bold": True})
-    day = wb.add_format({"num_format": "dd/mm/yyyy"})
-    ws.set_column(3, 3, 12, bold)  # cells written without a format take the column's
-    ws.set_row(2, 30)
-    ws.set_row(60, 40)  # a row with a height and no cells
-    for r in range(40):  # rows over three blocks of 16 (the spans)
-        ws.write_string(r, 1, f"text {r % 7} & <b>\n", bold)
-        ws.write_number(r, 2, r * 1.5 - 7, bold)
-        ws.write_string(r, 3, "no format")
-        ws.write_blank(r, 4, None, bold)
-        ws.write_datetime(r, 5, dt.datetime(2026, 1, 1 + r % 28), day)
-        ws.write_formula(r, 6, f"=SUM(C{r + 1}:C{r + 2})", bold, r * 1.5)
-        ws.write_formula(r, 7, f'=IF(COUNT(A{r + 1},B1)<2,"",IFERROR(A1/B1,""))', bold, "")
-        ws.write_formula(r, 8, '=COUNTIF(A1:A9,"Đạt (SORT(")', bold, 2)
-        ws.write_formula(r, 12, "=ACOT(C1)+SUM(C1)", bold, 0.25)
-        ws.write_formula(r, 9, "=XLOOKUP(A1,B1:B3,C1:C3)", bold, "#N/A")
-        ws.write_formula(r, 10, "=_xlfn.STDEV.S(C1:C3)", None, 0.5)
-        ws.write_boolean(r, 11, r % 2 == 0, bold)
-    ws.write_string(45, 0, "", bold)
-    ws.write_comment(47, 2, "a row with a comment only")
-    ws.write_number(50, 30, 1e20, bold)
-    ws.write_formula(52, 1, "={1,2}")
-    notes = wb.add_worksheet("Notes", worksheet_class=worksheet_class)
-    wb.add_worksheet("Empty", worksheet_class=worksheet_class)
-    for r in range(30):
-        notes.write_string(r, 0, f"C{r}")
-        options: dict[str, object] = {"author": f"Sở {r % 3}", "x_scale": 3, "y_scale": 2.5}
-        options.update({"font_name": "Times New Roman", "font_size": (10, 10.0, 9.5)[r % 3]})
-        if r % 7 == 0:
-            options.update(visible=True, color="#FFCC00", font_family=3)
-        notes.write_comment(r, r % 4, f"  C{r}. Tiêu chí & <điều kiện>\nLý do {r}_x0041_ ", options)
-    if button:
-        notes.insert_button(40, 1, {"caption": "Nút"})
-    notes.write_comment(60, 200, "far right")
-    wb.close()
-    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
-@pytest.mark.parametrize("button", [False, True])
-def test_report_writers_write_the_same_xml_as_xlsxwriter(button: bool) -> None:
-    """The report's faster sheet and note writers change no byte of any part."""
-    if not rp._FAST_XLSXWRITER:
-        pytest.skip(f"xlsxwriter {xlsxwriter.__version__}: the report uses its own writers")
-    assert _package(fast=True, button=button) == _package(fast=False, button=button)
 
 
 def test_measuring_shortcuts_give_the_full_measures() -> None:
