@@ -112,7 +112,7 @@ def citizens_chart(result: RunResult) -> ChartSpec:
         # nhân viên): its line is drawn over those groups' bars only, never over learners.
         covered = target_groups(result, "cdht_members")
         target = Series(
-            f"Chỉ tiêu đến năm {int(row['milestone_year'])}: {_pct_text(level)}",
+            f"Chỉ tiêu đến năm {int(row['milestone_year'])}: {pct_text(level)}",
             tuple(level if g.code in covered else None for g in groups),
         )
     return ChartSpec(
@@ -216,11 +216,6 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def _pct_text(rate: float) -> str:
-    """60% / 62,5% (Vietnamese decimal comma), truncated as everywhere (`pipeline.rates`)."""
-    return pct_text(rate)
-
-
 def _count_text(value: float) -> str:
     return f"{value:,.0f}".replace(",", ".")
 
@@ -246,7 +241,7 @@ def render_png(spec: ChartSpec) -> bytes:
         positions = list(range(n))
         labels = list(spec.categories) or [""]
         values = values or [0.0]
-        fmt = _pct_text if spec.percent else _count_text
+        fmt = pct_text if spec.percent else _count_text
         if spec.horizontal:
             bars = ax.barh(positions, values, color=BAR_COLOUR, label=spec.bars.name)
             ax.set_yticks(positions, labels)
@@ -258,7 +253,7 @@ def render_png(spec: ChartSpec) -> bytes:
             axis = ax.yaxis
         ax.bar_label(bars, labels=[fmt(v) for v in values], padding=2, fontsize=8)
         if spec.percent:
-            axis.set_major_formatter(FuncFormatter(lambda v, _pos: _pct_text(v)))
+            axis.set_major_formatter(FuncFormatter(lambda v, _pos: pct_text(v)))
             top = max([1.0, *values]) * 1.1
             if spec.horizontal:
                 ax.set_xlim(0, top)

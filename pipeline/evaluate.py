@@ -258,12 +258,6 @@ def format_number(value: float, decimals: int = 2) -> str:
     return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
 
 
-def pct_floor(rate: Fraction | float) -> str:
-    """A rate as a percentage rounded DOWN to one decimal: 59,99% shows 59,9%, never 60%
-    (the one rate formatter, `pipeline.rates.pct_text`)."""
-    return pct_text(rate)
-
-
 def at_least(num: object, den: object, threshold: float) -> bool:
     """num ≥ threshold × den in exact arithmetic (0.07 × 100 is 7, not 7.000000000000001)."""
     return Fraction(float(num)) >= Fraction(repr(float(threshold))) * Fraction(float(den))  # type: ignore[arg-type]
@@ -449,12 +443,12 @@ def condition_text(c: Criterion, schemas: Schemas, year: int) -> str:
             if found is None:
                 return "chưa có chỉ tiêu cho năm báo cáo"
             return (
-                f"tỷ lệ từ {pct_floor(found[1])} trở lên (chỉ tiêu đến năm {found[0]}; "
+                f"tỷ lệ từ {pct_text(found[1])} trở lên (chỉ tiêu đến năm {found[0]}; "
                 f"{target.source})"
             )
         assert rate.at_least is not None
         param = crit.params[rate.at_least]
-        return f"tỷ lệ từ {pct_floor(param.value)} trở lên ({_lower(param.label)})"
+        return f"tỷ lệ từ {pct_text(param.value)} trở lên ({_lower(param.label)})"
     assert c.expr is not None
     derived = {d.code: d for d in crit.derived}
     lul = crit.learning_unit_levels
@@ -610,7 +604,7 @@ def _rate_verdicts(
         else:
             share = Fraction(float(num)) / Fraction(float(den))
             status = PASS if at_least(num, den, threshold) else FAIL
-            out.append((status, f"{described}; tỷ lệ {pct_floor(share)}"))
+            out.append((status, f"{described}; tỷ lệ {pct_text(share)}"))
     return out
 
 
@@ -821,13 +815,15 @@ def _level_conditions(
     if member_rate is None:
         cond.missing(f"{members} không tính được ({why})", error=people_error)
     elif not at_least(u.get("members_recognised"), u.get("members_total"), lvl.min_member_rate):
-        cond.failed.append(f"{members} {_pct(member_rate)} < {_pct(lvl.min_member_rate)}")
+        cond.failed.append(f"{members} {pct_text(member_rate)} < {pct_text(lvl.min_member_rate)}")
     learners = "tỷ lệ học sinh, học viên là “Công dân học tập”"
     if learner_rate is None:
         if u.get("unit_type") in spec.learners_expected:
             cond.missing(f"{learners} không tính được ({why})", error=people_error)
     elif not at_least(u.get("learners_recognised"), u.get("learners_total"), lvl.min_learner_rate):
-        cond.failed.append(f"{learners} {_pct(learner_rate)} < {_pct(lvl.min_learner_rate)}")
+        cond.failed.append(
+            f"{learners} {pct_text(learner_rate)} < {pct_text(lvl.min_learner_rate)}"
+        )
     for fld, need in (
         ("emulation_title", lvl.min_emulation_title),
         ("digital_level", lvl.min_digital_level),
@@ -954,7 +950,3 @@ def _ratio(num: object, den: object) -> float | None:
     if _missing(num) or _missing(den) or float(den) == 0:  # type: ignore[arg-type]
         return None
     return float(num) / float(den)  # type: ignore[arg-type]
-
-
-def _pct(rate: float) -> str:
-    return pct_floor(rate)

@@ -47,6 +47,7 @@ from pipeline.errors import SettingsError
 from pipeline.evaluate import FAIL, PASS, UNKNOWN, format_number
 from pipeline.export import write_bytes
 from pipeline.ooxml import insert_in_order, repack
+from pipeline.rates import pct_text
 from pipeline.run import RunResult
 from pipeline.schema import nfc
 
@@ -262,11 +263,6 @@ def city_series(aggs: pd.DataFrame | None, city_key: str) -> pd.Series | None:
 def count_text(value: float) -> str:
     """1.234 (Vietnamese thousands separator); decimals keep a comma."""
     return format_number(value)
-
-
-def pct_text(rate: float) -> str:
-    """83,6% / 60%: one decimal, truncated, as in the workbook (`pipeline.rates`)."""
-    return rates.pct_text(rate)
 
 
 def _lower_first(text: str) -> str:

@@ -205,7 +205,7 @@ def rate_base_text(
     if num is None or den is None or not den:
         return f"Tỷ lệ {what}: chưa tính được vì không đơn vị nào có đủ hai số ({shown})."
     return (
-        f"Tỷ lệ {what} là {_pct(num / den)} = {_count(num)}/{_count(den)}, tính trên "
+        f"Tỷ lệ {what} là {rates.pct_text(num / den)} = {_count(num)}/{_count(den)}, tính trên "
         f"{base} ({shown})."
     )
 
@@ -226,10 +226,6 @@ def unassigned_label(f: Field) -> str:
 
 def _ddmmyyyy(day: dt.date) -> str:
     return day.strftime("%d/%m/%Y")
-
-
-def _pct(rate: float) -> str:
-    return rates.pct_text(rate)
 
 
 def _rate(num: float | None, den: float | None) -> float | str:
@@ -1219,7 +1215,7 @@ class ReportBook:
             label = str(t.label)
             if not _missing(t.target) and not _missing(t.milestone_year):
                 year = int(_num(t.milestone_year) or 0)
-                label += f" (chỉ tiêu {_pct(_num(t.target) or 0.0)} đến năm {year})"
+                label += f" (chỉ tiêu {rates.pct_text(_num(t.target) or 0.0)} đến năm {year})"
             if unknown := unknown_text(t.unknown):
                 label += f"; {unknown}"
             rate = _num(t.rate)

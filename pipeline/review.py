@@ -38,6 +38,7 @@ from pipeline.errors import PipelineError
 from pipeline.export import write_bytes, write_csv
 from pipeline.manifest import write_folder_manifest
 from pipeline.ooxml import text_safe_workbook
+from pipeline.rates import pct_text
 from pipeline.registry import Registry
 from pipeline.schema import Schemas
 from pipeline.settings import Settings
@@ -329,10 +330,6 @@ class Labels:
 
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
-
-
-def pct_text(rate: float) -> str:
-    return rates.pct_text(rate)
 
 
 def count_text(value: float) -> str:

@@ -524,7 +524,10 @@ def check_rules(data: Submissions, schema: ReportSchema) -> list[Issue]:
 
 
 def exclude_errors(data: Submissions, issues: Iterable[Issue]) -> Submissions:
-    """Blank every value that carries an error, so no wrong figure reaches the report."""
+    """Blank every value that carries an error, so no wrong figure reaches the report.
+
+    What `data` had already excluded stays excluded: errors can be taken out in turns.
+    """
     scalars = data.scalars.copy()
     lists = {k: v.copy() for k, v in data.lists.items()}
     errors = [i for i in issues if i.severity == "error" and i.field and i.file in scalars.index]
@@ -536,7 +539,7 @@ def exclude_errors(data: Submissions, issues: Iterable[Issue]) -> Submissions:
         for (file, list_code, row, fld), loc in data.cells.items()
         if list_code and file in list_files
     }
-    excluded: set[tuple[str, str, int, str]] = set()
+    excluded: set[tuple[str, str, int, str]] = set(data.excluded)
 
     def typed(key: tuple[str, str, int, str]) -> bool:
         # A required cell left blank is reported too, but nothing typed was thrown away.
@@ -799,6 +802,5 @@ def validate(
     rule_issues = check_rules(checked, schema)
     issues += rule_issues
     cleaned = exclude_errors(checked, rule_issues)
-    cleaned.excluded = checked.excluded | cleaned.excluded
     clean, unchecked = exclude_unchecked_parts(cleaned, schema)
     return clean, issues + unchecked

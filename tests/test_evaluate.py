@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.evaluate import at_least, min_year_gap, pct_floor, recognition_state
+from pipeline.evaluate import at_least, min_year_gap, recognition_state
+from pipeline.rates import pct_text
 from pipeline.schema import LearningUnitLevels, Schemas
 
 percent = st.integers(min_value=0, max_value=100)
@@ -45,7 +46,7 @@ def _shown(text: str) -> Fraction:
 def test_shown_rate_never_rounds_up(num: int, den: int) -> None:
     """A unit at 79,96% never reads “80%” next to “không đạt”."""
     rate = Fraction(num, den)
-    shown = _shown(pct_floor(rate))
+    shown = _shown(pct_text(rate))
     assert shown <= rate < shown + Fraction(1, 1000)
 
 
@@ -55,7 +56,7 @@ def test_shown_rate_never_rounds_up(num: int, den: int) -> None:
      (Fraction(2, 3), "66,6%"), (Fraction(21, 22), "95,4%"), (Fraction(1), "100%")],
 )  # fmt: skip
 def test_pct_floor(rate: float | Fraction, text: str) -> None:
-    assert pct_floor(rate) == text
+    assert pct_text(rate) == text
 
 
 @given(months=st.integers(min_value=0, max_value=120))
